@@ -1,32 +1,115 @@
-"""replayflow: durable workflows for AWS Lambda durable functions, written as plain Python generators."""
+"""replayflow: durable workflows for AWS Lambda durable functions, written as plain Python generators.
+
+A workflow is a generator that yields operations built by ``ctx``; ``@durable`` makes it a Lambda handler::
+
+    @replayflow.durable
+    def process_order(order, ctx):
+        reservation = yield ctx.step(reserve_inventory, order["items"], name="reserve-inventory")
+        yield ctx.wait(hours=2, name="warehouse-processing")
+        shipment = yield from ctx.step(ship, reservation, name="confirm-shipment")   # typed form
+        return {"order": order["id"], "tracking": shipment["tracking"]}
+"""
 
 from __future__ import annotations
 
+from ._aws import AwsTransport
+from ._context import DurableContext
+from ._duration import Duration
 from ._errors import (
-    BatchError as BatchError,
-    CallbackError as CallbackError,
-    CallbackFailedError as CallbackFailedError,
-    CallbackHeartbeatTimeoutError as CallbackHeartbeatTimeoutError,
-    CallbackSubmitterError as CallbackSubmitterError,
-    CallbackTimeoutError as CallbackTimeoutError,
-    ChildContextError as ChildContextError,
-    DurableExecutionError as DurableExecutionError,
-    DurableOperationError as DurableOperationError,
-    InvalidEventError as InvalidEventError,
-    InvokeError as InvokeError,
-    InvokeFailedError as InvokeFailedError,
-    InvokeStoppedError as InvokeStoppedError,
-    InvokeTimedOutError as InvokeTimedOutError,
-    NonDeterminismError as NonDeterminismError,
-    PayloadTooLargeError as PayloadTooLargeError,
-    RetryableSerDesError as RetryableSerDesError,
-    SerDesError as SerDesError,
-    ServiceError as ServiceError,
-    StepError as StepError,
-    StepInterruptedError as StepInterruptedError,
-    ValidationError as ValidationError,
-    WaitForConditionError as WaitForConditionError,
+    BatchError,
+    CallbackError,
+    CallbackFailedError,
+    CallbackHeartbeatTimeoutError,
+    CallbackSubmitterError,
+    CallbackTimeoutError,
+    ChildContextError,
+    DurableExecutionError,
+    DurableOperationError,
+    InvalidEventError,
+    InvokeError,
+    InvokeFailedError,
+    InvokeStoppedError,
+    InvokeTimedOutError,
+    NonDeterminismError,
+    PayloadTooLargeError,
+    RetryableSerDesError,
+    SerDesError,
+    ServiceError,
+    StepError,
+    StepInterruptedError,
+    ValidationError,
+    WaitForConditionError,
 )
-from ._transport import MockTransport as MockTransport, Transport as Transport, use_transport as use_transport
+from ._handler import DurableHandler, durable
+from ._hooks import InvocationInfo, OperationInfo, Plugin
+from ._logging import DurableLogger, JsonFormatter
+from ._operation import Operation
+from ._retry import Jitter, RetryPolicy, RetryPresets, RetryStrategy
+from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext
+from ._step import StepCancelledError, StepContext, StepSemantics, step_context
+from ._transport import MockTransport, Transport, use_transport
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "AwsTransport",
+    "BatchError",
+    "CallbackError",
+    "CallbackFailedError",
+    "CallbackHeartbeatTimeoutError",
+    "CallbackSubmitterError",
+    "CallbackTimeoutError",
+    "ChildContextError",
+    "DurableContext",
+    "DurableExecutionError",
+    "DurableHandler",
+    "DurableLogger",
+    "DurableOperationError",
+    "Duration",
+    "InvalidEventError",
+    "InvocationInfo",
+    "InvokeError",
+    "InvokeFailedError",
+    "InvokeStoppedError",
+    "InvokeTimedOutError",
+    "Jitter",
+    "JsonFormatter",
+    "JsonSerDes",
+    "MockTransport",
+    "NonDeterminismError",
+    "Operation",
+    "OperationInfo",
+    "PassThroughSerDes",
+    "PayloadTooLargeError",
+    "Plugin",
+    "RetryPolicy",
+    "RetryPresets",
+    "RetryStrategy",
+    "RetryableSerDesError",
+    "SerDes",
+    "SerDesContext",
+    "SerDesError",
+    "ServiceError",
+    "StepCancelledError",
+    "StepContext",
+    "StepError",
+    "StepInterruptedError",
+    "StepSemantics",
+    "Transport",
+    "ValidationError",
+    "WaitForConditionError",
+    "durable",
+    "step_context",
+    "use_transport",
+]
+
+
+def _public_module() -> None:
+    """Present public classes as ``replayflow.X`` (also the ``ErrorType`` their instances record)."""
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) and obj.__module__.startswith("replayflow._"):
+            obj.__module__ = "replayflow"
+
+
+_public_module()

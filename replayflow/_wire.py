@@ -381,7 +381,7 @@ def epoch_ms(value: _dt.datetime) -> int:
     """An aware datetime as integer epoch milliseconds (naive datetimes are taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.UTC)
-    return int(round(value.timestamp() * 1000))
+    return round(value.timestamp() * 1000)
 
 
 def from_epoch_ms(value: float) -> _dt.datetime:
@@ -402,7 +402,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(_dt.datetime, epoch_ms)
     conv.register_unstructure_hook(tuple, list)
     for cls in _WIRE_CLASSES:
-        names = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)}
+        names: dict[str, Any] = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)}
         conv.register_unstructure_hook(
             cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **names)
         )

@@ -1,0 +1,140 @@
+"""Checkpointing: queued updates, batches within the service's limits, token threading, paging.
+
+Updates queue in program order and go out on :meth:`Checkpointer.flush`, which the interpreter calls
+before user code with side effects runs (so finished work is durable first), when it needs an answer from
+the service (a callback id), and before the invocation returns. A step's START therefore normally travels
+in the same request as its result. Every request consumes the current checkpoint token and the response
+carries the next one; a response without a token after a batch that did not finish the execution means
+the service revoked the token, and the invocation must stop (:class:`TokenRevoked`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+
+import orjson
+
+from ._errors import ServiceError
+from ._transport import Transport
+from ._wire import (
+    CHECKPOINT_BATCH_MAX_BYTES,
+    CHECKPOINT_BATCH_MAX_UPDATES,
+    OperationDict,
+    OperationUpdateDict,
+)
+
+__all__ = ["Checkpointer", "TokenRevoked"]
+
+STATE_PAGE_SIZE = 1000
+
+
+class TokenRevoked(Exception):
+    """The service answered without a checkpoint token: this invocation must stop and return PENDING."""
+
+
+class Checkpointer:
+    """Owns the checkpoint token and the queue of updates for one invocation."""
+
+    def __init__(self, transport: Transport, arn: str, token: str, records: dict[str, OperationDict]) -> None:
+        self.transport = transport
+        self.arn = arn
+        self.token: str | None = token
+        self.records = records
+        self.pending: list[OperationUpdateDict] = []
+        self.has_completions = False
+        self.finished = False
+        self.calls = 0
+        self.on_update: Callable[[str], None] = _ignore
+
+    def add(self, update: OperationUpdateDict) -> None:
+        self.pending.append(update)
+        if update["Action"] != "START":
+            self.has_completions = True
+
+    def flush(self) -> None:
+        """Send every queued update, in order, in as few requests as the limits allow."""
+        while self.pending:
+            batch, rest = split_batch(self.pending)
+            self.pending = rest
+            self._send(batch)
+        self.has_completions = False
+
+    def _send(self, batch: list[OperationUpdateDict]) -> None:
+        if self.token is None:
+            raise TokenRevoked("no checkpoint token left")
+        response = self.transport.checkpoint_durable_execution(
+            {
+                "DurableExecutionArn": self.arn,
+                "CheckpointToken": self.token,
+                "Updates": batch,
+                "ClientToken": str(uuid.uuid4()),
+            }
+        )
+        self.calls += 1
+        token = response.get("CheckpointToken")
+        state = response.get("NewExecutionState") or {"Operations": []}
+        self.token = token
+        if not token:
+            if any(u["Type"] == "EXECUTION" for u in batch):
+                self.finished = True
+                self.merge(state.get("Operations") or ())
+                return
+            self.pending.clear()
+            raise TokenRevoked("the service revoked the checkpoint token")
+        self.merge(state.get("Operations") or ())
+        marker = state.get("NextMarker")
+        if marker:
+            self.load_pages(marker)
+
+    def load_pages(self, marker: str | None) -> None:
+        """Read ``GetDurableExecutionState`` pages from ``marker`` on and merge them."""
+        while marker:
+            if self.token is None:
+                raise TokenRevoked("no checkpoint token to read the execution state with")
+            page = self.transport.get_durable_execution_state(
+                {
+                    "DurableExecutionArn": self.arn,
+                    "CheckpointToken": self.token,
+                    "Marker": marker,
+                    "MaxItems": STATE_PAGE_SIZE,
+                }
+            )
+            self.calls += 1
+            self.merge(page.get("Operations") or ())
+            next_marker = page.get("NextMarker")
+            if next_marker == marker:
+                raise ServiceError("InvalidResponse", f"the state page marker {marker!r} did not advance")
+            marker = next_marker
+
+    def merge(self, operations: Iterable[OperationDict]) -> None:
+        records = self.records
+        notify = self.on_update
+        for op in operations:
+            op_id = op["Id"]
+            records[op_id] = op
+            notify(op_id)
+
+
+def update_size(update: OperationUpdateDict) -> int:
+    return len(orjson.dumps(update))
+
+
+def split_batch(
+    updates: list[OperationUpdateDict],
+    max_updates: int = CHECKPOINT_BATCH_MAX_UPDATES,
+    max_bytes: int = CHECKPOINT_BATCH_MAX_BYTES,
+) -> tuple[list[OperationUpdateDict], list[OperationUpdateDict]]:
+    """The longest prefix within both limits (at least one update, even an oversized one), and the rest."""
+    size = 0
+    for i, update in enumerate(updates):
+        if i >= max_updates:
+            return updates[:i], updates[i:]
+        size += update_size(update)
+        if i and size > max_bytes:
+            return updates[:i], updates[i:]
+    return updates, []
+
+
+def _ignore(_: str) -> None:
+    return None

@@ -1,0 +1,212 @@
+"""``ctx.run_in_child_context``: a generator with its own id namespace and its own checkpoint.
+
+The child's operations are named ``blake2b("<child id>-<n>")`` and carry the child's id as ``ParentId``.
+When the child finishes, its result is checkpointed on the CONTEXT operation; replay returns that result
+without running the child again. A result too big for one checkpoint (256 KB) is not stored: the CONTEXT
+is marked ``ReplayChildren`` and replay re-runs the child, whose own operations replay from the history.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._errors import (
+    ChildContextError,
+    DurableOperationError,
+    NonDeterminismError,
+    RetryableSerDesError,
+    SerDesError,
+    ValidationError,
+)
+from ._interpreter import BLOCKED, Scope, Throw
+from ._operation import Operation, field
+from ._serdes import DEFAULT_SERDES
+from ._step import default_name, error_object
+from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
+
+if TYPE_CHECKING:
+    from ._interpreter import Frame, Interpreter
+
+__all__ = ["ChildContext", "start_body", "validate_sub_type"]
+
+T = TypeVar("T")
+
+ErrorFactory = Callable[[ErrorObjectDict, str, "str | None"], DurableOperationError]
+
+_SUB_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def validate_sub_type(sub_type: str) -> str:
+    if not isinstance(sub_type, str) or not _SUB_TYPE.match(sub_type):
+        raise ValidationError(f"sub_type must be 1-32 characters of [A-Za-z0-9_-], got {sub_type!r}")
+    return sub_type
+
+
+def child_error(error: ErrorObjectDict, op_id: str, name: str | None) -> DurableOperationError:
+    return ChildContextError(
+        error.get("ErrorMessage"),
+        error_type=error.get("ErrorType"),
+        error_data=error.get("ErrorData"),
+        stack_trace=error.get("StackTrace"),
+        operation_id=op_id,
+        operation_name=name,
+    )
+
+
+def _returning(value: Any) -> Generator[Any, Any, Any]:
+    return value
+    yield  # pragma: no cover - makes this a generator
+
+
+def _raising(error: BaseException) -> Generator[Any, Any, Any]:
+    raise error
+    yield  # pragma: no cover
+
+
+def start_body(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Generator[Any, Any, Any]:
+    """Call a context body; plain (non-generator) functions are wrapped so they look like generators."""
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as error:
+        return _raising(error)
+    if isinstance(result, types.GeneratorType):
+        return result
+    return _returning(result)
+
+
+class ChildContext(Operation[T]):
+    """A child context; see the module docstring."""
+
+    __slots__ = ()
+    _fields = ("fn", "args", "kwargs", "name", "serdes", "sub_type", "errors")
+    fn: Callable[..., Any] = field(0)
+    args: tuple[Any, ...] = field(1)
+    kwargs: dict[str, Any] = field(2)
+    name: str | None = field(3)
+    serdes: Any = field(4)
+    sub_type: str = field(5)
+    errors: ErrorFactory = field(6)
+
+    def __new__(
+        cls,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        name: str | None = None,
+        serdes: Any = None,
+        sub_type: str = "RunInChildContext",
+        errors: ErrorFactory = child_error,
+    ) -> ChildContext[T]:
+        if not callable(fn):
+            raise ValidationError(f"run_in_child_context needs a callable, got {fn!r}")
+        if name is not None and not isinstance(name, str):
+            raise ValidationError(f"a child context name must be a str, got {name!r}")
+        return tuple.__new__(
+            cls, (fn, args, kwargs or {}, name, serdes or DEFAULT_SERDES, validate_sub_type(sub_type), errors)
+        )
+
+    def _run(self, it: Interpreter, frame: Frame) -> Any:
+        name = self.name or default_name(self.fn) or f"child-context-{frame.scope.counter + 1}"
+        op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, name)
+        replay_children = False
+        if rec is not None:
+            status = rec["Status"]
+            details: dict[str, Any] = rec.get("ContextDetails") or {}
+            if status == "SUCCEEDED":
+                if not details.get("ReplayChildren"):
+                    return it.decode(self.serdes, details.get("Result"), op_id, f"child context {name!r}")
+                replay_children = True
+            elif status != "STARTED":
+                raise Throw(self.errors(details.get("Error") or {}, op_id, name))  # type: ignore[arg-type]
+        else:
+            it.enqueue(context_update(frame, op_id, "START", self.sub_type, name))  # type: ignore[arg-type]
+            it.operation_started(frame, op_id, "CONTEXT", self.sub_type, name)
+        scope = Scope(it.records, op_id, op_id, f"child context {name!r}")
+        gen = start_body(self.fn, (it.make_context(scope), *self.args), self.kwargs)
+
+        def done(child: Frame, ok: bool, value: Any) -> None:
+            self._done(it, frame, op_id, name, replay_children, ok, value)
+
+        it.spawn(gen, scope, done)
+        return BLOCKED
+
+    def _done(
+        self, it: Interpreter, frame: Frame, op_id: str, name: str, replay_children: bool, ok: bool, value: Any
+    ) -> None:
+        if replay_children:
+            if not ok:
+                raise NonDeterminismError(
+                    f"child context {name!r} (id {op_id}) succeeded originally but raised "
+                    f"{type(value).__name__} when re-run to rebuild its result: {value}",
+                    operation_id=op_id,
+                    name=name,
+                    recorded="SUCCEEDED",
+                    attempted=f"raised {type(value).__name__}",
+                )
+            it.resume(frame, value)
+            return
+        if ok:
+            try:
+                _, value = complete_context(it, frame, op_id, name, self.sub_type, self.serdes, value)
+            except RetryableSerDesError:
+                raise
+            except SerDesError as error:
+                ok, value = False, error
+            else:
+                it.operation_ended(frame, op_id, "CONTEXT", self.sub_type, name, "SUCCEEDED", None)
+                it.resume(frame, value)
+                return
+        err = error_object(value)
+        update = context_update(frame, op_id, "FAIL", self.sub_type, name)
+        update["Error"] = err
+        it.enqueue(update)  # type: ignore[arg-type]
+        it.operation_ended(frame, op_id, "CONTEXT", self.sub_type, name, "FAILED", value)
+        it.resume(frame, None, self.errors(err, op_id, name))
+
+
+def context_update(frame: Frame, op_id: str, action: str, sub_type: str, name: str | None) -> dict[str, Any]:
+    update: dict[str, Any] = {"Id": op_id, "Type": "CONTEXT", "Action": action, "SubType": sub_type}
+    if name is not None:
+        update["Name"] = name
+    parent = frame.scope.parent_id
+    if parent is not None:
+        update["ParentId"] = parent
+    return update
+
+
+def complete_context(
+    it: Interpreter, frame: Frame, op_id: str, name: str | None, sub_type: str, serdes: Any, value: Any,
+    summary: str = "",
+) -> tuple[str | None, Any]:
+    """Queue CONTEXT SUCCEED for ``value``; returns ``(payload, value as replay will see it)``.
+
+    Results over the checkpoint limit are replaced by ``summary`` with ``ReplayChildren`` set.
+    """
+    context = it.serdes_context(op_id)
+    try:
+        payload = serdes.serialize(value, context)
+    except SerDesError:
+        raise
+    except Exception as exc:
+        raise SerDesError(f"cannot serialize the result of child context {name!r}: {exc}") from exc
+    update = context_update(frame, op_id, "SUCCEED", sub_type, name)
+    if payload is not None and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4 and (
+        len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES
+    ):
+        update["Payload"] = summary
+        update["ContextOptions"] = {"ReplayChildren": True}
+        it.enqueue(update)  # type: ignore[arg-type]
+        return None, value
+    if payload is not None:
+        update["Payload"] = payload
+        try:
+            value = serdes.deserialize(payload, context)
+        except SerDesError:
+            raise
+        except Exception as exc:
+            raise SerDesError(f"cannot read back the result of child context {name!r}: {exc}") from exc
+    it.enqueue(update)  # type: ignore[arg-type]
+    return payload, value

@@ -1,0 +1,322 @@
+"""``@replayflow.durable``: a generator workflow becomes an AWS Lambda durable handler.
+
+One invocation: read the event, load every page of the execution's state, drive the workflow with the
+interpreter, checkpoint what it did, and answer ``SUCCEEDED`` (with the JSON result), ``FAILED`` (with
+the error) or ``PENDING`` (suspended; the service re-invokes later). Failures of the infrastructure
+(throttling, a 5xx, a stale token) are raised instead, so that Lambda retries the invocation.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Generic, TypeVar
+
+from ._checkpoint import Checkpointer, TokenRevoked
+from ._child import start_body
+from ._context import DurableContext
+from ._errors import (
+    DurableExecutionError,
+    InvalidEventError,
+    NonDeterminismError,
+    RetryableSerDesError,
+    SerDesError,
+    ServiceError,
+)
+from ._hooks import Hooks, InvocationInfo, Plugin
+from ._interpreter import Interpreter, Scope
+from ._logging import DEFAULT_LOGGER, DurableLogger
+from ._serdes import JsonSerDes, SerDes
+from ._step import error_object
+from ._transport import Transport, current_transport
+from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, OperationDict
+
+__all__ = ["DurableHandler", "durable"]
+
+log = logging.getLogger("replayflow")
+
+I = TypeVar("I")  # noqa: E741
+R = TypeVar("R")
+
+Workflow = Callable[[Any, DurableContext], "Generator[Any, Any, R] | R"]
+
+
+class DurableHandler(Generic[R]):
+    """The Lambda handler made from a workflow: ``handler(event, lambda_context) -> dict``.
+
+    ``handler.workflow`` is the undecorated workflow function, for tests.
+    """
+
+    def __init__(
+        self,
+        workflow: Callable[..., Any],
+        *,
+        transport: Transport | None = None,
+        plugins: Sequence[Plugin] = (),
+        logger: Any = None,
+        log_replay: bool = False,
+        max_workers: int = 32,
+        shutdown_margin: float = 2.0,
+        result_serdes: SerDes[Any] | None = None,
+    ) -> None:
+        if not callable(workflow):
+            raise TypeError(f"@durable needs a function, got {workflow!r}")
+        self.workflow = workflow
+        self.transport = transport
+        self.plugins = tuple(plugins)
+        self.logger = logger if logger is not None else DEFAULT_LOGGER
+        self.log_replay = log_replay
+        self.max_workers = max_workers
+        self.shutdown_margin = shutdown_margin
+        self.result_serdes: Any = result_serdes or JsonSerDes()
+        self._hooks = Hooks(self.plugins)
+        self._input_serdes = _input_serdes(workflow)
+        functools.update_wrapper(self, workflow)
+
+    def __call__(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        invocation = parse_event(event)
+        transport = self.transport or current_transport() or default_transport()
+        arn = invocation["DurableExecutionArn"]
+        state = invocation["InitialExecutionState"]
+        records: dict[str, OperationDict] = {}
+        for op in state["Operations"]:
+            records[op["Id"]] = op
+        checkpointer = Checkpointer(transport, arn, invocation["CheckpointToken"], records)
+        try:
+            checkpointer.load_pages(state.get("NextMarker"))
+        except TokenRevoked:
+            return {"Status": "PENDING"}
+        execution = find_execution(arn, records)
+        first = not any(op.get("Type") != "EXECUTION" for op in records.values())
+        request_id = getattr(lambda_context, "aws_request_id", None)
+        info = InvocationInfo(arn, first, request_id)
+        hooks = self._hooks
+        if hooks.active:
+            hooks.emit("on_invocation_start", info)
+        output = self._invoke(arn, records, checkpointer, execution, lambda_context)
+        if hooks.active:
+            hooks.emit("on_invocation_end", info, output["Status"])
+        return output
+
+    def _invoke(
+        self,
+        arn: str,
+        records: dict[str, OperationDict],
+        checkpointer: Checkpointer,
+        execution: OperationDict,
+        lambda_context: Any,
+    ) -> dict[str, Any]:
+        logger = DurableLogger(self.logger, {"executionArn": arn})
+        it = Interpreter(
+            records=records,
+            arn=arn,
+            checkpointer=checkpointer,
+            hooks=self._hooks,
+            logger=logger,
+            make_context=_unset_context,  # needs the interpreter itself; set below
+            lambda_context=lambda_context,
+            max_workers=self.max_workers,
+            log_replay=self.log_replay,
+        )
+        it.make_context = functools.partial(DurableContext, it)
+        timer = self._arm_deadline(it, lambda_context)
+        try:
+            try:
+                payload = (execution.get("ExecutionDetails") or {}).get("InputPayload")
+                workflow_input = self._input_serdes.deserialize(payload) if payload else None
+            except SerDesError as exc:
+                return failed_output(InvalidEventError(f"the execution's input is not valid JSON: {exc}"))
+            scope = Scope(records, None, None, "the workflow")
+            gen = start_body(self.workflow, (workflow_input, it.make_context(scope)), {})
+            try:
+                status, value = it.run(gen, scope)
+            except (NonDeterminismError, SerDesError) as error:
+                if isinstance(error, RetryableSerDesError):
+                    raise
+                log.error("durable execution %s failed: %s", arn, error)
+                _flush_quietly(checkpointer)
+                return failed_output(error)
+            if status == "PENDING":
+                checkpointer.flush()
+                return {"Status": "PENDING"}
+            if status == "FAILED":
+                checkpointer.flush()
+                return failed_output(value)
+            return self._succeeded(checkpointer, execution, value)
+        except TokenRevoked:
+            return {"Status": "PENDING"}
+        except ServiceError as error:
+            if error.retryable:
+                raise
+            log.error("durable execution %s: the service rejected a checkpoint: %s", arn, error)
+            return failed_output(error)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _succeeded(self, checkpointer: Checkpointer, execution: OperationDict, value: Any) -> dict[str, Any]:
+        try:
+            result = self.result_serdes.serialize(value, None)
+        except Exception as exc:
+            checkpointer.flush()
+            return failed_output(SerDesError(f"cannot serialize the workflow's result: {exc}"))
+        if result is not None and len(result) > RESPONSE_LIMIT_BYTES // 4 and (
+            len(result.encode()) > RESPONSE_LIMIT_BYTES
+        ):
+            checkpointer.add({"Id": execution["Id"], "Type": "EXECUTION", "Action": "SUCCEED", "Payload": result})
+            checkpointer.flush()
+            return {"Status": "SUCCEEDED", "Result": ""}
+        checkpointer.flush()
+        output: dict[str, Any] = {"Status": "SUCCEEDED"}
+        if result is not None:
+            output["Result"] = result
+        return output
+
+    def _arm_deadline(self, it: Interpreter, lambda_context: Any) -> threading.Timer | None:
+        remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+        if remaining is None:
+            return None
+        try:
+            seconds = float(remaining()) / 1000.0
+        except Exception:
+            return None
+        margin = min(self.shutdown_margin, seconds / 2)
+        timer = threading.Timer(max(seconds - margin, 0.0), it.shutdown.set)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+def durable(
+    workflow: Callable[..., Any] | None = None,
+    *,
+    transport: Transport | None = None,
+    plugins: Sequence[Plugin] = (),
+    logger: Any = None,
+    log_replay: bool = False,
+    max_workers: int = 32,
+    shutdown_margin: float = 2.0,
+    result_serdes: SerDes[Any] | None = None,
+) -> Any:
+    """Turn ``workflow(input, ctx)`` (a generator function, or a plain one) into a Lambda handler.
+
+    Use bare (``@durable``) or with options: ``transport`` (default: the one installed with
+    :func:`use_transport`, else AWS through boto3), ``plugins``, ``logger`` (a stdlib or powertools logger
+    for ``ctx.logger``), ``log_replay`` (keep ``ctx.logger`` records while replaying), ``max_workers`` (threads
+    for step bodies of concurrent branches), ``shutdown_margin`` (seconds before the Lambda deadline at which
+    running steps are told to stop and the invocation suspends), ``result_serdes``.
+    """
+
+    def wrap(fn: Callable[..., Any]) -> DurableHandler[Any]:
+        return DurableHandler(
+            fn,
+            transport=transport,
+            plugins=plugins,
+            logger=logger,
+            log_replay=log_replay,
+            max_workers=max_workers,
+            shutdown_margin=shutdown_margin,
+            result_serdes=result_serdes,
+        )
+
+    if workflow is not None:
+        return wrap(workflow)
+    return wrap
+
+
+# -- event parsing ----------------------------------------------------------------------------------------
+
+
+def parse_event(event: Any) -> InvocationInputDict:
+    """Check that ``event`` is a durable execution invocation; :class:`InvalidEventError` says what is wrong."""
+    if not isinstance(event, dict) and hasattr(event, "to_json_dict"):
+        event = event.to_json_dict()  # the official SDK's testing runner passes an object
+    if not isinstance(event, dict):
+        raise InvalidEventError(
+            f"a durable handler must be invoked with a durable execution event (a dict), got {type(event).__name__}"
+        )
+    problems = []
+    for key, kind in (("DurableExecutionArn", str), ("CheckpointToken", str), ("InitialExecutionState", dict)):
+        if key not in event:
+            problems.append(f"{key} is missing")
+        elif not isinstance(event[key], kind):
+            problems.append(f"{key} must be a {kind.__name__}, got {type(event[key]).__name__}")
+    state = event.get("InitialExecutionState")
+    if isinstance(state, dict):
+        ops = state.get("Operations")
+        if not isinstance(ops, list):
+            problems.append("InitialExecutionState.Operations must be a list")
+        else:
+            for i, op in enumerate(ops):
+                if not isinstance(op, dict) or not isinstance(op.get("Id"), str) or not isinstance(op.get("Type"), str):
+                    problems.append(f"InitialExecutionState.Operations[{i}] is not an operation with Id and Type")
+                    break
+        marker = state.get("NextMarker")
+        if marker is not None and not isinstance(marker, str):
+            problems.append("InitialExecutionState.NextMarker must be a string")
+    if problems:
+        keys = ", ".join(sorted(event)) or "none"
+        raise InvalidEventError(
+            "not a durable execution invocation event: " + "; ".join(problems) + f" (the event has keys: {keys}). "
+            "A durable function must be invoked by the Lambda durable execution service."
+        )
+    return event  # type: ignore[return-value]
+
+
+def find_execution(arn: str, records: dict[str, OperationDict]) -> OperationDict:
+    """The EXECUTION operation: its Id is the ARN's last segment (any EXECUTION operation as a fallback)."""
+    op = records.get(arn.rsplit("/", 1)[-1])
+    if op is not None and op.get("Type") == "EXECUTION":
+        return op
+    for candidate in records.values():
+        if candidate.get("Type") == "EXECUTION":
+            return candidate
+    raise InvalidEventError(f"the execution state of {arn} has no EXECUTION operation (it carries the input)")
+
+
+def _unset_context(scope: Scope) -> Any:  # pragma: no cover - replaced before use
+    raise RuntimeError("the interpreter's context factory is not set")
+
+
+def failed_output(error: BaseException) -> dict[str, Any]:
+    return {"Status": "FAILED", "Error": error_object(error)}
+
+
+def _flush_quietly(checkpointer: Checkpointer) -> None:
+    try:
+        checkpointer.flush()
+    except (DurableExecutionError, TokenRevoked) as exc:
+        log.warning("could not checkpoint the work done before the failure: %s", exc)
+
+
+def _input_serdes(workflow: Callable[..., Any]) -> JsonSerDes:
+    """Structure the input into the workflow's first parameter's annotated type, when there is one."""
+    import inspect
+    import typing
+
+    try:
+        params = list(inspect.signature(workflow).parameters.values())
+        hints = typing.get_type_hints(workflow)
+    except Exception:
+        return JsonSerDes()
+    if not params:
+        return JsonSerDes()
+    return JsonSerDes(hints.get(params[0].name))
+
+
+_DEFAULT_TRANSPORT: Transport | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_transport() -> Transport:
+    """The AWS transport (boto3 ``lambda`` client), created on first use and shared."""
+    global _DEFAULT_TRANSPORT
+    with _DEFAULT_LOCK:
+        if _DEFAULT_TRANSPORT is None:
+            from ._aws import AwsTransport
+
+            _DEFAULT_TRANSPORT = AwsTransport()
+        return _DEFAULT_TRANSPORT
+

@@ -1,0 +1,466 @@
+"""The replay engine: drives workflow generators over the checkpointed history.
+
+A workflow, a child context and every parallel/map branch is a *frame*: a generator plus the *scope* that
+names its operations. The interpreter drives frames cooperatively on one thread. Each value a frame
+yields is an operation descriptor; the interpreter hands it the frame (``op._run(interpreter, frame)``),
+and the descriptor either returns the operation's result at once (replay, or a step run inline), raises
+``Throw`` to raise an error into the frame, or returns ``BLOCKED`` after arranging for the frame to be
+resumed later: when a child frame finishes, when a step body running on a worker thread completes, or when
+the service reports a change to an operation (a wait elapsed, a callback arrived...).
+
+When no frame can move and no step body is running, everything still queued is checkpointed and the
+invocation suspends: the handler returns PENDING and the service re-invokes the function later.
+
+Step bodies run inline on the interpreter's thread unless another frame could make progress meanwhile;
+then they go to a thread pool, so branches of a parallel really run at the same time. Replay itself never
+touches a thread, a lock or a copy.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Final
+
+from ._errors import DurableExecutionError, NonDeterminismError, SerDesError
+from ._hooks import OperationInfo
+from ._ids import operation_id
+from ._serdes import SerDesContext
+from ._wire import OperationDict, OperationUpdateDict
+
+if TYPE_CHECKING:
+    from ._checkpoint import Checkpointer
+    from ._hooks import Hooks
+    from ._logging import DurableLogger
+
+__all__ = ["BLOCKED", "Frame", "Interpreter", "Scope", "Throw"]
+
+
+class _Blocked:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BLOCKED"
+
+
+#: Returned by ``op._run`` when the frame must wait.
+BLOCKED: Final = _Blocked()
+
+
+class Throw(Exception):
+    """Raised by an operation to raise ``error`` into the yielding frame."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class Scope:
+    """The id namespace of a context: the root, a child context or a branch.
+
+    ``prefix`` is the owning operation's id (``None`` at the root) and ``parent_id`` the ``ParentId`` that
+    operations created here carry (the prefix, except in FLAT branches where it is the batch operation).
+    The scope computes the *next* id ahead of time, which tells whether the code now running has run
+    before (``replaying``: the history already holds the next operation).
+    """
+
+    __slots__ = ("counter", "label", "next_id", "parent_id", "prefix", "records", "replaying")
+
+    def __init__(
+        self, records: dict[str, OperationDict], prefix: str | None, parent_id: str | None, label: str
+    ) -> None:
+        self.records = records
+        self.prefix = prefix
+        self.parent_id = parent_id
+        self.label = label
+        self.counter = 0
+        self.next_id = operation_id(prefix, 1)
+        self.replaying = self.next_id in records
+
+    def take_id(self) -> str:
+        """Allocate the next operation id of this scope."""
+        op_id = self.next_id
+        self.counter = n = self.counter + 1
+        self.next_id = nxt = operation_id(self.prefix, n + 1)
+        self.replaying = nxt in self.records
+        return op_id
+
+    def position(self, n: int | None = None) -> str:
+        return f"operation #{self.counter if n is None else n} of {self.label}"
+
+
+class Frame:
+    """One generator being driven, with the scope its operations belong to."""
+
+    __slots__ = ("closed", "gen", "on_done", "scope")
+
+    def __init__(
+        self,
+        gen: Generator[Any, Any, Any],
+        scope: Scope,
+        on_done: Callable[[Frame, bool, Any], None],
+    ) -> None:
+        self.gen = gen
+        self.scope = scope
+        self.on_done = on_done
+        self.closed = False
+
+    def location(self) -> str | None:
+        """``file:line`` where the innermost generator is suspended."""
+        gen: Any = self.gen
+        while True:
+            inner = getattr(gen, "gi_yieldfrom", None)
+            if inner is None or getattr(inner, "gi_frame", None) is None:
+                break
+            gen = inner
+        frame = getattr(gen, "gi_frame", None)
+        if frame is None:
+            return None
+        return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+class Interpreter:
+    """Drives one invocation's frames; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        records: dict[str, OperationDict],
+        arn: str,
+        checkpointer: Checkpointer,
+        hooks: Hooks,
+        logger: DurableLogger,
+        make_context: Callable[[Scope], Any],
+        lambda_context: Any = None,
+        max_workers: int = 32,
+        log_replay: bool = False,
+    ) -> None:
+        self.records = records
+        self.arn = arn
+        self.checkpointer = checkpointer
+        self.hooks = hooks
+        self.logger = logger
+        self.make_context = make_context
+        self.lambda_context = lambda_context
+        self.log_replay = log_replay
+        self.shutdown = threading.Event()
+        self.max_workers = max_workers
+        self._ready: collections.deque[tuple[Frame, Any, BaseException | None]] = collections.deque()
+        self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
+        self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = (
+            queue.SimpleQueue()
+        )
+        self._inflight = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._done = False
+        self._result: Any = None
+        self._error: BaseException | None = None
+        checkpointer.on_update = self._on_update
+
+    # -- driving ------------------------------------------------------------------------------------------
+
+    def run(self, gen: Generator[Any, Any, Any], scope: Scope) -> tuple[str, Any]:
+        """Drive ``gen`` until it finishes or nothing can move.
+
+        Returns ``("SUCCEEDED", value)``, ``("FAILED", exception)`` or ``("PENDING", None)``. Errors that
+        must not reach user code (non-determinism, service errors...) propagate.
+        """
+        try:
+            self.spawn(gen, scope, self._root_done)
+            ready = self._ready
+            while not self._done:
+                if ready:
+                    frame, value, exc = ready.popleft()
+                    if not frame.closed:
+                        self._drive(frame, value, exc)
+                elif self._inflight:
+                    self._take_completion(block=True)
+                elif self.checkpointer.pending:
+                    self.checkpointer.flush()
+                else:
+                    return ("PENDING", None)
+        finally:
+            self._stop_workers()
+        if self._error is not None:
+            return ("FAILED", self._error)
+        return ("SUCCEEDED", self._result)
+
+    def _root_done(self, frame: Frame, ok: bool, value: Any) -> None:
+        self._done = True
+        if ok:
+            self._result = value
+        else:
+            self._error = value
+
+    def _drive(self, frame: Frame, value: Any, exc: BaseException | None) -> None:
+        gen = frame.gen
+        send = gen.send
+        while True:
+            try:
+                if exc is None:
+                    op = send(value)
+                else:
+                    error, exc = exc, None
+                    op = gen.throw(error)
+            except StopIteration as stop:
+                self._finish(frame, True, stop.value)
+                return
+            except Exception as error:
+                self._finish(frame, False, error)
+                return
+            try:
+                run = op._run
+            except AttributeError:
+                exc = TypeError(
+                    f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); "
+                    f"got {op!r}"
+                )
+                value = None
+                continue
+            try:
+                value = run(self, frame)
+            except Throw as throw:
+                exc = throw.error
+                value = None
+                continue
+            if value is BLOCKED:
+                return
+
+    def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
+        frame.closed = True
+        scope = frame.scope
+        if scope.replaying:
+            rec = self.records[scope.next_id]
+            raise NonDeterminismError(
+                f"Non-deterministic execution: {scope.label} "
+                f"{'returned' if ok else 'raised ' + type(value).__name__} after {scope.counter} "
+                f"operation(s), but the history recorded more: operation #{scope.counter + 1} "
+                f"(id {scope.next_id}, {describe_record(rec)}). The code changed under a running execution.",
+                operation_id=scope.next_id,
+                position=scope.position(scope.counter + 1),
+                name=rec.get("Name"),
+                recorded=describe_record(rec),
+                attempted="nothing (the code finished)",
+            )
+        frame.on_done(frame, ok, value)
+
+    # -- services for operations -----------------------------------------------------------------------------
+
+    def spawn(
+        self, gen: Generator[Any, Any, Any], scope: Scope, on_done: Callable[[Frame, bool, Any], None]
+    ) -> Frame:
+        """Start driving ``gen`` (soon, from the ready queue)."""
+        frame = Frame(gen, scope, on_done)
+        self._ready.append((frame, None, None))
+        return frame
+
+    def resume(self, frame: Frame, value: Any = None, error: BaseException | None = None) -> None:
+        """Continue ``frame`` with ``value`` (or raise ``error`` into it)."""
+        self._ready.append((frame, value, error))
+
+    def close(self, frame: Frame) -> None:
+        """Abandon a frame (an orphaned branch); its pending results are dropped."""
+        if not frame.closed:
+            frame.closed = True
+            with contextlib.suppress(Exception):  # a failing finally block in user code: the branch is gone
+                frame.gen.close()
+
+    def claim(self, frame: Frame, op_type: str, sub_type: str | None, name: str | None) -> tuple[str, Any]:
+        """Allocate the frame's next operation id and return ``(id, record or None)``.
+
+        A record that exists must have been written by the same operation: same Type, SubType, Name and
+        ParentId. Anything else is a :class:`NonDeterminismError` (never a silent skip).
+        """
+        scope = frame.scope
+        op_id = scope.take_id()
+        rec = self.records.get(op_id)
+        if rec is not None and (
+            rec.get("Type") != op_type
+            or rec.get("SubType") != sub_type
+            or (rec.get("Name") or None) != (name or None)
+            or rec.get("ParentId") != scope.parent_id
+        ):
+            raise self.mismatch(frame, op_id, rec, op_type, sub_type, name)
+        return op_id, rec
+
+    def mismatch(
+        self, frame: Frame, op_id: str, rec: OperationDict, op_type: str, sub_type: str | None, name: str | None
+    ) -> NonDeterminismError:
+        scope = frame.scope
+        recorded = describe_record(rec)
+        attempted = describe(op_type, sub_type, name, scope.parent_id)
+        location = frame.location()
+        where = f" at {location}" if location else ""
+        return NonDeterminismError(
+            f"Non-deterministic execution: {scope.position()} (id {op_id}) was recorded as {recorded}, "
+            f"but the code now yields {attempted}{where}. The code changed under a running execution; "
+            f"deploy changes as a new version, or keep the order, types and names of operations.",
+            operation_id=op_id,
+            position=scope.position(),
+            name=name,
+            recorded=recorded,
+            attempted=attempted,
+            location=location,
+        )
+
+    def enqueue(self, update: OperationUpdateDict) -> None:
+        """Queue a checkpoint update (sent at the next flush, in order)."""
+        self.checkpointer.add(update)
+
+    def flush(self) -> None:
+        """Send everything queued now (and merge what the service answers)."""
+        self.checkpointer.flush()
+
+    def before_side_effect(self) -> None:
+        """Make finished work durable before user code with side effects runs."""
+        if self.checkpointer.has_completions:
+            self.checkpointer.flush()
+
+    def wait_for(self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any]) -> Any:
+        """Park ``frame`` until the service changes ``op_id``; then ``resume(record)`` decides.
+
+        ``resume`` returns the value to send, raises :class:`Throw`, or returns ``BLOCKED`` to keep waiting.
+        """
+        self._waiting.setdefault(op_id, []).append((frame, resume))
+        return BLOCKED
+
+    def _on_update(self, op_id: str) -> None:
+        waiters = self._waiting.pop(op_id, None)
+        if not waiters:
+            return
+        rec = self.records[op_id]
+        for frame, resume in waiters:
+            if frame.closed:
+                continue
+            try:
+                value = resume(rec)
+            except Throw as throw:
+                self.resume(frame, None, throw.error)
+                continue
+            if value is BLOCKED:
+                self._waiting.setdefault(op_id, []).append((frame, resume))
+            else:
+                self.resume(frame, value)
+
+    def run_side_effect(
+        self, frame: Frame, work: Callable[[], Any], finish: Callable[[bool, Any], Any]
+    ) -> Any:
+        """Run user code with side effects (a step body) and hand its outcome to ``finish``.
+
+        ``finish(ok, value_or_error)`` runs on the interpreter thread and returns what to send to the frame
+        (or raises ``Throw`` / returns ``BLOCKED``). ``work`` runs inline when nothing else could move
+        meanwhile, otherwise on a worker thread.
+        """
+        if not self._ready and not self._inflight:
+            try:
+                outcome = work()
+            except Exception as error:
+                return finish(False, error)
+            return finish(True, outcome)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="replayflow-step")
+        self._inflight += 1
+        completions = self._completions
+
+        def task() -> None:
+            try:
+                completions.put((frame, finish, True, work()))
+            except BaseException as error:
+                completions.put((frame, finish, False, error))
+
+        self._pool.submit(task)
+        return BLOCKED
+
+    def _take_completion(self, *, block: bool) -> None:
+        try:
+            frame, finish, ok, value = self._completions.get(block=block)
+        except queue.Empty:
+            return
+        self._inflight -= 1
+        if frame.closed:
+            return
+        if not ok and not isinstance(value, Exception):
+            raise value
+        try:
+            result = finish(ok, value)
+        except Throw as throw:
+            self.resume(frame, None, throw.error)
+            return
+        if result is not BLOCKED:
+            self.resume(frame, result)
+
+    def _stop_workers(self) -> None:
+        if self._pool is None:
+            return
+        self.shutdown.set()
+        while self._inflight:
+            self._completions.get()
+            self._inflight -= 1
+        self._pool.shutdown(wait=True)
+        self._pool = None
+
+    # -- hooks and logs -----------------------------------------------------------------------------------------
+
+    def operation_started(
+        self, frame: Frame, op_id: str, op_type: str, sub_type: str | None, name: str | None
+    ) -> None:
+        if self.hooks.active:
+            self.hooks.emit("on_operation_start", self.info(frame, op_id, op_type, sub_type, name))
+
+    def operation_ended(
+        self,
+        frame: Frame,
+        op_id: str,
+        op_type: str,
+        sub_type: str | None,
+        name: str | None,
+        status: str,
+        error: BaseException | None,
+    ) -> None:
+        if self.hooks.active:
+            info = self.info(frame, op_id, op_type, sub_type, name)
+            self.hooks.emit("on_operation_end", info, status, error)
+
+    def info(self, frame: Frame, op_id: str, op_type: str, sub_type: str | None, name: str | None) -> OperationInfo:
+        return OperationInfo(self.arn, op_id, op_type, sub_type, name, frame.scope.parent_id)
+
+    def step_logger(self, op_id: str, name: str | None, attempt: int) -> DurableLogger:
+        """The logger a step body gets: never replay-suppressed (bodies only run live)."""
+        return self.logger.bind(operationId=op_id, operationName=name, attempt=attempt)
+
+    # -- payloads ---------------------------------------------------------------------------------------------
+
+    def serdes_context(self, op_id: str) -> SerDesContext:
+        return SerDesContext(op_id, self.arn)
+
+    def decode(self, serdes: Any, payload: str | None, op_id: str, what: str) -> Any:
+        """Deserialize a recorded payload; a payload that cannot be read aborts with ``SerDesError``."""
+        if payload is None:
+            return None
+        try:
+            return serdes.deserialize(payload, SerDesContext(op_id, self.arn))
+        except DurableExecutionError as exc:
+            if isinstance(exc, SerDesError):
+                raise type(exc)(f"cannot read the recorded result of {what} (id {op_id}): {exc}") from exc
+            raise
+        except Exception as exc:
+            raise SerDesError(f"cannot read the recorded result of {what} (id {op_id}): {exc}") from exc
+
+
+def describe(op_type: str | None, sub_type: str | None, name: str | None, parent_id: str | None) -> str:
+    text = f"{op_type or '?'}/{sub_type or '-'}"
+    text += f" named {name!r}" if name else " (unnamed)"
+    if parent_id:
+        text += f" under parent {parent_id[:12]}..."
+    return text
+
+
+def describe_record(rec: OperationDict) -> str:
+    return describe(rec.get("Type"), rec.get("SubType"), rec.get("Name"), rec.get("ParentId")) + (
+        f" [{rec.get('Status')}]"
+    )

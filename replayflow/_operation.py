@@ -1,0 +1,50 @@
+"""The base of every operation descriptor a workflow yields."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from ._interpreter import Frame, Interpreter
+
+__all__ = ["Operation", "field"]
+
+T = TypeVar("T")
+
+
+def field(index: int) -> Any:
+    """A read-only attribute backed by item ``index`` of the operation's tuple."""
+    return property(itemgetter(index))
+
+
+class Operation(tuple[Any, ...], Generic[T]):
+    """An immutable description of one durable operation (a slotted tuple: cheap to build, cannot change).
+
+    ``result = yield op`` gives the result (typed ``Any``); ``result = yield from op`` gives the same
+    result typed as ``T``: iterating an operation yields it once and returns what the interpreter sends back.
+    """
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def __iter__(self) -> Generator[Operation[T], Any, T]:
+        result: T = yield self
+        return result
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}" for name, value in zip(self._fields, tuple.__iter__(self), strict=False)
+        )
+        return f"{type(self).__name__}({shown})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), tuple(tuple.__iter__(self))))
+
+    def _run(self, it: Interpreter, frame: Frame) -> Any:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+
+def _rebuild(cls: type[Operation[Any]], items: tuple[Any, ...]) -> Operation[Any]:
+    return tuple.__new__(cls, items)

@@ -1,0 +1,179 @@
+"""Turning operation results into checkpoint payloads and back.
+
+The default, :class:`JsonSerDes`, writes compact JSON with orjson. Values orjson does not know natively
+(attrs classes, sets, Decimals, bytes...) are unstructured with cattrs first. Reading a payload back gives
+plain JSON values, unless a *type* is known (the step function's return annotation, or one passed
+explicitly): then cattrs structures the JSON into that type, so a step annotated ``-> Order`` replays as an
+``Order``, not a dict.
+
+Any object with ``serialize(value, context) -> str`` and ``deserialize(data, context)`` is a
+:class:`SerDes` and can replace the default per operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import json
+import types
+import typing
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, get_args, get_origin
+
+import attrs
+import orjson
+from cattrs.preconf.orjson import make_converter
+
+from ._errors import SerDesError
+
+__all__ = [
+    "JsonSerDes",
+    "PassThroughSerDes",
+    "SerDes",
+    "SerDesContext",
+    "dumps",
+    "loads",
+    "return_type",
+]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class SerDesContext:
+    """Where a payload belongs: the operation's id and the execution's ARN."""
+
+    operation_id: str
+    durable_execution_arn: str
+
+
+class SerDes(Protocol[T]):
+    """Serializes values of ``T`` to payload strings and back."""
+
+    def serialize(self, value: T, context: SerDesContext) -> str: ...
+
+    def deserialize(self, data: str, context: SerDesContext) -> T: ...
+
+
+#: cattrs converter for user types (datetimes as ISO strings, bytes as base85, UUIDs and Decimals as text).
+user_converter = make_converter()
+user_converter.register_unstructure_hook(uuid.UUID, str)
+user_converter.register_structure_hook(uuid.UUID, lambda v, _: v if isinstance(v, uuid.UUID) else uuid.UUID(v))
+user_converter.register_unstructure_hook(decimal.Decimal, str)
+user_converter.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return list(value)
+    unstructured = user_converter.unstructure(value)
+    if unstructured is value:
+        raise TypeError(f"{type(value).__qualname__} is not JSON serializable")
+    return unstructured
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of ``value``; raises :class:`SerDesError` for values JSON cannot hold."""
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
+    except orjson.JSONEncodeError as exc:
+        if "64-bit" in str(exc):  # integers beyond 64 bits: stdlib json handles them exactly
+            try:
+                return json.dumps(user_converter.unstructure(value), separators=(",", ":"))
+            except (TypeError, ValueError) as inner:
+                raise SerDesError(f"cannot serialize {type(value).__qualname__}: {inner}") from inner
+        raise SerDesError(f"cannot serialize {type(value).__qualname__}: {exc}") from exc
+
+
+def loads(data: str) -> Any:
+    """Parse JSON text; raises :class:`SerDesError` naming what is wrong."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(data)  # e.g. integers beyond 64 bits, which orjson refuses
+        except ValueError:
+            raise SerDesError(f"payload is not valid JSON ({exc}): {data[:80]!r}") from exc
+
+
+class JsonSerDes:
+    """The default serdes: compact JSON; ``type_`` (optional) is structured back with cattrs."""
+
+    __slots__ = ("type_",)
+
+    def __init__(self, type_: Any = None) -> None:
+        self.type_ = type_ if needs_structuring(type_) else None
+
+    def serialize(self, value: Any, context: SerDesContext | None = None) -> str:
+        return dumps(value)
+
+    def deserialize(self, data: str, context: SerDesContext | None = None) -> Any:
+        value = loads(data)
+        if self.type_ is None:
+            return value
+        try:
+            return user_converter.structure(value, self.type_)
+        except Exception as exc:
+            raise SerDesError(f"cannot read payload as {self.type_!r}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"JsonSerDes({self.type_!r})" if self.type_ is not None else "JsonSerDes()"
+
+
+class PassThroughSerDes:
+    """Payloads are strings and stay strings (the default for callback results)."""
+
+    __slots__ = ()
+
+    def serialize(self, value: Any, context: SerDesContext | None = None) -> str:
+        if not isinstance(value, str):
+            raise SerDesError(f"PassThroughSerDes needs a str, got {type(value).__qualname__}")
+        return value
+
+    def deserialize(self, data: str, context: SerDesContext | None = None) -> Any:
+        return data
+
+
+
+_PLAIN = frozenset({Any, object, str, int, float, bool, type(None), dict, list})
+
+
+def needs_structuring(tp: Any) -> bool:
+    """Whether JSON parsed with orjson must go through cattrs to become ``tp``."""
+    if tp is None or tp in _PLAIN:
+        return False
+    origin = get_origin(tp)
+    if origin in (dict, list, typing.Union, types.UnionType):
+        return any(needs_structuring(arg) for arg in get_args(tp) if arg is not Ellipsis)
+    return True
+
+
+DEFAULT_SERDES = JsonSerDes()
+
+_RETURN_TYPES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def return_type(fn: Callable[..., Any]) -> Any:
+    """The evaluated return annotation of ``fn`` if results must be structured, else ``None`` (cached)."""
+    target = getattr(fn, "func", fn)  # functools.partial
+    annotations = getattr(target, "__annotations__", None)
+    if not annotations or "return" not in annotations:
+        return None
+    code = getattr(target, "__code__", None)
+    key = code if code is not None else target
+    try:
+        return _RETURN_TYPES[key]
+    except (KeyError, TypeError):
+        pass
+    try:
+        hint = typing.get_type_hints(target).get("return")
+    except Exception:  # unresolvable forward references: fall back to plain JSON
+        hint = None
+    hint = hint if needs_structuring(hint) else None
+    with contextlib.suppress(TypeError):  # objects that cannot be weakly referenced are not cached
+        _RETURN_TYPES[key] = hint
+    return hint

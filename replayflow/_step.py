@@ -1,0 +1,398 @@
+"""``ctx.step``: run a function once, checkpoint its result, replay the result ever after.
+
+A step's record decides what happens:
+
+=========== =====================================================================================
+no record   START, run the body, SUCCEED with the result (or RETRY / FAIL on an error)
+SUCCEEDED   return the recorded result; the body does not run
+FAILED      raise the recorded :class:`StepError`
+PENDING     a retry is scheduled: wait for the service to re-invoke
+READY       the retry delay has passed: START the next attempt and run the body
+STARTED     an attempt was interrupted (the process died). At-least-once: run it again;
+            at-most-once: do not; hand :class:`StepInterruptedError` to the retry strategy
+=========== =====================================================================================
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+import threading
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import orjson
+
+from ._errors import (
+    DurableExecutionError,
+    DurableOperationError,
+    PayloadTooLargeError,
+    RetryableSerDesError,
+    SerDesError,
+    StepError,
+    StepInterruptedError,
+    ValidationError,
+    error_type_name,
+)
+from ._hooks import OperationInfo
+from ._interpreter import BLOCKED, Throw
+from ._logging import DurableLogger
+from ._operation import Operation, field
+from ._retry import RetryPresets, RetryStrategy, delay_seconds
+from ._serdes import DEFAULT_SERDES, JsonSerDes, SerDes, SerDesContext, return_type
+from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ERROR_OBJECT_LIMIT_BYTES, MAX_WAIT_SECONDS, ErrorObjectDict
+
+if TYPE_CHECKING:
+    from ._interpreter import Frame, Interpreter
+
+__all__ = ["Step", "StepCancelledError", "StepContext", "StepSemantics", "error_object", "step_context"]
+
+T = TypeVar("T")
+
+
+class StepSemantics(enum.Enum):
+    """How often a step body may run per retry attempt."""
+
+    #: START may travel with the result; an attempt interrupted by a crash runs again (default).
+    AT_LEAST_ONCE_PER_RETRY = "AT_LEAST_ONCE_PER_RETRY"
+    #: START is confirmed before the body runs; an interrupted attempt is never run again.
+    AT_MOST_ONCE_PER_RETRY = "AT_MOST_ONCE_PER_RETRY"
+
+
+class StepCancelledError(DurableExecutionError):
+    """Raised by :meth:`StepContext.raise_if_cancelled`: the invocation is shutting down.
+
+    A step that ends with it records nothing; the attempt runs again in a later invocation.
+    """
+
+
+@attrs.frozen
+class StepContext:
+    """What a running step body knows about itself; get it with :func:`replayflow.step_context`."""
+
+    operation_id: str
+    name: str | None
+    attempt: int
+    logger: DurableLogger
+    execution_arn: str
+    cancellation: threading.Event = attrs.field(repr=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the invocation is shutting down (deadline near, or the workflow no longer needs this)."""
+        return self.cancellation.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`StepCancelledError` if :attr:`cancelled`; call it between units of work."""
+        if self.cancellation.is_set():
+            raise StepCancelledError(f"step {self.name or self.operation_id} was cancelled: the invocation is ending")
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking early on cancellation; returns True if cancelled."""
+        return self.cancellation.wait(seconds)
+
+
+_current_step: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("replayflow_step", default=None)
+
+
+def step_context() -> StepContext:
+    """The context of the step body running on this thread.
+
+    Raises ``RuntimeError`` outside a step body (workflow code must not depend on it: it does not run on
+    replay).
+    """
+    current = _current_step.get()
+    if current is None:
+        raise RuntimeError("replayflow.step_context() is only available inside a running step body")
+    return current
+
+
+@attrs.frozen
+class StepOptions:
+    """A step's options, shared between steps that use the defaults."""
+
+    retry: RetryStrategy | None
+    semantics: StepSemantics
+    serdes: Any
+
+
+DEFAULT_OPTIONS = StepOptions(None, StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
+_DEFAULT_RETRY = RetryPresets.default()
+_TYPED_SERDES: dict[Any, JsonSerDes] = {}
+
+
+def _serdes_for(fn: Callable[..., Any], serdes: Any, result_type: Any) -> Any:
+    if serdes is not None:
+        return serdes
+    tp = result_type if result_type is not None else return_type(fn)
+    if tp is None:
+        return DEFAULT_SERDES
+    try:
+        found = _TYPED_SERDES.get(tp)
+    except TypeError:  # unhashable type expression
+        return JsonSerDes(tp)
+    if found is None:
+        found = _TYPED_SERDES[tp] = JsonSerDes(tp)
+    return found
+
+
+def default_name(fn: Callable[..., Any]) -> str | None:
+    """A function's ``__name__``; ``None`` for lambdas and nameless callables."""
+    target = getattr(fn, "func", fn)
+    name = getattr(target, "__name__", None)
+    return None if name is None or name == "<lambda>" else name
+
+
+class Step(Operation[T]):
+    """``ctx.step(fn, *args, **kwargs)``: see the module docstring."""
+
+    __slots__ = ()
+    _fields = ("fn", "args", "kwargs", "name", "options", "serdes")
+    fn: Callable[..., T] = field(0)
+    args: tuple[Any, ...] = field(1)
+    kwargs: dict[str, Any] = field(2)
+    name: str | None = field(3)
+    options: StepOptions = field(4)
+    serdes: Any = field(5)
+
+    def __new__(
+        cls,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str | None,
+        options: StepOptions = DEFAULT_OPTIONS,
+        result_type: Any = None,
+    ) -> Step[T]:
+        return tuple.__new__(cls, (fn, args, kwargs, name, options, _serdes_for(fn, options.serdes, result_type)))
+
+    @staticmethod
+    def make(
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        name: str | None,
+        retry: RetryStrategy | None,
+        semantics: StepSemantics,
+        serdes: SerDes[Any] | None,
+        result_type: Any,
+    ) -> Step[T]:
+        """Validate the arguments of ``ctx.step`` and build the descriptor."""
+        if not callable(fn):
+            raise ValidationError(f"ctx.step needs a callable, got {fn!r}")
+        if name is not None and not isinstance(name, str):
+            raise ValidationError(f"a step name must be a str, got {name!r}")
+        if retry is not None and not callable(retry):
+            raise ValidationError(f"retry must be a retry strategy (a callable), got {retry!r}")
+        if not isinstance(semantics, StepSemantics):
+            raise ValidationError(f"semantics must be a StepSemantics, got {semantics!r}")
+        if name is None:
+            name = default_name(fn)
+        if retry is None and semantics is StepSemantics.AT_LEAST_ONCE_PER_RETRY and serdes is None:
+            options = DEFAULT_OPTIONS
+        else:
+            options = StepOptions(retry, semantics, serdes)
+        return Step(fn, args, kwargs, name, options, result_type)
+
+    # -- interpretation -----------------------------------------------------------------------------------
+
+    def _run(self, it: Interpreter, frame: Frame) -> Any:
+        op_id, rec = it.claim(frame, "STEP", "Step", self.name)
+        if rec is None:
+            return self._attempt(it, frame, op_id, 1, True)
+        status = rec["Status"]
+        if status == "SUCCEEDED":
+            details = rec.get("StepDetails")
+            return it.decode(self.serdes, details.get("Result") if details else None, op_id, self._what())
+        if status == "READY":
+            return self._attempt(it, frame, op_id, _attempts(rec) + 1, True)
+        if status == "STARTED":
+            attempt = _attempts(rec) + 1
+            if self.options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
+                interrupted = StepInterruptedError(
+                    f"step {self._what()} was interrupted during attempt {attempt} and is at-most-once: "
+                    f"it is not run again",
+                    error_type=error_type_name(StepInterruptedError()),
+                    operation_id=op_id,
+                    operation_name=self.name,
+                )
+                return self._failed(it, frame, op_id, attempt, interrupted)
+            return self._attempt(it, frame, op_id, attempt, False)
+        if status == "PENDING":
+            return it.wait_for(frame, op_id, _still_pending)
+        raise Throw(self._recorded_error(rec, op_id))
+
+    def _what(self) -> str:
+        return repr(self.name) if self.name else "(unnamed step)"
+
+    def _info(self, it: Interpreter, frame: Frame, op_id: str) -> OperationInfo:
+        return OperationInfo(it.arn, op_id, "STEP", "Step", self.name, frame.scope.parent_id)
+
+    def _recorded_error(self, rec: Any, op_id: str) -> StepError:
+        details = rec.get("StepDetails") or {}
+        error = details.get("Error") or {}
+        message = error.get("ErrorMessage") or f"step {self._what()} ended with status {rec['Status']}"
+        return StepError(
+            message,
+            error_type=error.get("ErrorType"),
+            error_data=error.get("ErrorData"),
+            stack_trace=error.get("StackTrace"),
+            operation_id=op_id,
+            operation_name=self.name,
+        )
+
+    def _update(self, frame: Frame, op_id: str, action: str) -> dict[str, Any]:
+        update: dict[str, Any] = {"Id": op_id, "Type": "STEP", "Action": action, "SubType": "Step"}
+        if self.name is not None:
+            update["Name"] = self.name
+        parent = frame.scope.parent_id
+        if parent is not None:
+            update["ParentId"] = parent
+        return update
+
+    def _attempt(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, start: bool) -> Any:
+        if it.shutdown.is_set():  # the invocation is ending: start nothing new
+            return it.wait_for(frame, op_id, _still_pending)
+        hooks = it.hooks
+        info = self._info(it, frame, op_id) if hooks.active else None
+        if start:
+            it.enqueue(self._update(frame, op_id, "START"))  # type: ignore[arg-type]
+            if info is not None and attempt == 1:
+                hooks.emit("on_operation_start", info)
+        if self.options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
+            it.flush()  # the START must be durable before the body may run
+        else:
+            it.before_side_effect()
+        context = StepContext(op_id, self.name, attempt, it.step_logger(op_id, self.name, attempt), it.arn, it.shutdown)
+
+        def work() -> tuple[str | None, Any]:
+            if info is not None:
+                hooks.emit("on_attempt_start", info, attempt)
+            token = _current_step.set(context)
+            try:
+                value = self.fn(*self.args, **self.kwargs)
+            finally:
+                _current_step.reset(token)
+            payload = _serialize(self.serdes, value, it.serdes_context(op_id), self._what())
+            return payload, self.serdes.deserialize(payload, it.serdes_context(op_id)) if payload is not None else None
+
+        def finish(ok: bool, outcome: Any) -> Any:
+            if info is not None:
+                hooks.emit("on_attempt_end", info, attempt, "SUCCEEDED" if ok else "FAILED", None if ok else outcome)
+            if not ok:
+                return self._failed(it, frame, op_id, attempt, outcome)
+            payload, value = outcome
+            update = self._update(frame, op_id, "SUCCEED")
+            if payload is not None:
+                update["Payload"] = payload
+            it.enqueue(update)  # type: ignore[arg-type]
+            if info is not None:
+                hooks.emit("on_operation_end", info, "SUCCEEDED", None)
+            return value
+
+        return it.run_side_effect(frame, work, finish)
+
+    def _failed(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, error: BaseException) -> Any:
+        if isinstance(error, RetryableSerDesError):
+            raise error  # infrastructure: let Lambda retry the invocation
+        if isinstance(error, StepCancelledError) and it.shutdown.is_set():
+            return it.wait_for(frame, op_id, _still_pending)  # interrupted by shutdown: nothing recorded
+        permanent = isinstance(error, SerDesError | PayloadTooLargeError)
+        retry = self.options.retry or _DEFAULT_RETRY
+        delay: int | None = None
+        if not permanent:
+            try:
+                delay = delay_seconds(retry(error, attempt))
+            except Exception as strategy_error:
+                strategy_error.__context__ = error
+                error = strategy_error
+        err = error_object(error)
+        if delay is not None:
+            update = self._update(frame, op_id, "RETRY")
+            update["Error"] = err
+            update["StepOptions"] = {"NextAttemptDelaySeconds": min(delay, MAX_WAIT_SECONDS)}
+            it.enqueue(update)  # type: ignore[arg-type]
+            return it.wait_for(frame, op_id, _still_pending)
+        update = self._update(frame, op_id, "FAIL")
+        update["Error"] = err
+        it.enqueue(update)  # type: ignore[arg-type]
+        if it.hooks.active:
+            it.hooks.emit("on_operation_end", self._info(it, frame, op_id), "FAILED", error)
+        raise Throw(
+            StepError(
+                err.get("ErrorMessage"),
+                error_type=err.get("ErrorType"),
+                error_data=err.get("ErrorData"),
+                stack_trace=err.get("StackTrace"),
+                operation_id=op_id,
+                operation_name=self.name,
+            )
+        )
+
+
+def _attempts(rec: Any) -> int:
+    details = rec.get("StepDetails")
+    return (details.get("Attempt") or 0) if details else 0
+
+
+def _still_pending(rec: Any) -> Any:
+    return BLOCKED
+
+
+def _serialize(serdes: Any, value: Any, context: SerDesContext, what: str) -> str | None:
+    try:
+        payload = serdes.serialize(value, context)
+    except SerDesError:
+        raise
+    except Exception as exc:
+        raise SerDesError(f"cannot serialize the result of {what}: {exc}") from exc
+    if payload is not None and not isinstance(payload, str):
+        raise SerDesError(f"{type(serdes).__name__}.serialize must return a str, got {type(payload).__name__}")
+    if payload is not None and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4 and (
+        len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES
+    ):
+        raise PayloadTooLargeError(
+            f"the result of {what} is {len(payload.encode()):,} bytes once serialized; a checkpoint holds at "
+            f"most {CHECKPOINT_PAYLOAD_LIMIT_BYTES:,}. Store large data elsewhere (e.g. S3) and return a "
+            f"reference, or build it in a child context (results over the limit are rebuilt on replay)."
+        )
+    return payload
+
+
+def error_object(error: BaseException) -> ErrorObjectDict:
+    """The wire ``ErrorObject`` for ``error``: what the history records and replays."""
+    if isinstance(error, DurableOperationError) and error.error_type:
+        obj: ErrorObjectDict = {"ErrorType": error.error_type, "ErrorMessage": error.error_message or ""}
+        if error.error_data is not None:
+            obj["ErrorData"] = error.error_data
+        if error.stack_trace:
+            obj["StackTrace"] = list(error.stack_trace)
+    else:
+        obj = {"ErrorType": error_type_name(error), "ErrorMessage": str(error)}
+        trace = traceback.format_exception(error)
+        obj["StackTrace"] = [line.rstrip("\n") for chunk in trace for line in chunk.splitlines()][-60:]
+    return _fit(obj)
+
+
+def _fit(obj: ErrorObjectDict) -> ErrorObjectDict:
+    """Trim an ErrorObject until its JSON is within the service's 32 KB limit."""
+    limit = ERROR_OBJECT_LIMIT_BYTES - 512
+    while len(orjson.dumps(obj)) > limit:
+        trace = obj.get("StackTrace")
+        if trace:
+            obj["StackTrace"] = trace[len(trace) // 2 + 1 :] if len(trace) > 1 else []
+            if not obj["StackTrace"]:
+                del obj["StackTrace"]
+            continue
+        data = obj.get("ErrorData")
+        if data and len(data) > 1024:
+            obj["ErrorData"] = data[: len(data) // 2] + "...[truncated]"
+            continue
+        message = obj.get("ErrorMessage") or ""
+        obj["ErrorMessage"] = message[: max(len(message) // 2, 64)] + "...[truncated]"
+        if len(message) <= 128:
+            break
+    return obj
