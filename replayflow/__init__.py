@@ -13,6 +13,17 @@ A workflow is a generator that yields operations built by ``ctx``; ``@durable`` 
 from __future__ import annotations
 
 from ._aws import AwsTransport
+from ._batch import (
+    BatchItem,
+    BatchItemStatus,
+    BatchResult,
+    CompletionConfig,
+    CompletionReason,
+    NestingType,
+    ParallelBranch,
+)
+from ._callback import Callback
+from ._condition import WaitStrategy
 from ._context import DurableContext
 from ._duration import Duration
 from ._errors import (
@@ -54,12 +65,18 @@ __version__ = "0.1.0"
 __all__ = [
     "AwsTransport",
     "BatchError",
+    "BatchItem",
+    "BatchItemStatus",
+    "BatchResult",
+    "Callback",
     "CallbackError",
     "CallbackFailedError",
     "CallbackHeartbeatTimeoutError",
     "CallbackSubmitterError",
     "CallbackTimeoutError",
     "ChildContextError",
+    "CompletionConfig",
+    "CompletionReason",
     "DurableContext",
     "DurableExecutionError",
     "DurableHandler",
@@ -76,9 +93,11 @@ __all__ = [
     "JsonFormatter",
     "JsonSerDes",
     "MockTransport",
+    "NestingType",
     "NonDeterminismError",
     "Operation",
     "OperationInfo",
+    "ParallelBranch",
     "PassThroughSerDes",
     "PayloadTooLargeError",
     "Plugin",
@@ -98,6 +117,7 @@ __all__ = [
     "Transport",
     "ValidationError",
     "WaitForConditionError",
+    "WaitStrategy",
     "durable",
     "step_context",
     "use_transport",

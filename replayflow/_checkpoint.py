@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -21,7 +22,6 @@ from ._wire import (
     CHECKPOINT_BATCH_MAX_BYTES,
     CHECKPOINT_BATCH_MAX_UPDATES,
     OperationDict,
-    OperationUpdateDict,
 )
 
 __all__ = ["Checkpointer", "TokenRevoked"]
@@ -41,13 +41,13 @@ class Checkpointer:
         self.arn = arn
         self.token: str | None = token
         self.records = records
-        self.pending: list[OperationUpdateDict] = []
+        self.pending: list[dict[str, Any]] = []
         self.has_completions = False
         self.finished = False
         self.calls = 0
         self.on_update: Callable[[str], None] = _ignore
 
-    def add(self, update: OperationUpdateDict) -> None:
+    def add(self, update: dict[str, Any]) -> None:
         self.pending.append(update)
         if update["Action"] != "START":
             self.has_completions = True
@@ -60,14 +60,14 @@ class Checkpointer:
             self._send(batch)
         self.has_completions = False
 
-    def _send(self, batch: list[OperationUpdateDict]) -> None:
+    def _send(self, batch: list[dict[str, Any]]) -> None:
         if self.token is None:
             raise TokenRevoked("no checkpoint token left")
         response = self.transport.checkpoint_durable_execution(
             {
                 "DurableExecutionArn": self.arn,
                 "CheckpointToken": self.token,
-                "Updates": batch,
+                "Updates": batch,  # type: ignore[typeddict-item]
                 "ClientToken": str(uuid.uuid4()),
             }
         )
@@ -116,15 +116,15 @@ class Checkpointer:
             notify(op_id)
 
 
-def update_size(update: OperationUpdateDict) -> int:
+def update_size(update: dict[str, Any]) -> int:
     return len(orjson.dumps(update))
 
 
 def split_batch(
-    updates: list[OperationUpdateDict],
+    updates: list[dict[str, Any]],
     max_updates: int = CHECKPOINT_BATCH_MAX_UPDATES,
     max_bytes: int = CHECKPOINT_BATCH_MAX_BYTES,
-) -> tuple[list[OperationUpdateDict], list[OperationUpdateDict]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The longest prefix within both limits (at least one update, even an oversized one), and the rest."""
     size = 0
     for i, update in enumerate(updates):

@@ -34,7 +34,8 @@ __all__ = ["ChildContext", "start_body", "validate_sub_type"]
 
 T = TypeVar("T")
 
-ErrorFactory = Callable[[ErrorObjectDict, str, "str | None"], DurableOperationError]
+#: ``(interpreter, recorded ErrorObject, op id, name, live exception or None) -> error raised into the parent``
+ErrorFactory = Callable[["Interpreter", Any, str, "str | None", "BaseException | None"], DurableOperationError]
 
 _SUB_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -45,7 +46,9 @@ def validate_sub_type(sub_type: str) -> str:
     return sub_type
 
 
-def child_error(error: ErrorObjectDict, op_id: str, name: str | None) -> DurableOperationError:
+def child_error(
+    it: Interpreter, error: ErrorObjectDict, op_id: str, name: str | None, cause: BaseException | None
+) -> DurableOperationError:
     return ChildContextError(
         error.get("ErrorMessage"),
         error_type=error.get("ErrorType"),
@@ -81,7 +84,7 @@ class ChildContext(Operation[T]):
     """A child context; see the module docstring."""
 
     __slots__ = ()
-    _fields = ("fn", "args", "kwargs", "name", "serdes", "sub_type", "errors")
+    _fields = ("fn", "args", "kwargs", "name", "serdes", "sub_type", "errors", "auto_name")
     fn: Callable[..., Any] = field(0)
     args: tuple[Any, ...] = field(1)
     kwargs: dict[str, Any] = field(2)
@@ -89,6 +92,7 @@ class ChildContext(Operation[T]):
     serdes: Any = field(4)
     sub_type: str = field(5)
     errors: ErrorFactory = field(6)
+    auto_name: bool = field(7)
 
     def __new__(
         cls,
@@ -99,17 +103,21 @@ class ChildContext(Operation[T]):
         serdes: Any = None,
         sub_type: str = "RunInChildContext",
         errors: ErrorFactory = child_error,
+        auto_name: bool = True,
     ) -> ChildContext[T]:
         if not callable(fn):
             raise ValidationError(f"run_in_child_context needs a callable, got {fn!r}")
         if name is not None and not isinstance(name, str):
             raise ValidationError(f"a child context name must be a str, got {name!r}")
         return tuple.__new__(
-            cls, (fn, args, kwargs or {}, name, serdes or DEFAULT_SERDES, validate_sub_type(sub_type), errors)
+            cls,
+            (fn, args, kwargs or {}, name, serdes or DEFAULT_SERDES, validate_sub_type(sub_type), errors, auto_name),
         )
 
     def _run(self, it: Interpreter, frame: Frame) -> Any:
-        name = self.name or default_name(self.fn) or f"child-context-{frame.scope.counter + 1}"
+        name = self.name
+        if name is None and self.auto_name:
+            name = default_name(self.fn) or f"child-context-{frame.scope.counter + 1}"
         op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, name)
         replay_children = False
         if rec is not None:
@@ -120,21 +128,28 @@ class ChildContext(Operation[T]):
                     return it.decode(self.serdes, details.get("Result"), op_id, f"child context {name!r}")
                 replay_children = True
             elif status != "STARTED":
-                raise Throw(self.errors(details.get("Error") or {}, op_id, name))  # type: ignore[arg-type]
+                raise Throw(self.errors(it, details.get("Error") or {}, op_id, name, None))
         else:
-            it.enqueue(context_update(frame, op_id, "START", self.sub_type, name))  # type: ignore[arg-type]
+            it.enqueue(context_update(frame.scope.parent_id, op_id, "START", self.sub_type, name))
             it.operation_started(frame, op_id, "CONTEXT", self.sub_type, name)
-        scope = Scope(it.records, op_id, op_id, f"child context {name!r}")
+        scope = Scope(it.records, op_id, op_id, f"{self.sub_type} context {name!r}")
         gen = start_body(self.fn, (it.make_context(scope), *self.args), self.kwargs)
 
         def done(child: Frame, ok: bool, value: Any) -> None:
             self._done(it, frame, op_id, name, replay_children, ok, value)
 
-        it.spawn(gen, scope, done)
+        it.spawn(gen, scope, done, frame.cancel)
         return BLOCKED
 
     def _done(
-        self, it: Interpreter, frame: Frame, op_id: str, name: str, replay_children: bool, ok: bool, value: Any
+        self,
+        it: Interpreter,
+        frame: Frame,
+        op_id: str,
+        name: str | None,
+        replay_children: bool,
+        ok: bool,
+        value: Any,
     ) -> None:
         if replay_children:
             if not ok:
@@ -150,7 +165,7 @@ class ChildContext(Operation[T]):
             return
         if ok:
             try:
-                _, value = complete_context(it, frame, op_id, name, self.sub_type, self.serdes, value)
+                _, value = complete_context(it, frame.scope.parent_id, op_id, name, self.sub_type, self.serdes, value)
             except RetryableSerDesError:
                 raise
             except SerDesError as error:
@@ -160,25 +175,31 @@ class ChildContext(Operation[T]):
                 it.resume(frame, value)
                 return
         err = error_object(value)
-        update = context_update(frame, op_id, "FAIL", self.sub_type, name)
+        update = context_update(frame.scope.parent_id, op_id, "FAIL", self.sub_type, name)
         update["Error"] = err
-        it.enqueue(update)  # type: ignore[arg-type]
+        it.enqueue(update)
         it.operation_ended(frame, op_id, "CONTEXT", self.sub_type, name, "FAILED", value)
-        it.resume(frame, None, self.errors(err, op_id, name))
+        it.resume(frame, None, self.errors(it, err, op_id, name, value))
 
 
-def context_update(frame: Frame, op_id: str, action: str, sub_type: str, name: str | None) -> dict[str, Any]:
+def context_update(parent_id: str | None, op_id: str, action: str, sub_type: str, name: str | None) -> dict[str, Any]:
+    """A CONTEXT update for the operation ``op_id`` whose parent is ``parent_id``."""
     update: dict[str, Any] = {"Id": op_id, "Type": "CONTEXT", "Action": action, "SubType": sub_type}
     if name is not None:
         update["Name"] = name
-    parent = frame.scope.parent_id
-    if parent is not None:
-        update["ParentId"] = parent
+    if parent_id is not None:
+        update["ParentId"] = parent_id
     return update
 
 
 def complete_context(
-    it: Interpreter, frame: Frame, op_id: str, name: str | None, sub_type: str, serdes: Any, value: Any,
+    it: Interpreter,
+    parent_id: str | None,
+    op_id: str,
+    name: str | None,
+    sub_type: str,
+    serdes: Any,
+    value: Any,
     summary: str = "",
 ) -> tuple[str | None, Any]:
     """Queue CONTEXT SUCCEED for ``value``; returns ``(payload, value as replay will see it)``.
@@ -192,13 +213,13 @@ def complete_context(
         raise
     except Exception as exc:
         raise SerDesError(f"cannot serialize the result of child context {name!r}: {exc}") from exc
-    update = context_update(frame, op_id, "SUCCEED", sub_type, name)
+    update = context_update(parent_id, op_id, "SUCCEED", sub_type, name)
     if payload is not None and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4 and (
         len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES
     ):
         update["Payload"] = summary
         update["ContextOptions"] = {"ReplayChildren": True}
-        it.enqueue(update)  # type: ignore[arg-type]
+        it.enqueue(update)
         return None, value
     if payload is not None:
         update["Payload"] = payload
@@ -208,5 +229,5 @@ def complete_context(
             raise
         except Exception as exc:
             raise SerDesError(f"cannot read back the result of child context {name!r}: {exc}") from exc
-    it.enqueue(update)  # type: ignore[arg-type]
+    it.enqueue(update)
     return payload, value

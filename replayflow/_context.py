@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
+from ._callback import CreateCallback, wait_for_callback_op
 from ._child import ChildContext
+from ._condition import WaitForCondition
 from ._duration import Duration, to_seconds
+from ._errors import ValidationError
+from ._invoke import Invoke
 from ._logging import DurableLogger
 from ._retry import RetryStrategy
 from ._serdes import SerDes
@@ -110,8 +115,6 @@ class DurableContext:
         if duration is None:
             duration = Duration(seconds=seconds, minutes=minutes, hours=hours, days=days)
         elif seconds or minutes or hours or days:
-            from ._errors import ValidationError
-
             raise ValidationError("give ctx.wait either a duration or seconds=/minutes=/hours=/days=, not both")
         return Wait(to_seconds(duration, what="a wait"), _name(name))
 
@@ -156,10 +159,143 @@ class DurableContext:
         """
         return ChildContext(fn, args, kwargs, _name(name), serdes, sub_type)
 
+    def parallel(
+        self,
+        branches: Sequence[Callable[..., Any] | ParallelBranch],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> ParallelOp[Any]:
+        """Run ``branch(ctx)`` for every branch (generators, usually) concurrently; yields a ``BatchResult``.
+
+        At most ``max_concurrency`` branches run at once (default: all). ``completion`` decides when the
+        batch is done (default: stop at the first failure); the batch never raises because a branch failed:
+        inspect the result or call ``raise_if_error()``. Wrap a branch in ``ParallelBranch(fn, name)`` to
+        name it.
+        """
+        if isinstance(branches, str | bytes) or not isinstance(branches, Sequence):
+            raise ValidationError(f"ctx.parallel needs a list of branches, got {branches!r}")
+        config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
+        return ParallelOp(branches, _name(name), config)
+
+    def map(
+        self,
+        items: Sequence[Any],
+        fn: Callable[..., Any],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        item_namer: Callable[[Any, int], str] | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> MapOp[Any]:
+        """Run ``fn(ctx, item, index, items)`` for every item concurrently; yields a ``BatchResult``.
+
+        Options as for :meth:`parallel`; ``item_namer(item, index)`` names each iteration (default
+        ``map-item-<index>``).
+        """
+        if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+            raise ValidationError(f"ctx.map needs a sequence of items, got {type(items).__name__}")
+        config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
+        return MapOp(items, fn, _name(name), config, item_namer)
+
+    def create_callback(
+        self,
+        *,
+        name: str | None = None,
+        timeout: Duration | _dt.timedelta | float | None = None,
+        heartbeat_timeout: Duration | _dt.timedelta | float | None = None,
+        serdes: SerDes[Any] | None = None,
+    ) -> CreateCallback[Any]:
+        """Start a callback; yields a ``Callback`` whose ``callback_id`` an external system answers.
+
+        Yield ``callback.result()`` to wait for the answer: the raw payload string by default (pass
+        ``serdes=JsonSerDes()`` for parsed JSON); a failure, a timeout or a missed heartbeat raises
+        ``CallbackFailedError``, ``CallbackTimeoutError`` or ``CallbackHeartbeatTimeoutError``.
+        """
+        return CreateCallback(
+            _name(name),
+            to_seconds(timeout, what="a callback timeout", allow_zero=True),
+            to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
+            serdes,
+        )
+
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str], Any],
+        /,
+        *,
+        name: str | None = None,
+        timeout: Duration | _dt.timedelta | float | None = None,
+        heartbeat_timeout: Duration | _dt.timedelta | float | None = None,
+        retry: RetryStrategy | None = None,
+        serdes: SerDes[Any] | None = None,
+    ) -> ChildContext[Any]:
+        """Create a callback, run ``submitter(callback_id)`` as a step, and wait for the answer.
+
+        ``retry`` applies to the submitter step. Errors as for :meth:`create_callback`, plus
+        ``CallbackSubmitterError`` when the submitter fails for good.
+        """
+        if not callable(submitter):
+            raise ValidationError(f"wait_for_callback needs a callable submitter, got {submitter!r}")
+        return wait_for_callback_op(
+            submitter,
+            _name(name),
+            to_seconds(timeout, what="a callback timeout", allow_zero=True),
+            to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
+            retry,
+            serdes,
+        )
+
+    def invoke(
+        self,
+        function_name: str,
+        payload: Any = None,
+        /,
+        *,
+        name: str | None = None,
+        tenant_id: str | None = None,
+        payload_serdes: SerDes[Any] | None = None,
+        result_serdes: SerDes[Any] | None = None,
+    ) -> Invoke[Any]:
+        """Invoke another function (a qualified name or ARN) with ``payload`` and wait for its result.
+
+        Failures raise ``InvokeFailedError``, ``InvokeTimedOutError`` or ``InvokeStoppedError``.
+        """
+        if not isinstance(function_name, str) or not function_name.strip():
+            raise ValidationError(f"ctx.invoke needs a function name, got {function_name!r}")
+        if tenant_id is not None and not isinstance(tenant_id, str):
+            raise ValidationError(f"tenant_id must be a str, got {tenant_id!r}")
+        return Invoke(function_name, payload, _name(name), tenant_id, payload_serdes, result_serdes)
+
+    def wait_for_condition(
+        self,
+        check: Callable[[Any], T],
+        /,
+        *,
+        initial_state: Any = None,
+        wait_strategy: Callable[[Any, int], Any],
+        name: str | None = None,
+        serdes: SerDes[Any] | None = None,
+    ) -> WaitForCondition[T]:
+        """Poll ``check(state) -> new state`` until ``wait_strategy(state, attempt)`` returns ``None``.
+
+        The strategy returns the delay before the next poll (seconds, a timedelta or a Duration), ``None``
+        when the condition holds, or raises ``WaitForConditionError`` to give up (``WaitStrategy`` does all
+        three). Yields the final state.
+        """
+        return WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes)
+
 
 def _name(name: str | None) -> str | None:
     if name is not None and not isinstance(name, str):
-        from ._errors import ValidationError
-
         raise ValidationError(f"an operation name must be a str, got {name!r}")
     return name

@@ -183,7 +183,7 @@ class DurableHandler(Generic[R]):
         except Exception:
             return None
         margin = min(self.shutdown_margin, seconds / 2)
-        timer = threading.Timer(max(seconds - margin, 0.0), it.shutdown.set)
+        timer = threading.Timer(max(seconds - margin, 0.0), it.begin_shutdown)
         timer.daemon = True
         timer.start()
         return timer

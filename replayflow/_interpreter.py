@@ -30,7 +30,7 @@ from ._errors import DurableExecutionError, NonDeterminismError, SerDesError
 from ._hooks import OperationInfo
 from ._ids import operation_id
 from ._serdes import SerDesContext
-from ._wire import OperationDict, OperationUpdateDict
+from ._wire import OperationDict
 
 if TYPE_CHECKING:
     from ._checkpoint import Checkpointer
@@ -97,17 +97,19 @@ class Scope:
 class Frame:
     """One generator being driven, with the scope its operations belong to."""
 
-    __slots__ = ("closed", "gen", "on_done", "scope")
+    __slots__ = ("cancel", "closed", "gen", "on_done", "scope")
 
     def __init__(
         self,
         gen: Generator[Any, Any, Any],
         scope: Scope,
         on_done: Callable[[Frame, bool, Any], None],
+        cancel: threading.Event,
     ) -> None:
         self.gen = gen
         self.scope = scope
         self.on_done = on_done
+        self.cancel = cancel
         self.closed = False
 
     def location(self) -> str | None:
@@ -149,6 +151,7 @@ class Interpreter:
         self.lambda_context = lambda_context
         self.log_replay = log_replay
         self.shutdown = threading.Event()
+        self._cancellations: list[threading.Event] = []
         self.max_workers = max_workers
         self._ready: collections.deque[tuple[Frame, Any, BaseException | None]] = collections.deque()
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
@@ -252,19 +255,42 @@ class Interpreter:
     # -- services for operations -----------------------------------------------------------------------------
 
     def spawn(
-        self, gen: Generator[Any, Any, Any], scope: Scope, on_done: Callable[[Frame, bool, Any], None]
+        self,
+        gen: Generator[Any, Any, Any],
+        scope: Scope,
+        on_done: Callable[[Frame, bool, Any], None],
+        cancel: threading.Event | None = None,
     ) -> Frame:
-        """Start driving ``gen`` (soon, from the ready queue)."""
-        frame = Frame(gen, scope, on_done)
+        """Start driving ``gen`` (soon, from the ready queue).
+
+        ``cancel`` is the signal its step bodies watch (default: the invocation's shutdown signal).
+        """
+        frame = Frame(gen, scope, on_done, self.shutdown if cancel is None else cancel)
         self._ready.append((frame, None, None))
         return frame
+
+    def new_cancellation(self) -> threading.Event:
+        """A cancellation signal that is also set when the invocation shuts down."""
+        event = threading.Event()
+        if self.shutdown.is_set():
+            event.set()
+        self._cancellations.append(event)
+        return event
+
+    def begin_shutdown(self) -> None:
+        """The invocation is ending (deadline near): tell every running step body, start nothing new."""
+        self.shutdown.set()
+        for event in self._cancellations:
+            event.set()
 
     def resume(self, frame: Frame, value: Any = None, error: BaseException | None = None) -> None:
         """Continue ``frame`` with ``value`` (or raise ``error`` into it)."""
         self._ready.append((frame, value, error))
 
     def close(self, frame: Frame) -> None:
-        """Abandon a frame (an orphaned branch); its pending results are dropped."""
+        """Abandon a frame (an orphaned branch): its step bodies are cancelled, their results dropped."""
+        if frame.cancel is not self.shutdown:
+            frame.cancel.set()
         if not frame.closed:
             frame.closed = True
             with contextlib.suppress(Exception):  # a failing finally block in user code: the branch is gone
@@ -308,7 +334,7 @@ class Interpreter:
             location=location,
         )
 
-    def enqueue(self, update: OperationUpdateDict) -> None:
+    def enqueue(self, update: dict[str, Any]) -> None:
         """Queue a checkpoint update (sent at the next flush, in order)."""
         self.checkpointer.add(update)
 
@@ -397,7 +423,7 @@ class Interpreter:
     def _stop_workers(self) -> None:
         if self._pool is None:
             return
-        self.shutdown.set()
+        self.begin_shutdown()
         while self._inflight:
             self._completions.get()
             self._inflight -= 1

@@ -254,19 +254,20 @@ class Step(Operation[T]):
         return update
 
     def _attempt(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, start: bool) -> Any:
-        if it.shutdown.is_set():  # the invocation is ending: start nothing new
+        if frame.cancel.is_set():  # the invocation is ending (or the branch is orphaned): start nothing new
             return it.wait_for(frame, op_id, _still_pending)
         hooks = it.hooks
         info = self._info(it, frame, op_id) if hooks.active else None
         if start:
-            it.enqueue(self._update(frame, op_id, "START"))  # type: ignore[arg-type]
+            it.enqueue(self._update(frame, op_id, "START"))
             if info is not None and attempt == 1:
                 hooks.emit("on_operation_start", info)
         if self.options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
             it.flush()  # the START must be durable before the body may run
         else:
             it.before_side_effect()
-        context = StepContext(op_id, self.name, attempt, it.step_logger(op_id, self.name, attempt), it.arn, it.shutdown)
+        logger = it.step_logger(op_id, self.name, attempt)
+        context = StepContext(op_id, self.name, attempt, logger, it.arn, frame.cancel)
 
         def work() -> tuple[str | None, Any]:
             if info is not None:
@@ -288,7 +289,7 @@ class Step(Operation[T]):
             update = self._update(frame, op_id, "SUCCEED")
             if payload is not None:
                 update["Payload"] = payload
-            it.enqueue(update)  # type: ignore[arg-type]
+            it.enqueue(update)
             if info is not None:
                 hooks.emit("on_operation_end", info, "SUCCEEDED", None)
             return value
@@ -298,7 +299,7 @@ class Step(Operation[T]):
     def _failed(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, error: BaseException) -> Any:
         if isinstance(error, RetryableSerDesError):
             raise error  # infrastructure: let Lambda retry the invocation
-        if isinstance(error, StepCancelledError) and it.shutdown.is_set():
+        if isinstance(error, StepCancelledError) and frame.cancel.is_set():
             return it.wait_for(frame, op_id, _still_pending)  # interrupted by shutdown: nothing recorded
         permanent = isinstance(error, SerDesError | PayloadTooLargeError)
         retry = self.options.retry or _DEFAULT_RETRY
@@ -314,11 +315,11 @@ class Step(Operation[T]):
             update = self._update(frame, op_id, "RETRY")
             update["Error"] = err
             update["StepOptions"] = {"NextAttemptDelaySeconds": min(delay, MAX_WAIT_SECONDS)}
-            it.enqueue(update)  # type: ignore[arg-type]
+            it.enqueue(update)
             return it.wait_for(frame, op_id, _still_pending)
         update = self._update(frame, op_id, "FAIL")
         update["Error"] = err
-        it.enqueue(update)  # type: ignore[arg-type]
+        it.enqueue(update)
         if it.hooks.active:
             it.hooks.emit("on_operation_end", self._info(it, frame, op_id), "FAILED", error)
         raise Throw(

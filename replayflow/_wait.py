@@ -40,7 +40,7 @@ class Wait(Operation[None]):
                 update["Name"] = self.name
             if frame.scope.parent_id is not None:
                 update["ParentId"] = frame.scope.parent_id
-            it.enqueue(update)  # type: ignore[arg-type]
+            it.enqueue(update)
             it.operation_started(frame, op_id, "WAIT", "Wait", self.name)
             return it.wait_for(frame, op_id, _elapsed)
         if rec["Status"] in _DONE:

@@ -1,0 +1,591 @@
+"""``ctx.parallel`` and ``ctx.map``: branches that run concurrently, under a completion policy.
+
+The batch is a CONTEXT operation (SubType ``Parallel`` / ``Map``). Branch ``i`` is a child frame whose id is
+``blake2b("<batch id>-<i>")`` (counting from 0): with ``NestingType.NESTED`` (default) a CONTEXT of its own
+(``ParallelBranch`` / ``MapIteration``), with ``NestingType.FLAT`` a virtual context whose operations are
+parented directly to the batch. The interpreter interleaves the branch frames and runs their step bodies
+on worker threads, at most ``max_concurrency`` branches at a time. Ids depend only on positions, never on
+scheduling order.
+
+When the completion policy is met (or every branch has finished) the batch completes: branches not started
+yet are never started, branches still running are told to stop (their step contexts are cancelled) and
+their results dropped, and the :class:`BatchResult` is checkpointed on the batch operation. Replay
+returns that result without running any branch.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+
+from ._child import complete_context, context_update, start_body
+from ._errors import (
+    BatchError,
+    ChildContextError,
+    DurableOperationError,
+    NonDeterminismError,
+    RetryableSerDesError,
+    SerDesError,
+    ValidationError,
+)
+from ._ids import operation_id
+from ._interpreter import BLOCKED, Scope, Throw
+from ._operation import Operation, field
+from ._serdes import DEFAULT_SERDES, dumps, loads
+from ._step import error_object
+
+if TYPE_CHECKING:
+    from ._interpreter import Frame, Interpreter
+
+__all__ = [
+    "BatchItem",
+    "BatchItemStatus",
+    "BatchResult",
+    "CompletionConfig",
+    "CompletionReason",
+    "MapOp",
+    "NestingType",
+    "ParallelBranch",
+    "ParallelOp",
+]
+
+T = TypeVar("T")
+
+
+class NestingType(enum.Enum):
+    """Whether each branch gets a CONTEXT operation of its own."""
+
+    NESTED = "NESTED"  #: a ParallelBranch/MapIteration context per branch (visible in the history)
+    FLAT = "FLAT"  #: virtual branch contexts: fewer operations; results live in the batch's checkpoint
+
+
+class CompletionReason(enum.Enum):
+    ALL_COMPLETED = "ALL_COMPLETED"
+    MIN_SUCCESSFUL_REACHED = "MIN_SUCCESSFUL_REACHED"
+    FAILURE_TOLERANCE_EXCEEDED = "FAILURE_TOLERANCE_EXCEEDED"
+
+
+class BatchItemStatus(enum.Enum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STARTED = "STARTED"  #: started, but the batch completed before the branch did
+
+
+def _non_negative_int(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValidationError(f"{name} must be a non-negative int, got {value!r}")
+
+
+@attrs.frozen
+class CompletionConfig:
+    """When a batch is done. Failures are tolerated *until they strictly exceed* a tolerance.
+
+    With nothing set the batch is fail-fast (``all_successful``). Setting only ``min_successful`` tolerates
+    any number of failures. The batch completes at the first of: tolerance exceeded
+    (``FAILURE_TOLERANCE_EXCEEDED``), ``min_successful`` successes (``MIN_SUCCESSFUL_REACHED``), every
+    branch finished (``ALL_COMPLETED``).
+    """
+
+    min_successful: int | None = None
+    tolerated_failure_count: int | None = None
+    tolerated_failure_percentage: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _non_negative_int("tolerated_failure_count", self.tolerated_failure_count)
+        _non_negative_int("min_successful", self.min_successful)
+        if self.min_successful is not None and self.min_successful < 1:
+            raise ValidationError(f"min_successful must be at least 1, got {self.min_successful}")
+        pct = self.tolerated_failure_percentage
+        if pct is not None and (isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 <= pct <= 100):
+            raise ValidationError(f"tolerated_failure_percentage must be between 0 and 100, got {pct!r}")
+
+    @classmethod
+    def all_successful(cls) -> CompletionConfig:
+        """Stop at the first failure (the default)."""
+        return cls(tolerated_failure_count=0)
+
+    @classmethod
+    def all_completed(cls) -> CompletionConfig:
+        """Run every branch whatever fails."""
+        return cls(tolerated_failure_percentage=100)
+
+    @classmethod
+    def first_successful(cls) -> CompletionConfig:
+        """Stop at the first success."""
+        return cls(min_successful=1)
+
+    def evaluate(self, succeeded: int, failed: int, total: int, finished: bool) -> CompletionReason | None:
+        """The reason to complete now, or ``None`` to keep going."""
+        count, pct, minimum = self.tolerated_failure_count, self.tolerated_failure_percentage, self.min_successful
+        if count is None and pct is None and minimum is None:
+            count = 0
+        if count is not None and failed > count:
+            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
+        if pct is not None and total and failed * 100 > pct * total:
+            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
+        if minimum is not None and succeeded >= minimum:
+            return CompletionReason.MIN_SUCCESSFUL_REACHED
+        return CompletionReason.ALL_COMPLETED if finished else None
+
+
+@attrs.frozen
+class BatchItem(Generic[T]):
+    """One branch's outcome."""
+
+    index: int
+    status: BatchItemStatus
+    result: T | None = None
+    error: DurableOperationError | None = None
+    name: str | None = None
+
+
+@attrs.frozen
+class BatchResult(Generic[T]):
+    """The outcome of a parallel or map: one item per *started* branch, in branch order."""
+
+    all: tuple[BatchItem[T], ...] = attrs.field(converter=tuple)
+    completion_reason: CompletionReason = CompletionReason.ALL_COMPLETED
+
+    def __iter__(self) -> Iterator[BatchItem[T]]:
+        return iter(self.all)
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+    def succeeded(self) -> list[BatchItem[T]]:
+        return [i for i in self.all if i.status is BatchItemStatus.SUCCEEDED]
+
+    def failed(self) -> list[BatchItem[T]]:
+        return [i for i in self.all if i.status is BatchItemStatus.FAILED]
+
+    def started(self) -> list[BatchItem[T]]:
+        """Branches that were still running when the batch completed."""
+        return [i for i in self.all if i.status is BatchItemStatus.STARTED]
+
+    def get_results(self) -> list[T]:
+        """The results of the successful branches, in branch order."""
+        return [i.result for i in self.all if i.status is BatchItemStatus.SUCCEEDED]  # type: ignore[misc]
+
+    def get_errors(self) -> list[DurableOperationError]:
+        """The errors of the failed branches, in branch order."""
+        return [i.error for i in self.all if i.status is BatchItemStatus.FAILED and i.error is not None]
+
+    @property
+    def success_count(self) -> int:
+        return sum(1 for i in self.all if i.status is BatchItemStatus.SUCCEEDED)
+
+    @property
+    def failure_count(self) -> int:
+        return sum(1 for i in self.all if i.status is BatchItemStatus.FAILED)
+
+    @property
+    def started_count(self) -> int:
+        return sum(1 for i in self.all if i.status is BatchItemStatus.STARTED)
+
+    @property
+    def total_count(self) -> int:
+        return len(self.all)
+
+    @property
+    def has_failure(self) -> bool:
+        return any(i.status is BatchItemStatus.FAILED for i in self.all)
+
+    @property
+    def status(self) -> str:
+        """``"FAILED"`` if any branch failed, else ``"SUCCEEDED"``."""
+        return "FAILED" if self.has_failure else "SUCCEEDED"
+
+    def raise_if_error(self) -> None:
+        """Raise :class:`BatchError` (caused by the first branch error) if any branch failed."""
+        for item in self.all:
+            if item.status is BatchItemStatus.FAILED:
+                error = item.error
+                raise BatchError(
+                    error.error_message if error else f"branch {item.index} failed",
+                    error_type=error.error_type if error else None,
+                    error_data=error.error_data if error else None,
+                    stack_trace=error.stack_trace if error else None,
+                ) from error
+
+    throw_if_error = raise_if_error
+
+
+@attrs.frozen
+class ParallelBranch:
+    """A named parallel branch: ``fn(ctx)``, usually a generator."""
+
+    fn: Callable[..., Any]
+    name: str | None = None
+
+
+# -- the batch summary checkpointed on the batch operation ---------------------------------------------------
+
+
+class BatchSerDes:
+    """The default serdes of a batch result: JSON with each item's payload as its item serdes wrote it."""
+
+    def __init__(self, item_serdes: Any) -> None:
+        self.item_serdes = item_serdes
+
+    def serialize(self, value: BatchResult[Any], context: Any) -> str:
+        items = []
+        for item in value.all:
+            entry: dict[str, Any] = {"index": item.index, "status": item.status.value}
+            if item.name is not None:
+                entry["name"] = item.name
+            if item.status is BatchItemStatus.SUCCEEDED:
+                entry["payload"] = self.item_serdes.serialize(item.result, context)
+            elif item.error is not None:
+                entry["error"] = error_object(item.error)
+            items.append(entry)
+        return dumps({"completionReason": value.completion_reason.value, "items": items})
+
+    def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
+        raw = loads(data)
+        items = []
+        for entry in raw["items"]:
+            status = BatchItemStatus(entry["status"])
+            result = None
+            error = None
+            if status is BatchItemStatus.SUCCEEDED and entry.get("payload") is not None:
+                result = self.item_serdes.deserialize(entry["payload"], context)
+            elif entry.get("error") is not None:
+                error = _branch_error(entry["error"], None, entry.get("name"))
+            items.append(BatchItem(entry["index"], status, result, error, entry.get("name")))
+        return BatchResult(items, CompletionReason(raw["completionReason"]))
+
+
+def _stripped_summary(result: BatchResult[Any]) -> str:
+    """What a batch result too big for one checkpoint is replaced by: statuses only."""
+    return dumps(
+        {
+            "completionReason": result.completion_reason.value,
+            "items": [{"index": i.index, "status": i.status.value} for i in result.all],
+        }
+    )
+
+
+def _branch_error(error: Any, op_id: str | None, name: str | None) -> ChildContextError:
+    return ChildContextError(
+        error.get("ErrorMessage"),
+        error_type=error.get("ErrorType"),
+        error_data=error.get("ErrorData"),
+        stack_trace=error.get("StackTrace"),
+        operation_id=op_id,
+        operation_name=name,
+    )
+
+
+# -- the descriptors -------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class BatchConfig:
+    max_concurrency: int | None
+    completion: CompletionConfig
+    nesting: NestingType
+    serdes: Any
+    item_serdes: Any
+
+    @staticmethod
+    def make(
+        max_concurrency: int | None,
+        completion: CompletionConfig | None,
+        nesting: NestingType,
+        serdes: Any,
+        item_serdes: Any,
+    ) -> BatchConfig:
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
+        ):
+            raise ValidationError(f"max_concurrency must be an int of at least 1, got {max_concurrency!r}")
+        if completion is not None and not isinstance(completion, CompletionConfig):
+            raise ValidationError(f"completion must be a CompletionConfig, got {completion!r}")
+        if not isinstance(nesting, NestingType):
+            raise ValidationError(f"nesting must be a NestingType, got {nesting!r}")
+        return BatchConfig(
+            max_concurrency, completion or CompletionConfig(), nesting, serdes, item_serdes or DEFAULT_SERDES
+        )
+
+
+Branch = tuple[Callable[..., Any], tuple[Any, ...], str]
+
+
+class _BatchOp(Operation[BatchResult[T]]):
+    __slots__ = ()
+    sub_type: str = ""
+    branch_sub_type: str = ""
+
+    name: str | None
+    config: BatchConfig
+
+    def branches(self) -> list[Branch]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _run(self, it: Interpreter, frame: Frame) -> Any:
+        op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, self.name)
+        config = self.config
+        serdes = config.serdes or BatchSerDes(config.item_serdes)
+        replay: BatchResult[Any] | None = None
+        if rec is not None:
+            status = rec["Status"]
+            details: dict[str, Any] = rec.get("ContextDetails") or {}
+            what = f"{self.sub_type.lower()} {self.name!r}"
+            if status == "SUCCEEDED":
+                if not details.get("ReplayChildren"):
+                    return it.decode(serdes, details.get("Result"), op_id, what)
+                replay = it.decode(BatchSerDes(config.item_serdes), details.get("Result"), op_id, what)
+            elif status != "STARTED":
+                raise Throw(_branch_error(details.get("Error") or {}, op_id, self.name))
+        else:
+            it.enqueue(context_update(frame.scope.parent_id, op_id, "START", self.sub_type, self.name))
+            it.operation_started(frame, op_id, "CONTEXT", self.sub_type, self.name)
+        run = _BatchRun(it, frame, self, op_id, serdes, replay)
+        run.start_more()
+        return BLOCKED
+
+
+class ParallelOp(_BatchOp[T]):
+    """``ctx.parallel(branches)``."""
+
+    __slots__ = ()
+    sub_type = "Parallel"
+    branch_sub_type = "ParallelBranch"
+    _fields = ("functions", "name", "config")
+    functions: tuple[Any, ...] = field(0)
+    name: str | None = field(1)
+    config: BatchConfig = field(2)
+
+    def __new__(cls, functions: Sequence[Any], name: str | None, config: BatchConfig) -> ParallelOp[T]:
+        functions = tuple(functions)
+        for i, fn in enumerate(functions):
+            target = fn.fn if isinstance(fn, ParallelBranch) else fn
+            if not callable(target):
+                raise ValidationError(f"parallel branch {i} is not callable: {fn!r}")
+        return tuple.__new__(cls, (functions, name, config))
+
+    def branches(self) -> list[Branch]:
+        out: list[Branch] = []
+        for i, fn in enumerate(self.functions):
+            if isinstance(fn, ParallelBranch):
+                out.append((fn.fn, (), fn.name or f"parallel-branch-{i}"))
+            else:
+                out.append((fn, (), f"parallel-branch-{i}"))
+        return out
+
+
+class MapOp(_BatchOp[T]):
+    """``ctx.map(items, fn)``: ``fn(ctx, item, index, items)`` per item."""
+
+    __slots__ = ()
+    sub_type = "Map"
+    branch_sub_type = "MapIteration"
+    _fields = ("items", "fn", "name", "config", "item_namer")
+    items: tuple[Any, ...] = field(0)
+    fn: Callable[..., Any] = field(1)
+    name: str | None = field(2)
+    config: BatchConfig = field(3)
+    item_namer: Callable[[Any, int], str] | None = field(4)
+
+    def __new__(
+        cls,
+        items: Sequence[Any],
+        fn: Callable[..., Any],
+        name: str | None,
+        config: BatchConfig,
+        item_namer: Callable[[Any, int], str] | None,
+    ) -> MapOp[T]:
+        if not callable(fn):
+            raise ValidationError(f"ctx.map needs a callable, got {fn!r}")
+        if item_namer is not None and not callable(item_namer):
+            raise ValidationError(f"item_namer must be callable, got {item_namer!r}")
+        return tuple.__new__(cls, (tuple(items), fn, name, config, item_namer))
+
+    def branches(self) -> list[Branch]:
+        items = list(self.items)
+        namer = self.item_namer
+        out: list[Branch] = []
+        for i, item in enumerate(items):
+            name = namer(item, i) if namer is not None else f"map-item-{i}"
+            if not isinstance(name, str):
+                raise ValidationError(f"item_namer must return a str, got {name!r} for item {i}")
+            out.append((self.fn, (item, i, items), name))
+        return out
+
+
+class _BatchRun:
+    """A batch in progress within one invocation."""
+
+    def __init__(
+        self,
+        it: Interpreter,
+        parent: Frame,
+        op: _BatchOp[Any],
+        op_id: str,
+        serdes: Any,
+        replay: BatchResult[Any] | None,
+    ) -> None:
+        self.it = it
+        self.parent = parent
+        self.op = op
+        self.op_id = op_id
+        self.serdes = serdes
+        self.replay = replay  # the stripped summary of a ReplayChildren batch being rebuilt
+        self.config = op.config
+        self.branches = op.branches()
+        self.items: dict[int, BatchItem[Any]] = {}
+        self.running: dict[int, Frame] = {}
+        self.succeeded = 0
+        self.failed = 0
+        self.next = 0
+        self.done = False
+        if replay is not None:
+            self.todo = [i.index for i in replay.all if i.status is not BatchItemStatus.STARTED]
+        else:
+            self.todo = list(range(len(self.branches)))
+
+    def start_more(self) -> None:
+        limit = self.config.max_concurrency or len(self.branches) or 1
+        while not self.done and self.next < len(self.todo) and len(self.running) < limit:
+            index = self.todo[self.next]
+            self.next += 1
+            self._start(index)
+            self._check(finished=False)  # a branch settled from its record may already decide the batch
+        self._check(finished=not self.running and self.next >= len(self.todo))
+
+    def _start(self, index: int) -> None:
+        it, op = self.it, self.op
+        fn, args, name = self.branches[index]
+        branch_id = operation_id(self.op_id, index)
+        nested = self.config.nesting is NestingType.NESTED
+        replay_children = self.replay is not None
+        if nested:
+            rec = it.records.get(branch_id)
+            if rec is not None:
+                self._check_identity(rec, branch_id, name)
+                status = rec["Status"]
+                details: dict[str, Any] = rec.get("ContextDetails") or {}
+                if status == "SUCCEEDED" and not details.get("ReplayChildren"):
+                    what = f"{op.branch_sub_type} {name!r}"
+                    value = it.decode(self.config.item_serdes, details.get("Result"), branch_id, what)
+                    self._record(index, True, value, name)
+                    return
+                if status == "FAILED":
+                    self._record(index, False, _branch_error(details.get("Error") or {}, branch_id, name), name)
+                    return
+                replay_children = replay_children or status == "SUCCEEDED"
+            elif not replay_children:
+                update = {"Id": branch_id, "Type": "CONTEXT", "Action": "START", "SubType": op.branch_sub_type,
+                          "Name": name, "ParentId": self.op_id}
+                it.enqueue(update)
+        scope = Scope(it.records, branch_id, branch_id if nested else self.op_id, f"{op.branch_sub_type} {name!r}")
+        gen = start_body(fn, (it.make_context(scope), *args), {})
+
+        def done(frame: Frame, ok: bool, value: Any) -> None:
+            self._branch_done(index, branch_id, name, nested and not replay_children, ok, value)
+
+        self.running[index] = it.spawn(gen, scope, done, it.new_cancellation())
+
+    def _check_identity(self, rec: Any, branch_id: str, name: str) -> None:
+        op = self.op
+        if (
+            rec.get("Type") != "CONTEXT"
+            or rec.get("SubType") != op.branch_sub_type
+            or (rec.get("Name") or None) != name
+            or rec.get("ParentId") != self.op_id
+        ):
+            from ._interpreter import describe, describe_record
+
+            raise NonDeterminismError(
+                f"Non-deterministic execution: branch of {op.sub_type.lower()} {op.name!r} (id {branch_id}) was "
+                f"recorded as {describe_record(rec)}, but the code now runs "
+                f"{describe('CONTEXT', op.branch_sub_type, name, self.op_id)}.",
+                operation_id=branch_id,
+                name=name,
+                recorded=describe_record(rec),
+                attempted=describe("CONTEXT", op.branch_sub_type, name, self.op_id),
+            )
+
+    def _branch_done(self, index: int, branch_id: str, name: str, checkpoint: bool, ok: bool, value: Any) -> None:
+        self.running.pop(index, None)
+        if self.done:
+            return
+        it = self.it
+        if checkpoint:
+            sub_type = self.op.branch_sub_type
+            if ok:
+                try:
+                    _, value = complete_context(
+                        it, self.op_id, branch_id, name, sub_type, self.config.item_serdes, value
+                    )
+                except RetryableSerDesError:
+                    raise
+                except SerDesError as error:
+                    ok, value = False, error
+            if not ok:
+                err = error_object(value)
+                update = context_update(self.op_id, branch_id, "FAIL", sub_type, name)
+                update["Error"] = err
+                it.enqueue(update)
+                value = _branch_error(err, branch_id, name)
+        elif not ok and not isinstance(value, ChildContextError):
+            value = _branch_error(error_object(value), branch_id, name)
+        self._record(index, ok, value, name)
+        self.start_more()
+
+    def _record(self, index: int, ok: bool, value: Any, name: str) -> None:
+        if ok:
+            self.succeeded += 1
+            self.items[index] = BatchItem(index, BatchItemStatus.SUCCEEDED, value, None, name)
+        else:
+            self.failed += 1
+            self.items[index] = BatchItem(index, BatchItemStatus.FAILED, None, value, name)
+
+    def _check(self, *, finished: bool) -> None:
+        if self.done:
+            return
+        if self.replay is not None:
+            if finished:
+                self._complete(self.replay.completion_reason)
+            return
+        reason = self.config.completion.evaluate(self.succeeded, self.failed, len(self.branches), finished)
+        if reason is not None:
+            self._complete(reason)
+
+    def _complete(self, reason: CompletionReason) -> None:
+        self.done = True
+        it = self.it
+        for index, frame in self.running.items():
+            it.close(frame)
+            self.items[index] = BatchItem(index, BatchItemStatus.STARTED, None, None, self.branches[index][2])
+        self.running.clear()
+        result = BatchResult([self.items[i] for i in sorted(self.items)], reason)
+        if self.replay is not None:
+            it.resume(self.parent, result)
+            return
+        op = self.op
+        try:
+            _, value = complete_context(
+                it,
+                self.parent.scope.parent_id,
+                self.op_id,
+                op.name,
+                op.sub_type,
+                self.serdes,
+                result,
+                _stripped_summary(result),
+            )
+        except RetryableSerDesError:
+            raise
+        except SerDesError as error:
+            err = error_object(error)
+            update = context_update(self.parent.scope.parent_id, self.op_id, "FAIL", op.sub_type, op.name)
+            update["Error"] = err
+            it.enqueue(update)
+            it.resume(self.parent, None, _branch_error(err, self.op_id, op.name))
+            return
+        it.operation_ended(self.parent, self.op_id, "CONTEXT", op.sub_type, op.name, "SUCCEEDED", None)
+        it.resume(self.parent, value)

@@ -1,0 +1,241 @@
+"""Callbacks: ``ctx.create_callback`` and ``ctx.wait_for_callback``.
+
+``create_callback`` starts a CALLBACK operation; the service allocates its callback id, which the workflow
+hands to an external system (inside a step, so that replays do not send it again). The external system
+answers with ``SendDurableExecutionCallbackSuccess`` / ``Failure`` / ``Heartbeat``. Yielding
+``callback.result()`` suspends until then and gives the result (the raw string by default), or raises
+:class:`CallbackFailedError`, :class:`CallbackTimeoutError` or :class:`CallbackHeartbeatTimeoutError`.
+
+``wait_for_callback(submitter)`` is the usual composition, as a WaitForCallback child context: create the
+callback, run ``submitter(callback_id)`` as a step, wait for the result. A submitter that fails for good
+raises :class:`CallbackSubmitterError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._child import ChildContext
+from ._errors import (
+    CallbackError,
+    CallbackFailedError,
+    CallbackHeartbeatTimeoutError,
+    CallbackSubmitterError,
+    CallbackTimeoutError,
+    DurableOperationError,
+    ServiceError,
+    StepError,
+)
+from ._ids import operation_id
+from ._interpreter import BLOCKED, Throw
+from ._operation import Operation, field
+from ._retry import RetryStrategy
+from ._serdes import PassThroughSerDes
+from ._step import Step, StepOptions, StepSemantics
+
+if TYPE_CHECKING:
+    from ._context import DurableContext
+    from ._interpreter import Frame, Interpreter
+
+__all__ = ["Callback", "CallbackResult", "CreateCallback", "wait_for_callback_op"]
+
+T = TypeVar("T")
+
+PASS_THROUGH = PassThroughSerDes()
+
+
+class Callback(Generic[T]):
+    """A started callback: give :attr:`callback_id` to the external system, then yield :meth:`result`."""
+
+    __slots__ = ("callback_id", "name", "operation_id", "serdes")
+
+    def __init__(self, operation_id: str, callback_id: str, name: str | None, serdes: Any) -> None:
+        self.operation_id = operation_id
+        self.callback_id = callback_id
+        self.name = name
+        self.serdes = serdes
+
+    def result(self) -> CallbackResult[T]:
+        """The operation that waits for the external system's answer."""
+        return CallbackResult(self)
+
+    def __repr__(self) -> str:
+        return f"Callback(name={self.name!r}, callback_id={self.callback_id!r})"
+
+
+class CreateCallback(Operation[Callback[T]]):
+    """``ctx.create_callback()``: returns a :class:`Callback` handle (it never raises on a failed callback)."""
+
+    __slots__ = ()
+    _fields = ("name", "timeout", "heartbeat_timeout", "serdes")
+    name: str | None = field(0)
+    timeout: int = field(1)
+    heartbeat_timeout: int = field(2)
+    serdes: Any = field(3)
+
+    def __new__(cls, name: str | None, timeout: int, heartbeat_timeout: int, serdes: Any) -> CreateCallback[T]:
+        return tuple.__new__(cls, (name, timeout, heartbeat_timeout, serdes or PASS_THROUGH))
+
+    def _run(self, it: Interpreter, frame: Frame) -> Any:
+        op_id, rec = it.claim(frame, "CALLBACK", "Callback", self.name)
+        if rec is None:
+            update: dict[str, Any] = {"Id": op_id, "Type": "CALLBACK", "Action": "START", "SubType": "Callback"}
+            if self.name is not None:
+                update["Name"] = self.name
+            if frame.scope.parent_id is not None:
+                update["ParentId"] = frame.scope.parent_id
+            options = {}
+            if self.timeout:
+                options["TimeoutSeconds"] = self.timeout
+            if self.heartbeat_timeout:
+                options["HeartbeatTimeoutSeconds"] = self.heartbeat_timeout
+            if options:
+                update["CallbackOptions"] = options
+            it.enqueue(update)
+            it.operation_started(frame, op_id, "CALLBACK", "Callback", self.name)
+            it.flush()  # the service allocates the callback id
+            rec = it.records.get(op_id)
+        callback_id = ((rec or {}).get("CallbackDetails") or {}).get("CallbackId")
+        if not callback_id:
+            raise ServiceError(
+                "InvalidResponse", f"the service returned no CallbackId for callback {self.name!r} (id {op_id})"
+            )
+        return Callback(op_id, callback_id, self.name, self.serdes)
+
+
+class CallbackResult(Operation[T]):
+    """Waits for a callback's answer (this is not a new operation: it consumes no operation id)."""
+
+    __slots__ = ()
+    _fields = ("callback",)
+    callback: Callback[T] = field(0)
+
+    def __new__(cls, callback: Callback[T]) -> CallbackResult[T]:
+        return tuple.__new__(cls, (callback,))
+
+    def _run(self, it: Interpreter, frame: Frame) -> Any:
+        op_id = self.callback.operation_id
+        rec = it.records.get(op_id)
+        resolve = self._resolver(it)
+        if rec is None:
+            return it.wait_for(frame, op_id, resolve)
+        value = resolve(rec)
+        if value is BLOCKED:
+            return it.wait_for(frame, op_id, resolve)
+        return value
+
+    def _resolver(self, it: Interpreter) -> Callable[[Any], Any]:
+        callback = self.callback
+
+        def resolve(rec: Any) -> Any:
+            status = rec["Status"]
+            if status == "SUCCEEDED":
+                details = rec.get("CallbackDetails") or {}
+                return it.decode(callback.serdes, details.get("Result"), callback.operation_id, "a callback result")
+            if status in ("STARTED", "PENDING", "READY"):
+                return BLOCKED
+            raise Throw(callback_error(rec, callback))
+
+        return resolve
+
+
+def callback_error(rec: Any, callback: Callback[Any]) -> CallbackError:
+    details = rec.get("CallbackDetails") or {}
+    error = details.get("Error") or {}
+    status = rec["Status"]
+    error_type = error.get("ErrorType")
+    cls: type[CallbackError]
+    if status == "TIMED_OUT":
+        cls = CallbackHeartbeatTimeoutError if error_type == "Callback.Heartbeat" else CallbackTimeoutError
+        default = "no heartbeat within the heartbeat timeout" if cls is CallbackHeartbeatTimeoutError else "timed out"
+    elif status == "FAILED":
+        cls, default = CallbackFailedError, "the external system reported failure"
+    else:
+        cls, default = CallbackError, f"callback ended with status {status}"
+    exc = cls(
+        error.get("ErrorMessage") or f"callback {callback.name or callback.callback_id}: {default}",
+        error_type=error_type,
+        error_data=error.get("ErrorData"),
+        stack_trace=error.get("StackTrace"),
+        operation_id=callback.operation_id,
+        operation_name=callback.name,
+    )
+    exc.callback_id = callback.callback_id
+    return exc
+
+
+# -- wait_for_callback -----------------------------------------------------------------------------------------
+
+
+def _body(
+    ctx: DurableContext,
+    submitter: Callable[[str], Any],
+    name: str | None,
+    timeout: int,
+    heartbeat_timeout: int,
+    retry: RetryStrategy | None,
+    serdes: Any,
+) -> Generator[Any, Any, Any]:
+    prefix = f"{name} " if name else ""
+    callback = yield CreateCallback(f"{prefix}create callback id", timeout, heartbeat_timeout, serdes)
+    options = StepOptions(retry, StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
+    yield Step(submitter, (callback.callback_id,), {}, f"{prefix}submitter", options)
+    return (yield callback.result())
+
+
+def _errors(
+    it: Interpreter, error: Any, op_id: str, name: str | None, cause: BaseException | None
+) -> DurableOperationError:
+    """Map a WaitForCallback failure to the callback error that caused it (live or from the history)."""
+    fields = {
+        "error_type": error.get("ErrorType"),
+        "error_data": error.get("ErrorData"),
+        "stack_trace": error.get("StackTrace"),
+        "operation_id": op_id,
+        "operation_name": name,
+    }
+    message = error.get("ErrorMessage")
+    if isinstance(cause, CallbackError):
+        exc: DurableOperationError = type(cause)(message, **fields)
+    elif isinstance(cause, StepError):
+        exc = CallbackSubmitterError(message, **fields)
+    elif cause is not None:
+        exc = CallbackError(message, **fields)
+    else:  # replaying a failed WaitForCallback: its children say what failed
+        callback_rec = it.records.get(operation_id(op_id, 1)) or {}
+        step_rec = it.records.get(operation_id(op_id, 2)) or {}
+        status = callback_rec.get("Status")
+        cls: type[DurableOperationError]
+        if status == "TIMED_OUT":
+            heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
+            cls = CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
+        elif status == "FAILED":
+            cls = CallbackFailedError
+        elif step_rec.get("Status") == "FAILED":
+            cls = CallbackSubmitterError
+        else:
+            cls = CallbackError
+        exc = cls(message, **fields)
+    return exc
+
+
+def wait_for_callback_op(
+    submitter: Callable[[str], Any],
+    name: str | None,
+    timeout: int,
+    heartbeat_timeout: int,
+    retry: RetryStrategy | None,
+    serdes: Any,
+) -> ChildContext[Any]:
+    """The WaitForCallback child context running :func:`_body`."""
+    return ChildContext(
+        _body,
+        (submitter, name, timeout, heartbeat_timeout, retry, serdes),
+        {},
+        name,
+        None,
+        "WaitForCallback",
+        _errors,
+        False,
+    )

@@ -1,0 +1,252 @@
+"""``ctx.wait_for_condition``: poll ``check(state) -> state`` until a wait strategy says stop.
+
+A STEP operation with SubType ``WaitForCondition``. Each poll runs ``check`` with the previous state (the
+initial state first), then asks the wait strategy ``(state, attempt) -> delay or None``: ``None`` means the
+condition holds (SUCCEED with the final state, which the workflow receives); a delay checkpoints RETRY with
+the new state, and the invocation suspends until the service re-invokes. A strategy that gives up raises
+:class:`WaitForConditionError`, which carries the last state. A ``check`` that raises fails the operation
+with :class:`StepError` (polls are not retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from ._errors import (
+    RetryableSerDesError,
+    StepError,
+    ValidationError,
+    WaitForConditionError,
+)
+from ._interpreter import BLOCKED, Throw
+from ._operation import Operation, field
+from ._retry import Jitter, RetryPolicy, delay_seconds
+from ._serdes import DEFAULT_SERDES
+from ._step import StepContext, _current_step, _serialize, error_object
+from ._wire import MAX_WAIT_SECONDS
+
+if TYPE_CHECKING:
+    from ._interpreter import Frame, Interpreter
+
+__all__ = ["WaitForCondition", "WaitStrategy"]
+
+S = TypeVar("S")
+
+_ERROR_TYPE = "replayflow.WaitForConditionError"
+
+
+@attrs.frozen(kw_only=True)
+class WaitStrategy:
+    """Poll until ``is_done(state)`` with backoff between polls; give up after ``max_attempts`` polls.
+
+    The delay after poll ``n`` is ``min(initial_delay * backoff_rate ** (n - 1), max_delay)``, jittered and
+    rounded up to whole seconds. Without ``is_done`` it polls until it gives up.
+    """
+
+    is_done: Callable[[Any], bool] | None = None
+    max_attempts: int = 60
+    initial_delay: float = 5.0
+    max_delay: float = 300.0
+    backoff_rate: float = 1.5
+    jitter: Jitter = Jitter.FULL
+
+    def __attrs_post_init__(self) -> None:
+        # RetryPolicy validates the same numbers the same way
+        RetryPolicy(
+            max_attempts=self.max_attempts,
+            initial_delay=self.initial_delay,
+            max_delay=self.max_delay,
+            backoff_rate=self.backoff_rate,
+            jitter=self.jitter,
+        )
+
+    def __call__(self, state: Any, attempt: int) -> int | None:
+        if self.is_done is not None and self.is_done(state):
+            return None
+        if attempt >= self.max_attempts:
+            raise WaitForConditionError(f"the condition was still not met after {attempt} attempts")
+        base = min(self.initial_delay * self.backoff_rate ** (attempt - 1), self.max_delay)
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            initial_delay=max(base, 1e-9),
+            max_delay=max(base, 1e-9),
+            backoff_rate=1.0,
+            jitter=self.jitter,
+        ).delay(1)
+
+
+class WaitForCondition(Operation[S]):
+    """See the module docstring."""
+
+    __slots__ = ()
+    _fields = ("check", "initial_state", "strategy", "name", "serdes")
+    check: Callable[[Any], Any] = field(0)
+    initial_state: Any = field(1)
+    strategy: Callable[[Any, int], Any] = field(2)
+    name: str | None = field(3)
+    serdes: Any = field(4)
+
+    def __new__(
+        cls,
+        check: Callable[[Any], Any],
+        initial_state: Any,
+        strategy: Callable[[Any, int], Any],
+        name: str | None,
+        serdes: Any,
+    ) -> WaitForCondition[S]:
+        if not callable(check):
+            raise ValidationError(f"wait_for_condition needs a callable check, got {check!r}")
+        if not callable(strategy):
+            raise ValidationError(f"wait_strategy must be callable (state, attempt) -> delay or None, got {strategy!r}")
+        return tuple.__new__(cls, (check, initial_state, strategy, name, serdes or DEFAULT_SERDES))
+
+    def _run(self, it: Interpreter, frame: Frame) -> Any:
+        op_id, rec = it.claim(frame, "STEP", "WaitForCondition", self.name)
+        if rec is None:
+            return self._poll(it, frame, op_id, 1, self.initial_state, True)
+        status = rec["Status"]
+        details = rec.get("StepDetails") or {}
+        what = f"wait_for_condition {self.name!r}"
+        if status == "SUCCEEDED":
+            return it.decode(self.serdes, details.get("Result"), op_id, what)
+        if status in ("READY", "STARTED"):
+            result = details.get("Result")
+            state = it.decode(self.serdes, result, op_id, what) if result is not None else self.initial_state
+            attempt = (details.get("Attempt") or 0) + 1
+            return self._poll(it, frame, op_id, attempt, state, status == "READY")
+        if status == "PENDING":
+            return it.wait_for(frame, op_id, _pending)
+        raise Throw(self._recorded_error(it, details, op_id, status))
+
+    def _recorded_error(self, it: Interpreter, details: Any, op_id: str, status: str) -> BaseException:
+        error = details.get("Error") or {}
+        fields: dict[str, Any] = {
+            "error_type": error.get("ErrorType"),
+            "error_data": error.get("ErrorData"),
+            "stack_trace": error.get("StackTrace"),
+            "operation_id": op_id,
+            "operation_name": self.name,
+        }
+        message = error.get("ErrorMessage") or f"wait_for_condition {self.name!r} ended with status {status}"
+        if error.get("ErrorType") == _ERROR_TYPE:
+            exc = WaitForConditionError(message, **fields)
+            data = error.get("ErrorData")
+            exc.last_state = it.decode(self.serdes, data, op_id, "the last state") if data is not None else None
+            exc.attempts = details.get("Attempt")
+            return exc
+        return StepError(message, **fields)
+
+    def _update(self, frame: Frame, op_id: str, action: str) -> dict[str, Any]:
+        update: dict[str, Any] = {"Id": op_id, "Type": "STEP", "Action": action, "SubType": "WaitForCondition"}
+        if self.name is not None:
+            update["Name"] = self.name
+        if frame.scope.parent_id is not None:
+            update["ParentId"] = frame.scope.parent_id
+        return update
+
+    def _poll(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, state: Any, start: bool) -> Any:
+        if frame.cancel.is_set():
+            return it.wait_for(frame, op_id, _pending)
+        if start:
+            it.enqueue(self._update(frame, op_id, "START"))
+            if attempt == 1:
+                it.operation_started(frame, op_id, "STEP", "WaitForCondition", self.name)
+        it.before_side_effect()
+        logger = it.step_logger(op_id, self.name, attempt)
+        context = StepContext(op_id, self.name, attempt, logger, it.arn, frame.cancel)
+        what = f"wait_for_condition {self.name!r}"
+        hooks = it.hooks
+        info = it.info(frame, op_id, "STEP", "WaitForCondition", self.name) if hooks.active else None
+
+        def work() -> tuple[Any, str | None]:
+            if info is not None:
+                hooks.emit("on_attempt_start", info, attempt)
+            token = _current_step.set(context)
+            try:
+                new_state = self.check(state)
+            finally:
+                _current_step.reset(token)
+            return new_state, _serialize(self.serdes, new_state, it.serdes_context(op_id), what)
+
+        def finish(ok: bool, outcome: Any) -> Any:
+            if info is not None:
+                hooks.emit("on_attempt_end", info, attempt, "SUCCEEDED" if ok else "FAILED", None if ok else outcome)
+            if not ok:
+                return self._check_failed(it, frame, op_id, outcome)
+            new_state, payload = outcome
+            try:
+                decision = self.strategy(new_state, attempt)
+                delay = delay_seconds(decision)
+            except WaitForConditionError as gave_up:
+                return self._gave_up(it, frame, op_id, attempt, new_state, payload, gave_up)
+            except Exception as error:
+                return self._check_failed(it, frame, op_id, error)
+            if delay is None:
+                update = self._update(frame, op_id, "SUCCEED")
+                if payload is not None:
+                    update["Payload"] = payload
+                it.enqueue(update)
+                it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "SUCCEEDED", None)
+                if payload is None:
+                    return None
+                return it.decode(self.serdes, payload, op_id, what)
+            update = self._update(frame, op_id, "RETRY")
+            if payload is not None:
+                update["Payload"] = payload
+            update["StepOptions"] = {"NextAttemptDelaySeconds": min(delay, MAX_WAIT_SECONDS)}
+            it.enqueue(update)
+            return it.wait_for(frame, op_id, _pending)
+
+        return it.run_side_effect(frame, work, finish)
+
+    def _check_failed(self, it: Interpreter, frame: Frame, op_id: str, error: BaseException) -> Any:
+        if isinstance(error, RetryableSerDesError):
+            raise error
+        err = error_object(error)
+        update = self._update(frame, op_id, "FAIL")
+        update["Error"] = err
+        it.enqueue(update)
+        it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "FAILED", error)
+        raise Throw(
+            StepError(
+                err.get("ErrorMessage"),
+                error_type=err.get("ErrorType"),
+                error_data=err.get("ErrorData"),
+                stack_trace=err.get("StackTrace"),
+                operation_id=op_id,
+                operation_name=self.name,
+            )
+        )
+
+    def _gave_up(
+        self,
+        it: Interpreter,
+        frame: Frame,
+        op_id: str,
+        attempt: int,
+        state: Any,
+        payload: str | None,
+        gave_up: WaitForConditionError,
+    ) -> Any:
+        message = str(gave_up) or f"wait_for_condition {self.name!r} gave up after {attempt} attempts"
+        err: dict[str, Any] = {"ErrorType": _ERROR_TYPE, "ErrorMessage": message}
+        if payload is not None:
+            err["ErrorData"] = payload
+        update = self._update(frame, op_id, "FAIL")
+        update["Error"] = err
+        it.enqueue(update)
+        it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "FAILED", gave_up)
+        exc = WaitForConditionError(
+            message, error_type=_ERROR_TYPE, error_data=payload, operation_id=op_id, operation_name=self.name
+        )
+        exc.last_state = it.decode(self.serdes, payload, op_id, "the last state") if payload is not None else state
+        exc.attempts = attempt
+        raise Throw(exc)
+
+
+def _pending(rec: Any) -> Any:
+    return BLOCKED
+
