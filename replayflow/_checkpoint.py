@@ -36,8 +36,12 @@ class TokenRevoked(Exception):
 class Checkpointer:
     """Owns the checkpoint token and the queue of updates for one invocation."""
 
-    def __init__(self, transport: Transport, arn: str, token: str, records: dict[str, OperationDict]) -> None:
+    def __init__(
+        self, transport: Transport | None, arn: str, token: str, records: dict[str, OperationDict]
+    ) -> None:
+        #: ``None`` for a dry run: nothing is sent; flushed updates collect in :attr:`unsent`.
         self.transport = transport
+        self.unsent: list[dict[str, Any]] = []
         self.arn = arn
         self.token: str | None = token
         self.records = records
@@ -54,6 +58,11 @@ class Checkpointer:
 
     def flush(self) -> None:
         """Send every queued update, in order, in as few requests as the limits allow."""
+        if self.transport is None:
+            self.unsent.extend(self.pending)
+            self.pending = []
+            self.has_completions = False
+            return
         while self.pending:
             batch, rest = split_batch(self.pending)
             self.pending = rest
@@ -61,6 +70,7 @@ class Checkpointer:
         self.has_completions = False
 
     def _send(self, batch: list[dict[str, Any]]) -> None:
+        assert self.transport is not None
         if self.token is None:
             raise TokenRevoked("no checkpoint token left")
         response = self.transport.checkpoint_durable_execution(
@@ -90,6 +100,8 @@ class Checkpointer:
     def load_pages(self, marker: str | None) -> None:
         """Read ``GetDurableExecutionState`` pages from ``marker`` on and merge them."""
         while marker:
+            if self.transport is None:
+                raise TokenRevoked("a dry run cannot read more state pages")
             if self.token is None:
                 raise TokenRevoked("no checkpoint token to read the execution state with")
             page = self.transport.get_durable_execution_state(

@@ -200,7 +200,7 @@ class WaitForCondition(Operation[S]):
             it.enqueue(update)
             return it.wait_for(frame, op_id, _pending)
 
-        return it.run_side_effect(frame, work, finish)
+        return it.run_side_effect(frame, work, finish, op_id, attempt)
 
     def _check_failed(self, it: Interpreter, frame: Frame, op_id: str, error: BaseException) -> Any:
         if isinstance(error, RetryableSerDesError):

@@ -60,6 +60,35 @@ class Throw(Exception):
         self.error = error
 
 
+class Park(Exception):  # noqa: N818 - a control signal
+    """Dry run only: the frame reached an operation that would run now; it stops there."""
+
+    __slots__ = ("action", "attempt", "op_id")
+
+    def __init__(self, op_id: str, action: str, attempt: int = 1) -> None:
+        self.op_id = op_id
+        self.action = action
+        self.attempt = attempt
+
+
+class Planned:
+    """Dry run only: what a frame would do next (start an operation, or run another attempt of one)."""
+
+    __slots__ = ("action", "attempt", "location", "op", "op_id", "parent_id", "scope_label")
+
+    def __init__(self, op: Any, park: Park, frame: Frame) -> None:
+        self.op = op
+        self.op_id = park.op_id
+        self.action = park.action
+        self.attempt = park.attempt
+        self.parent_id = frame.scope.parent_id
+        self.scope_label = frame.scope.label
+        self.location = frame.location()
+
+    def __repr__(self) -> str:
+        return f"Planned({self.action} {self.op!r} id={self.op_id[:12]}... attempt={self.attempt})"
+
+
 class Scope:
     """The id namespace of a context: the root, a child context or a branch.
 
@@ -141,6 +170,7 @@ class Interpreter:
         lambda_context: Any = None,
         max_workers: int = 32,
         log_replay: bool = False,
+        dry_run: bool = False,
     ) -> None:
         self.records = records
         self.arn = arn
@@ -150,6 +180,10 @@ class Interpreter:
         self.make_context = make_context
         self.lambda_context = lambda_context
         self.log_replay = log_replay
+        #: Dry run: run no user side effects and send nothing; frames stop at their next new work, which is
+        #: recorded in :attr:`planned` (used by ``replayflow.testing.replay``).
+        self.dry_run = dry_run
+        self.planned: list[Planned] = []
         self.shutdown = threading.Event()
         self._cancellations: list[threading.Event] = []
         self.max_workers = max_workers
@@ -231,6 +265,9 @@ class Interpreter:
                 exc = throw.error
                 value = None
                 continue
+            except Park as park:
+                self.planned.append(Planned(op, park, frame))
+                return
             if value is BLOCKED:
                 return
 
@@ -305,7 +342,11 @@ class Interpreter:
         scope = frame.scope
         op_id = scope.take_id()
         rec = self.records.get(op_id)
-        if rec is not None and (
+        if rec is None:
+            if self.dry_run:
+                raise Park(op_id, "start")
+            return op_id, None
+        if (
             rec.get("Type") != op_type
             or rec.get("SubType") != sub_type
             or (rec.get("Name") or None) != (name or None)
@@ -347,6 +388,10 @@ class Interpreter:
         if self.checkpointer.has_completions:
             self.checkpointer.flush()
 
+    def waiting_on(self) -> list[str]:
+        """Ids of the operations that parked frames wait for the service to change."""
+        return [op_id for op_id, waiters in self._waiting.items() if any(not f.closed for f, _ in waiters)]
+
     def wait_for(self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any]) -> Any:
         """Park ``frame`` until the service changes ``op_id``; then ``resume(record)`` decides.
 
@@ -374,7 +419,12 @@ class Interpreter:
                 self.resume(frame, value)
 
     def run_side_effect(
-        self, frame: Frame, work: Callable[[], Any], finish: Callable[[bool, Any], Any]
+        self,
+        frame: Frame,
+        work: Callable[[], Any],
+        finish: Callable[[bool, Any], Any],
+        op_id: str = "",
+        attempt: int = 1,
     ) -> Any:
         """Run user code with side effects (a step body) and hand its outcome to ``finish``.
 
@@ -382,6 +432,8 @@ class Interpreter:
         (or raises ``Throw`` / returns ``BLOCKED``). ``work`` runs inline when nothing else could move
         meanwhile, otherwise on a worker thread.
         """
+        if self.dry_run:
+            raise Park(op_id, "attempt", attempt)
         if not self._ready and not self._inflight:
             try:
                 outcome = work()

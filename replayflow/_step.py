@@ -294,7 +294,7 @@ class Step(Operation[T]):
                 hooks.emit("on_operation_end", info, "SUCCEEDED", None)
             return value
 
-        return it.run_side_effect(frame, work, finish)
+        return it.run_side_effect(frame, work, finish, op_id, attempt)
 
     def _failed(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, error: BaseException) -> Any:
         if isinstance(error, RetryableSerDesError):
