@@ -60,7 +60,7 @@ class Throw(Exception):
         self.error = error
 
 
-class Park(Exception):  # noqa: N818 - a control signal
+class Park(Exception):
     """Dry run only: the frame reached an operation that would run now; it stops there."""
 
     __slots__ = ("action", "attempt", "op_id")
