@@ -82,6 +82,7 @@ class AwsTransport:
 
     def _call(self, method: str, request: Any) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             response: dict[str, Any] = getattr(self.client, method)(**request)
@@ -91,7 +92,7 @@ class AwsTransport:
             raise ServiceError(
                 str(error.get("Code") or "Unknown"), str(error.get("Message") or exc), status=status
             ) from exc
-        except HTTPClientError as exc:  # connection refused/reset, timeouts: transient
+        except (HTTPClientError, BotoConnectionError) as exc:  # refused/reset connections, timeouts: transient
             raise ServiceError(type(exc).__name__, str(exc), status=None, retryable=True) from exc
         except BotoCoreError as exc:  # configuration (no region, no credentials...): retrying will not help
             raise ServiceError(type(exc).__name__, str(exc), status=None, retryable=False) from exc

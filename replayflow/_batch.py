@@ -478,8 +478,14 @@ class _BatchRun:
                     return
                 replay_children = replay_children or status == "SUCCEEDED"
             elif not replay_children:
-                update = {"Id": branch_id, "Type": "CONTEXT", "Action": "START", "SubType": op.branch_sub_type,
-                          "Name": name, "ParentId": self.op_id}
+                update = {
+                    "Id": branch_id,
+                    "Type": "CONTEXT",
+                    "Action": "START",
+                    "SubType": op.branch_sub_type,
+                    "Name": name,
+                    "ParentId": self.op_id,
+                }
                 it.enqueue(update)
         scope = Scope(it.records, branch_id, branch_id if nested else self.op_id, f"{op.branch_sub_type} {name!r}")
         gen = start_body(fn, (it.make_context(scope), *args), {})

@@ -36,9 +36,7 @@ class TokenRevoked(Exception):
 class Checkpointer:
     """Owns the checkpoint token and the queue of updates for one invocation."""
 
-    def __init__(
-        self, transport: Transport | None, arn: str, token: str, records: dict[str, OperationDict]
-    ) -> None:
+    def __init__(self, transport: Transport | None, arn: str, token: str, records: dict[str, OperationDict]) -> None:
         #: ``None`` for a dry run: nothing is sent; flushed updates collect in :attr:`unsent`.
         self.transport = transport
         self.unsent: list[dict[str, Any]] = []

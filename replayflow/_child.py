@@ -214,8 +214,10 @@ def complete_context(
     except Exception as exc:
         raise SerDesError(f"cannot serialize the result of child context {name!r}: {exc}") from exc
     update = context_update(parent_id, op_id, "SUCCEED", sub_type, name)
-    if payload is not None and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4 and (
-        len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES
+    if (
+        payload is not None
+        and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4
+        and (len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES)
     ):
         update["Payload"] = summary
         update["ContextOptions"] = {"ReplayChildren": True}

@@ -249,4 +249,3 @@ class WaitForCondition(Operation[S]):
 
 def _pending(rec: Any) -> Any:
     return BLOCKED
-

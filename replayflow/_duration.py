@@ -65,7 +65,5 @@ def to_seconds(
     if total < 0:
         raise ValidationError(f"{what} must not be negative, got {total} s")
     if total < minimum or total > maximum:
-        raise ValidationError(
-            f"{what} must be between {minimum} s and {maximum} s (366 days), got {total:g} s"
-        )
+        raise ValidationError(f"{what} must be between {minimum} s and {maximum} s (366 days), got {total:g} s")
     return math.ceil(total)

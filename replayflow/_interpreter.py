@@ -189,9 +189,7 @@ class Interpreter:
         self.max_workers = max_workers
         self._ready: collections.deque[tuple[Frame, Any, BaseException | None]] = collections.deque()
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
-        self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = (
-            queue.SimpleQueue()
-        )
+        self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = queue.SimpleQueue()
         self._inflight = 0
         self._pool: ThreadPoolExecutor | None = None
         self._done = False
@@ -254,8 +252,7 @@ class Interpreter:
                 run = op._run
             except AttributeError:
                 exc = TypeError(
-                    f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); "
-                    f"got {op!r}"
+                    f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); got {op!r}"
                 )
                 value = None
                 continue
@@ -484,9 +481,7 @@ class Interpreter:
 
     # -- hooks and logs -----------------------------------------------------------------------------------------
 
-    def operation_started(
-        self, frame: Frame, op_id: str, op_type: str, sub_type: str | None, name: str | None
-    ) -> None:
+    def operation_started(self, frame: Frame, op_id: str, op_type: str, sub_type: str | None, name: str | None) -> None:
         if self.hooks.active:
             self.hooks.emit("on_operation_start", self.info(frame, op_id, op_type, sub_type, name))
 

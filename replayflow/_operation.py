@@ -34,9 +34,7 @@ class Operation(tuple[Any, ...], Generic[T]):
         return result
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{name}={value!r}" for name, value in zip(self._fields, tuple.__iter__(self), strict=False)
-        )
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, tuple.__iter__(self), strict=False))
         return f"{type(self).__name__}({shown})"
 
     def __reduce__(self) -> tuple[Any, ...]:

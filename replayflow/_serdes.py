@@ -138,7 +138,6 @@ class PassThroughSerDes:
         return data
 
 
-
 _PLAIN = frozenset({Any, object, str, int, float, bool, type(None), dict, list})
 
 

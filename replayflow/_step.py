@@ -352,8 +352,10 @@ def _serialize(serdes: Any, value: Any, context: SerDesContext, what: str) -> st
         raise SerDesError(f"cannot serialize the result of {what}: {exc}") from exc
     if payload is not None and not isinstance(payload, str):
         raise SerDesError(f"{type(serdes).__name__}.serialize must return a str, got {type(payload).__name__}")
-    if payload is not None and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4 and (
-        len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES
+    if (
+        payload is not None
+        and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4
+        and (len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES)
     ):
         raise PayloadTooLargeError(
             f"the result of {what} is {len(payload.encode()):,} bytes once serialized; a checkpoint holds at "

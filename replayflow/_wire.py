@@ -403,9 +403,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(tuple, list)
     for cls in _WIRE_CLASSES:
         names: dict[str, Any] = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)}
-        conv.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **names)
-        )
+        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **names))
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **names))
     return conv
 

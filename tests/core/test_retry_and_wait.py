@@ -1,0 +1,134 @@
+"""Retry strategies, durations and waits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import replayflow
+from replayflow import Duration, Jitter, RetryPolicy, RetryPresets, ValidationError
+
+from .wire import Recorder, event, invoke, op
+
+
+@given(attempt=st.integers(1, 40))
+def test_full_jitter_delays_stay_within_the_capped_backoff(attempt):
+    policy = RetryPresets.default()
+    cap = min(5 * 2 ** (attempt - 1), 60)
+    delay = policy.delay(attempt)
+    assert 1 <= delay <= cap
+    assert isinstance(delay, int)
+
+
+@given(attempt=st.integers(1, 30))
+def test_half_jitter_delays_stay_in_the_upper_half(attempt):
+    policy = RetryPolicy(max_attempts=50, initial_delay=4, max_delay=100, backoff_rate=2, jitter=Jitter.HALF)
+    cap = min(4 * 2 ** (attempt - 1), 100)
+    assert max(1, cap // 2) <= policy.delay(attempt) <= cap
+
+
+def test_no_jitter_backoff_is_exact_and_rounded_up():
+    policy = RetryPolicy(max_attempts=9, initial_delay=2, max_delay=30, backoff_rate=3, jitter=Jitter.NONE)
+    assert [policy(ValueError(), n) for n in range(1, 5)] == [2, 6, 18, 30]
+    assert RetryPolicy(initial_delay=0.2, max_delay=1, jitter=Jitter.NONE).delay(1) == 1
+
+
+def test_presets_match_the_official_sdk():
+    d = RetryPresets.default()
+    assert (d.max_attempts, d.initial_delay, d.max_delay, d.backoff_rate, d.jitter) == (6, 5, 60, 2, Jitter.FULL)
+    t = RetryPresets.transient()
+    assert (t.max_attempts, t.jitter) == (3, Jitter.HALF)
+    assert RetryPresets.none()(ValueError(), 1) is None
+    assert [RetryPresets.linear(max_attempts=5, initial_delay=2, increment=3)(ValueError(), n) for n in (1, 2, 3)] == [
+        2,
+        5,
+        8,
+    ]
+    assert RetryPresets.fixed(4, max_attempts=3)(ValueError(), 2) == 4
+    assert RetryPresets.fixed(4, max_attempts=3)(ValueError(), 3) is None
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"initial_delay": 0},
+        {"initial_delay": 10, "max_delay": 5},
+        {"backoff_rate": 0.5},
+        {"increment": -1},
+        {"max_attempts": 2.5},
+    ],
+)
+def test_invalid_retry_policies_are_rejected(kwargs):
+    with pytest.raises(ValidationError):
+        RetryPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "seconds"),
+    [
+        ({"seconds": 1}, 1),
+        ({"seconds": 1.2}, 2),
+        ({"minutes": 2}, 120),
+        ({"hours": 2}, 7200),
+        ({"days": 366}, 31_622_400),
+        ({"minutes": 1, "seconds": 30}, 90),
+    ],
+)
+def test_waits_are_whole_seconds_rounded_up(kwargs, seconds):
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.wait(**kwargs, name="w")
+
+    rec = Recorder()
+    assert invoke(wf, event(), rec) == {"Status": "PENDING"}
+    assert rec.updates == [
+        {
+            "Id": rec.updates[0]["Id"],
+            "Type": "WAIT",
+            "Action": "START",
+            "SubType": "Wait",
+            "WaitOptions": {"WaitSeconds": seconds},
+            "Name": "w",
+        }
+    ]
+
+
+@pytest.mark.parametrize("value", [0, 0.5, -1, 31_622_401, Duration(days=367), float("nan"), "5"])
+def test_waits_outside_one_second_to_366_days_are_rejected(value):
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.wait(value)
+
+    out = invoke(wf, event())
+    assert out["Status"] == "FAILED"
+    assert out["Error"]["ErrorType"] == "replayflow.ValidationError"
+
+
+def test_wait_accepts_durations_and_timedeltas():
+    assert Duration.of(dt.timedelta(minutes=1)).total_seconds == 60
+    assert Duration(hours=1, minutes=1).total_seconds == 3660
+    with pytest.raises(ValidationError, match="not both"):
+        replayflow.durable(lambda _, ctx: ctx.wait(5, seconds=5)).workflow(None, _FakeCtx())
+
+
+class _FakeCtx:
+    def wait(self, *args, **kwargs):
+        from replayflow._context import DurableContext
+
+        return DurableContext.wait(self, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_an_elapsed_wait_continues_and_a_started_one_stays_suspended():
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.wait(seconds=10)
+        return "after"
+
+    assert invoke(wf, event(op(1, "WAIT", "SUCCEEDED")))["Result"] == '"after"'
+    rec = Recorder()
+    assert invoke(wf, event(op(1, "WAIT", "STARTED")), rec) == {"Status": "PENDING"}
+    assert rec.checkpoints == []

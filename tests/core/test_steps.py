@@ -1,0 +1,305 @@
+"""Steps on first run: checkpoints, retries through the service, semantics, the step context."""
+
+from __future__ import annotations
+
+import pytest
+
+import replayflow
+from replayflow import RetryPresets, StepError, StepInterruptedError, StepSemantics
+
+from .wire import Recorder, event, invoke, op_id, step
+
+
+class Flaky(Exception):
+    pass
+
+
+def test_start_and_succeed_travel_together_and_name_defaults_to_the_function():
+    def reserve(items):
+        return {"reserved": len(items)}
+
+    @replayflow.durable
+    def wf(order, ctx):
+        return (yield ctx.step(reserve, order["items"]))
+
+    rec = Recorder()
+    out = invoke(wf, event(input={"items": [1, 2]}), rec)
+    assert out == {"Status": "SUCCEEDED", "Result": '{"reserved":2}'}
+    assert rec.checkpoints == [
+        [
+            {"Id": op_id(1), "Type": "STEP", "Action": "START", "SubType": "Step", "Name": "reserve"},
+            {
+                "Id": op_id(1),
+                "Type": "STEP",
+                "Action": "SUCCEED",
+                "SubType": "Step",
+                "Name": "reserve",
+                "Payload": '{"reserved":2}',
+            },
+        ]
+    ]
+
+
+def test_finished_work_is_durable_before_the_next_step_body_runs():
+    order_of_events = []
+    rec = Recorder()
+
+    def body(name):
+        order_of_events.append((name, len(rec.checkpoints)))
+        return name
+
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(body, "a")
+        yield ctx.step(body, "b")
+        yield ctx.step(body, "c")
+
+    invoke(wf, event(), rec)
+    # a runs before any call; b runs after a's result was checkpointed; c after b's
+    assert order_of_events == [("a", 0), ("b", 1), ("c", 2)]
+    assert len(rec.checkpoints) == 3
+    assert [u["Action"] for u in rec.checkpoints[1]] == ["SUCCEED", "START"]
+
+
+def test_lambdas_are_unnamed_and_explicit_names_win():
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(lambda: 1)
+        yield ctx.step(len, [1], name="explicit")
+
+    rec = Recorder()
+    invoke(wf, event(), rec)
+    assert [u.get("Name") for u in rec.updates] == [None, None, "explicit", "explicit"]
+
+
+def test_a_failure_with_retries_left_checkpoints_retry_and_suspends():
+    def flaky():
+        raise Flaky("try again")
+
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(flaky, retry=RetryPresets.fixed(7, max_attempts=3))
+        return "unreachable"
+
+    rec = Recorder()
+    assert invoke(wf, event(), rec) == {"Status": "PENDING"}
+    retry = rec.updates[-1]
+    assert retry["Action"] == "RETRY"
+    assert retry["StepOptions"] == {"NextAttemptDelaySeconds": 7}
+    assert retry["Error"]["ErrorType"] == "tests.core.test_steps.Flaky"
+    assert retry["Error"]["ErrorMessage"] == "try again"
+
+
+def test_a_pending_retry_keeps_the_invocation_suspended():
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(lambda: pytest.fail("must not run while the retry is pending"), name="s")
+
+    rec = Recorder()
+    assert invoke(wf, event(step(1, "PENDING", name="s", attempt=1)), rec) == {"Status": "PENDING"}
+    assert rec.checkpoints == []
+
+
+def test_ready_step_starts_the_next_attempt_with_the_attempt_number():
+    attempts = []
+
+    def body():
+        attempts.append(replayflow.step_context().attempt)
+        return "ok"
+
+    @replayflow.durable
+    def wf(_, ctx):
+        return (yield ctx.step(body, name="s"))
+
+    rec = Recorder()
+    assert invoke(wf, event(step(1, "READY", name="s", attempt=2)), rec)["Result"] == '"ok"'
+    assert attempts == [3]
+    assert [u["Action"] for u in rec.updates] == ["START", "SUCCEED"]
+
+
+def test_exhausted_retries_fail_the_step_with_the_original_error():
+    def flaky():
+        raise Flaky(f"attempt {replayflow.step_context().attempt}")
+
+    @replayflow.durable
+    def wf(_, ctx):
+        try:
+            yield ctx.step(flaky, retry=RetryPresets.fixed(1, max_attempts=3))
+        except StepError as e:
+            return [e.error_type, e.error_message]
+
+    rec = Recorder()
+    out = invoke(wf, event(step(1, "READY", name="flaky", attempt=2)), rec)
+    assert out["Result"] == '["tests.core.test_steps.Flaky","attempt 3"]'
+    assert rec.updates[-1]["Action"] == "FAIL"
+
+
+def test_retry_filters_decide_which_errors_are_retried():
+    policy = replayflow.RetryPolicy(
+        max_attempts=5, initial_delay=1, max_delay=1, retry_on=(Flaky,), retry_on_message=("throttl",)
+    )
+    assert policy(Flaky("x"), 1) == 1
+    assert policy(ValueError("Throttled? no: throttling"), 1) == 1
+    assert policy(ValueError("nope"), 1) is None
+    assert policy(Flaky("x"), 5) is None
+
+
+def test_at_least_once_step_found_started_runs_again_without_a_new_start():
+    runs = []
+
+    @replayflow.durable
+    def wf(_, ctx):
+        return (yield ctx.step(lambda: runs.append(1) or "done", name="s"))
+
+    rec = Recorder()
+    assert invoke(wf, event(step(1, "STARTED", name="s", attempt=0)), rec)["Result"] == '"done"'
+    assert runs == [1]
+    assert [u["Action"] for u in rec.updates] == ["SUCCEED"]
+
+
+def test_at_most_once_step_found_started_is_not_run_again_and_goes_to_the_retry_strategy():
+    seen = []
+
+    def strategy(error, attempt):
+        seen.append((type(error), attempt))
+        return 2
+
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(
+            lambda: pytest.fail("must not run"),
+            name="pay",
+            semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
+            retry=strategy,
+        )
+
+    rec = Recorder()
+    assert invoke(wf, event(step(1, "STARTED", name="pay", attempt=0)), rec) == {"Status": "PENDING"}
+    assert seen == [(StepInterruptedError, 1)]
+    assert rec.updates[-1]["Action"] == "RETRY"
+    assert rec.updates[-1]["Error"]["ErrorType"] == "replayflow.StepInterruptedError"
+
+
+def test_at_most_once_without_retries_fails_the_interrupted_step():
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(
+            lambda: pytest.fail("must not run"),
+            name="pay",
+            semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
+            retry=RetryPresets.none(),
+        )
+
+    out = invoke(wf, event(step(1, "STARTED", name="pay", attempt=0)))
+    assert out["Status"] == "FAILED"
+    assert out["Error"]["ErrorType"] == "replayflow.StepInterruptedError"
+
+
+def test_at_most_once_start_is_confirmed_before_the_body_runs():
+    rec = Recorder()
+    seen = []
+
+    def pay():
+        seen.append([u["Action"] for u in rec.updates])
+        return "paid"
+
+    @replayflow.durable
+    def wf(_, ctx):
+        return (yield ctx.step(pay, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY))
+
+    invoke(wf, event(), rec)
+    assert seen == [["START"]]
+    assert len(rec.checkpoints) == 2
+
+
+def test_the_step_context_describes_the_running_step():
+    contexts = []
+
+    def body():
+        contexts.append(replayflow.step_context())
+        return 1
+
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(body, name="described")
+
+    invoke(wf, event())
+    (sc,) = contexts
+    assert (sc.name, sc.attempt, sc.operation_id, sc.cancelled) == ("described", 1, op_id(1), False)
+    assert sc.execution_arn.endswith("exec-1")
+    with pytest.raises(RuntimeError, match="only available inside a running step"):
+        replayflow.step_context()
+
+
+def test_a_step_result_over_the_checkpoint_limit_fails_the_step_without_retrying():
+    calls = []
+
+    def big():
+        calls.append(1)
+        return "x" * (300 * 1024)
+
+    @replayflow.durable
+    def wf(_, ctx):
+        try:
+            yield ctx.step(big)
+        except StepError as e:
+            return e.error_type
+
+    rec = Recorder()
+    assert invoke(wf, event(), rec)["Result"] == '"replayflow.PayloadTooLargeError"'
+    assert calls == [1]
+    assert rec.updates[-1]["Action"] == "FAIL"
+    assert "checkpoint holds at most 262,144" in rec.updates[-1]["Error"]["ErrorMessage"]
+
+
+def test_a_result_that_cannot_be_serialized_fails_the_step_permanently():
+    @replayflow.durable
+    def wf(_, ctx):
+        try:
+            yield ctx.step(object)
+        except StepError as e:
+            return [e.error_type, "object" in e.error_message]
+
+    rec = Recorder()
+    assert invoke(wf, event(), rec)["Result"] == '["replayflow.SerDesError",true]'
+    assert [u["Action"] for u in rec.updates] == ["START", "FAIL"]
+
+
+def test_retryable_serdes_errors_are_raised_so_lambda_retries_the_invocation():
+    class Flappy:
+        def serialize(self, value, context):
+            raise replayflow.RetryableSerDesError("offload store unreachable")
+
+        def deserialize(self, data, context):
+            return data
+
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(lambda: 1, serdes=Flappy())
+
+    with pytest.raises(replayflow.RetryableSerDesError):
+        invoke(wf, event())
+
+
+def test_invalid_step_arguments_raise_validation_errors_at_the_call():
+    @replayflow.durable
+    def wf(_, ctx):
+        for bad in (
+            lambda: ctx.step(42),
+            lambda: ctx.step(len, name=3),
+            lambda: ctx.step(len, retry=5),
+            lambda: ctx.step(len, semantics="AT_MOST"),
+        ):
+            try:
+                bad()
+            except replayflow.ValidationError as e:
+                yield ctx.step(str, str(e), name="err")
+
+    rec = Recorder()
+    invoke(wf, event(), rec)
+    payloads = [u["Payload"] for u in rec.updates if u["Action"] == "SUCCEED"]
+    assert len(payloads) == 4
+    assert "needs a callable" in payloads[0]
+    assert "must be a str" in payloads[1]
+    assert "retry strategy" in payloads[2]
+    assert "StepSemantics" in payloads[3]
