@@ -45,27 +45,33 @@ class Checkpointer:
         self.records = records
         self.pending: list[dict[str, Any]] = []
         self.has_completions = False
+        #: Whether a queued update starts something the service runs on its own (a timer, an invoke).
+        self.has_service_work = False
         self.finished = False
         self.calls = 0
         self.on_update: Callable[[str], None] = _ignore
 
     def add(self, update: dict[str, Any]) -> None:
         self.pending.append(update)
-        if update["Action"] != "START":
+        action = update["Action"]
+        if action != "START":
             self.has_completions = True
+            if action == "RETRY":
+                self.has_service_work = True
+        elif update["Type"] in ("WAIT", "CHAINED_INVOKE"):
+            self.has_service_work = True
 
     def flush(self) -> None:
         """Send every queued update, in order, in as few requests as the limits allow."""
+        self.has_completions = self.has_service_work = False
         if self.transport is None:
             self.unsent.extend(self.pending)
             self.pending = []
-            self.has_completions = False
             return
         while self.pending:
             batch, rest = split_batch(self.pending)
             self.pending = rest
             self._send(batch)
-        self.has_completions = False
 
     def _send(self, batch: list[dict[str, Any]]) -> None:
         assert self.transport is not None

@@ -214,6 +214,8 @@ class Interpreter:
                     if not frame.closed:
                         self._drive(frame, value, exc)
                 elif self._inflight:
+                    if self.checkpointer.has_service_work:
+                        self.checkpointer.flush()  # start timers and invokes now, not when the steps finish
                     self._take_completion(block=True)
                 elif self.checkpointer.pending:
                     self.checkpointer.flush()
