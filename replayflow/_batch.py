@@ -448,13 +448,15 @@ class _BatchRun:
             self.todo = list(range(len(self.branches)))
 
     def start_more(self) -> None:
+        """Start branches up to the concurrency limit, unless the completion policy is already met."""
         limit = self.config.max_concurrency or len(self.branches) or 1
-        while not self.done and self.next < len(self.todo) and len(self.running) < limit:
+        while True:
+            self._check(finished=not self.running and self.next >= len(self.todo))
+            if self.done or self.next >= len(self.todo) or len(self.running) >= limit:
+                return
             index = self.todo[self.next]
             self.next += 1
-            self._start(index)
-            self._check(finished=False)  # a branch settled from its record may already decide the batch
-        self._check(finished=not self.running and self.next >= len(self.todo))
+            self._start(index)  # a branch settled from its record is counted at once
 
     def _start(self, index: int) -> None:
         it, op = self.it, self.op

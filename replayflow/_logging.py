@@ -81,7 +81,12 @@ class DurableLogger:
                 target.log(level, msg, *args, **kwargs)
             return
         method = getattr(target, _METHODS.get(level, "info"), None) or target.info
-        method(msg, *args, **kwargs)
+        kwargs.setdefault("stacklevel", 4)  # powertools-style loggers: point at the workflow's line
+        try:
+            method(msg, *args, **kwargs)
+        except TypeError:
+            kwargs.pop("stacklevel")
+            method(msg, *args, **kwargs)
 
     def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
         self._log(logging.DEBUG, msg, args, kwargs)
