@@ -16,13 +16,15 @@ from ._invoke import Invoke
 from ._logging import DurableLogger
 from ._retry import RetryStrategy
 from ._serdes import SerDes
-from ._step import Step, StepSemantics
+from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name, default_serdes
 from ._wait import Wait
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter, Scope
 
 __all__ = ["DurableContext"]
+
+_AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
 
 T = TypeVar("T")
 
@@ -89,6 +91,18 @@ class DurableContext:
         are structured into. Inside ``fn``, :func:`replayflow.step_context` gives the attempt number, the
         operation id, a logger and a cancellation signal.
         """
+        if (
+            retry is None
+            and serdes is None
+            and result_type is None
+            and semantics is _AT_LEAST_ONCE
+            and (name is None or name.__class__ is str)
+            and callable(fn)
+        ):
+            # the common case, kept cheap: it runs once per operation on every replay
+            if name is None:
+                name = default_name(fn)
+            return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, default_serdes(fn)))
         return Step.make(
             fn,
             args,

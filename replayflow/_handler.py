@@ -80,9 +80,7 @@ class DurableHandler(Generic[R]):
         transport = self.transport or current_transport() or default_transport()
         arn = invocation["DurableExecutionArn"]
         state = invocation["InitialExecutionState"]
-        records: dict[str, OperationDict] = {}
-        for op in state["Operations"]:
-            records[op["Id"]] = op
+        records = index_operations(state["Operations"])
         checkpointer = Checkpointer(transport, arn, invocation["CheckpointToken"], records)
         try:
             checkpointer.load_pages(state.get("NextMarker"))
@@ -245,14 +243,8 @@ def parse_event(event: Any) -> InvocationInputDict:
             problems.append(f"{key} must be a {kind.__name__}, got {type(event[key]).__name__}")
     state = event.get("InitialExecutionState")
     if isinstance(state, dict):
-        ops = state.get("Operations")
-        if not isinstance(ops, list):
+        if not isinstance(state.get("Operations"), list):
             problems.append("InitialExecutionState.Operations must be a list")
-        else:
-            for i, op in enumerate(ops):
-                if not isinstance(op, dict) or not isinstance(op.get("Id"), str) or not isinstance(op.get("Type"), str):
-                    problems.append(f"InitialExecutionState.Operations[{i}] is not an operation with Id and Type")
-                    break
         marker = state.get("NextMarker")
         if marker is not None and not isinstance(marker, str):
             problems.append("InitialExecutionState.NextMarker must be a string")
@@ -263,6 +255,24 @@ def parse_event(event: Any) -> InvocationInputDict:
             "A durable function must be invoked by the Lambda durable execution service."
         )
     return event  # type: ignore[return-value]
+
+
+def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict]:
+    """Operations by Id; an entry that is not an operation is an :class:`InvalidEventError`."""
+    try:
+        records = {op["Id"]: op for op in operations}
+    except (TypeError, KeyError):
+        records = {}
+    if len(records) != len(operations) or not all(isinstance(op_id, str) for op_id in records):
+        for i, op in enumerate(operations):
+            if not isinstance(op, dict) or not isinstance(op.get("Id"), str) or not isinstance(op.get("Type"), str):
+                raise InvalidEventError(f"InitialExecutionState.Operations[{i}] is not an operation with Id and Type")
+        seen: set[str] = set()
+        for op in operations:
+            if op["Id"] in seen:
+                raise InvalidEventError(f"operation {op['Id']} appears twice in InitialExecutionState.Operations")
+            seen.add(op["Id"])
+    return records
 
 
 def find_execution(arn: str, records: dict[str, OperationDict]) -> OperationDict:

@@ -24,12 +24,16 @@ import queue
 import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
+from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final
+
+from orjson import loads as _orjson_loads
 
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError
 from ._hooks import OperationInfo
 from ._ids import operation_id
-from ._serdes import SerDesContext
+from ._serdes import DEFAULT_SERDES, SerDesContext
+from ._serdes import loads as _loads
 from ._wire import OperationDict
 
 if TYPE_CHECKING:
@@ -115,7 +119,9 @@ class Scope:
         """Allocate the next operation id of this scope."""
         op_id = self.next_id
         self.counter = n = self.counter + 1
-        self.next_id = nxt = operation_id(self.prefix, n + 1)
+        prefix = self.prefix
+        key = f"{prefix}-{n + 1}" if prefix else str(n + 1)
+        self.next_id = nxt = _blake2b(key.encode()).hexdigest()[:64]  # == operation_id(prefix, n + 1)
         self.replaying = nxt in self.records
         return op_id
 
@@ -338,18 +344,26 @@ class Interpreter:
         A record that exists must have been written by the same operation: same Type, SubType, Name and
         ParentId. Anything else is a :class:`NonDeterminismError` (never a silent skip).
         """
+        # Scope.take_id inlined: this runs once per operation on every replay
         scope = frame.scope
-        op_id = scope.take_id()
-        rec = self.records.get(op_id)
+        op_id = scope.next_id
+        scope.counter = n = scope.counter + 1
+        prefix = scope.prefix
+        key = f"{prefix}-{n + 1}" if prefix else str(n + 1)
+        scope.next_id = nxt = _blake2b(key.encode()).hexdigest()[:64]
+        records = self.records
+        scope.replaying = nxt in records
+        rec = records.get(op_id)
         if rec is None:
             if self.dry_run:
                 raise Park(op_id, "start")
             return op_id, None
+        recorded_name = rec.get("Name")
         if (
             rec.get("Type") != op_type
             or rec.get("SubType") != sub_type
-            or (rec.get("Name") or None) != (name or None)
             or rec.get("ParentId") != scope.parent_id
+            or (recorded_name != name and (recorded_name or None) != (name or None))
         ):
             raise self.mismatch(frame, op_id, rec, op_type, sub_type, name)
         return op_id, rec
@@ -513,18 +527,31 @@ class Interpreter:
     def serdes_context(self, op_id: str) -> SerDesContext:
         return SerDesContext(op_id, self.arn)
 
-    def decode(self, serdes: Any, payload: str | None, op_id: str, what: str) -> Any:
-        """Deserialize a recorded payload; a payload that cannot be read aborts with ``SerDesError``."""
+    def decode(self, serdes: Any, payload: str | None, op_id: str, what: object) -> Any:
+        """Deserialize a recorded payload; a payload that cannot be read aborts with ``SerDesError``.
+
+        ``what`` names the operation in the error (a string, or an object with ``describe()``).
+        """
         if payload is None:
             return None
         try:
+            if serdes is DEFAULT_SERDES:  # the common case: plain JSON, no context needed
+                try:
+                    return _orjson_loads(payload)
+                except ValueError:
+                    return _loads(payload)  # stdlib fallback (e.g. integers beyond 64 bits) or a clear error
             return serdes.deserialize(payload, SerDesContext(op_id, self.arn))
         except DurableExecutionError as exc:
             if isinstance(exc, SerDesError):
-                raise type(exc)(f"cannot read the recorded result of {what} (id {op_id}): {exc}") from exc
+                raise type(exc)(f"cannot read the recorded result of {_describe(what)} (id {op_id}): {exc}") from exc
             raise
         except Exception as exc:
-            raise SerDesError(f"cannot read the recorded result of {what} (id {op_id}): {exc}") from exc
+            raise SerDesError(f"cannot read the recorded result of {_describe(what)} (id {op_id}): {exc}") from exc
+
+
+def _describe(what: object) -> str:
+    describe_op = getattr(what, "describe", None)
+    return str(describe_op()) if callable(describe_op) else str(what)
 
 
 def describe(op_type: str | None, sub_type: str | None, name: str | None, parent_id: str | None) -> str:

@@ -138,6 +138,21 @@ def _serdes_for(fn: Callable[..., Any], serdes: Any, result_type: Any) -> Any:
     return found
 
 
+_FN_SERDES: dict[Any, Any] = {}
+
+
+def default_serdes(fn: Callable[..., Any]) -> Any:
+    """The serdes for ``fn``'s results: typed JSON when its return annotation needs it (cached per code)."""
+    try:
+        code = fn.__code__  # type: ignore[attr-defined]
+    except AttributeError:
+        return _serdes_for(fn, None, None)
+    found = _FN_SERDES.get(code)
+    if found is None:
+        found = _FN_SERDES[code] = _serdes_for(fn, None, None)
+    return found
+
+
 def default_name(fn: Callable[..., Any]) -> str | None:
     """A function's ``__name__``; ``None`` for lambdas and nameless callables."""
     target = getattr(fn, "func", fn)
@@ -206,7 +221,7 @@ class Step(Operation[T]):
         status = rec["Status"]
         if status == "SUCCEEDED":
             details = rec.get("StepDetails")
-            return it.decode(self.serdes, details.get("Result") if details else None, op_id, self._what())
+            return it.decode(self[5], details.get("Result") if details else None, op_id, self)
         if status == "READY":
             return self._attempt(it, frame, op_id, _attempts(rec) + 1, True)
         if status == "STARTED":
@@ -227,6 +242,10 @@ class Step(Operation[T]):
 
     def _what(self) -> str:
         return repr(self.name) if self.name else "(unnamed step)"
+
+    def describe(self) -> str:
+        """How errors name this step."""
+        return f"step {self._what()}"
 
     def _info(self, it: Interpreter, frame: Frame, op_id: str) -> OperationInfo:
         return OperationInfo(it.arn, op_id, "STEP", "Step", self.name, frame.scope.parent_id)

@@ -40,4 +40,4 @@ def test_a_record_that_no_longer_matches_the_result_type_fails_clearly():
 
     out = invoke(wf, event(step(1, name="price", result={"cents": 5})))
     assert out["Status"] == "FAILED"
-    assert "cannot read the recorded result of 'price'" in out["Error"]["ErrorMessage"]
+    assert "cannot read the recorded result of step 'price'" in out["Error"]["ErrorMessage"]
