@@ -144,7 +144,7 @@ _FN_SERDES: dict[Any, Any] = {}
 def default_serdes(fn: Callable[..., Any]) -> Any:
     """The serdes for ``fn``'s results: typed JSON when its return annotation needs it (cached per code)."""
     try:
-        code = fn.__code__  # type: ignore[attr-defined]
+        code = fn.__code__
     except AttributeError:
         return _serdes_for(fn, None, None)
     found = _FN_SERDES.get(code)
