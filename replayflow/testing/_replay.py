@@ -1,0 +1,401 @@
+"""``replay(workflow, history)``: run the real interpreter over a history, with no service at all.
+
+Nothing the workflow does reaches the outside world: step bodies do not run, checkpoints are not sent.
+Frames stop at their next new work; the report says what that work is, or how the workflow ended, or
+where the code departed from the history. Microseconds for small histories: no threads, no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from replayflow._checkpoint import Checkpointer
+from replayflow._child import start_body
+from replayflow._context import DurableContext
+from replayflow._errors import InvalidEventError, NonDeterminismError, SerDesError
+from replayflow._handler import DurableHandler, _input_serdes, find_execution
+from replayflow._hooks import Hooks
+from replayflow._ids import operation_id
+from replayflow._interpreter import Frame, Interpreter, Scope
+from replayflow._logging import DEFAULT_LOGGER, DurableLogger
+from replayflow._serdes import JsonSerDes
+from replayflow._wire import OperationDict
+
+from ._diff import diff
+from ._history import UNSET, History
+from ._next import NextOperation, describe_planned
+from ._recorded import HistorySource, RecordedHistory, load_history
+
+__all__ = ["Outcome", "ReplayReport", "WaitingOperation", "replay"]
+
+OutcomeName = Literal["completed", "failed", "suspended", "non-determinism"]
+
+
+class Outcome(str):
+    """How a replay ended: ``"completed"``, ``"failed"``, ``"suspended"`` or ``"non-determinism"``.
+
+    A plain string that remembers its report, so that ``assert report.outcome == "completed"`` failing
+    under pytest shows the whole report (see the plugin).
+    """
+
+    __slots__ = ("report",)
+    report: ReplayReport
+
+
+@attrs.frozen
+class WaitingOperation:
+    """A recorded operation a suspended workflow waits for (a timer, a callback, an invoke, a retry)."""
+
+    operation_id: str
+    type: str
+    sub_type: str | None
+    name: str | None
+    status: str
+
+    def __str__(self) -> str:
+        kind = (self.sub_type or self.type).lower()
+        return f"{kind} {self.name!r} ({self.status})" if self.name else f"{kind} (unnamed, {self.status})"
+
+
+@attrs.frozen(eq=False)
+class ReplayReport:
+    """What a workflow does over a history: how it ended, or what it would do next."""
+
+    workflow: str
+    outcome: Outcome
+    #: The workflow's return value (``outcome == "completed"``).
+    result: Any
+    #: The error the workflow failed with, or the NonDeterminismError.
+    error: BaseException | None
+    #: The operations it would start now, in the order the interpreter reached them.
+    next_operations: tuple[NextOperation, ...]
+    #: Recorded operations it is suspended on.
+    waiting_on: tuple[WaitingOperation, ...]
+    #: The checkpoint updates this invocation would send (completed contexts, retries...).
+    updates: tuple[Mapping[str, Any], ...]
+    #: The history replayed.
+    operations: tuple[OperationDict, ...] = attrs.field(repr=False)
+
+    @property
+    def non_determinism(self) -> NonDeterminismError | None:
+        """The NonDeterminismError, when the code departed from the history."""
+        return self.error if isinstance(self.error, NonDeterminismError) else None
+
+    @property
+    def next_names(self) -> list[str | None]:
+        """Names of :attr:`next_operations`, in order."""
+        return [n.name for n in self.next_operations]
+
+    def next(self, name: str | None = None, *, kind: str | None = None) -> NextOperation:
+        """The next operation named ``name`` (and of ``kind``); a readable AssertionError if there is none."""
+        for candidate in self.next_operations:
+            if (name is None or candidate.name == name) and (kind is None or candidate.kind == kind):
+                return candidate
+        wanted = " ".join(x for x in (kind or "operation", repr(name) if name is not None else "") if x)
+        raise AssertionError(f"the workflow would not start a {wanted} next.\n{self.explain()}")
+
+    # -- assertions ------------------------------------------------------------------------------------------
+
+    def assert_completed(self, result: Any = UNSET) -> Any:
+        """Assert the workflow completed (with ``result`` if given); returns the result."""
+        self._expect("completed")
+        if result is not UNSET and self.result != result:
+            raise AssertionError(f"{diff(result, self.result, label='the workflow result')}\n\n{self.explain()}")
+        return self.result
+
+    def assert_failed(
+        self, error_type: type[BaseException] | str | None = None, match: str | None = None
+    ) -> BaseException:
+        """Assert the workflow failed, with an error of ``error_type`` whose message matches ``match`` (regex)."""
+        self._expect("failed")
+        error = self.error
+        assert error is not None
+        if error_type is not None and not _is_error(error, error_type):
+            raise AssertionError(
+                f"the workflow failed with {_type_names(error)}, not {_name(error_type)}: {error}\n\n{self.explain()}"
+            )
+        if match is not None and not re.search(match, str(error)):
+            raise AssertionError(f"the error message {str(error)!r} does not match {match!r}\n\n{self.explain()}")
+        return error
+
+    def assert_suspended(self, *, waiting_on: Iterable[str] | None = None) -> None:
+        """Assert the workflow suspended (waiting on operations named ``waiting_on``, if given)."""
+        self._expect("suspended")
+        if waiting_on is not None:
+            expected = sorted(waiting_on)
+            actual = sorted(w.name or w.operation_id for w in self.waiting_on)
+            if expected != actual:
+                raise AssertionError(f"{diff(expected, actual, label='waiting on')}\n\n{self.explain()}")
+
+    def assert_non_determinism(self, name: str | None = None, match: str | None = None) -> NonDeterminismError:
+        """Assert the code departed from the history (at the operation named ``name``; message matching ``match``)."""
+        self._expect("non-determinism")
+        error = self.non_determinism
+        assert error is not None
+        if name is not None and error.name != name and f"'{name}'" not in str(error):
+            raise AssertionError(f"the non-determinism is not about {name!r}: {error}")
+        if match is not None and not re.search(match, str(error)):
+            raise AssertionError(f"the non-determinism message does not match {match!r}: {error}")
+        return error
+
+    def assert_next_step(
+        self,
+        name: str | None,
+        args: Any = UNSET,
+        kwargs: Any = UNSET,
+        *,
+        attempt: int | None = None,
+        function: Callable[..., Any] | None = None,
+    ) -> NextOperation:
+        """Assert the workflow would run the step ``name`` next (with these ``args``/``kwargs``/``attempt``)."""
+        fields: dict[str, Any] = {}
+        if args is not UNSET:
+            fields["args"] = tuple(args)
+        if kwargs is not UNSET:
+            fields["kwargs"] = dict(kwargs)
+        if attempt is not None:
+            fields["attempt"] = attempt
+        if function is not None:
+            fields["function"] = function
+        return self.assert_next("step", name, **fields)
+
+    def assert_next(self, kind: str, name: Any = UNSET, /, **fields: Any) -> NextOperation:
+        """Assert the workflow would start a ``kind`` operation (named ``name``) whose fields equal ``fields``.
+
+        ``report.assert_next("wait", "cool-off", seconds=300)``; ``report.assert_next("invoke",
+        function_name="billing", payload={...})``. Returns the operation.
+        """
+        if self.outcome not in ("suspended", "completed", "failed"):
+            raise AssertionError(f"expected a next {kind}, but the replay ended in {self.outcome}.\n\n{self.explain()}")
+        candidates = [n for n in self.next_operations if n.kind == kind and (name is UNSET or n.name == name)]
+        if not candidates:
+            label = f"{kind} {name!r}" if name is not UNSET else kind
+            raise AssertionError(f"the workflow would not start a {label} next.\n\n{self.explain()}")
+        problems = []
+        for candidate in candidates:
+            mismatched = [(k, v, getattr(candidate, k)) for k, v in fields.items() if getattr(candidate, k) != v]
+            if not mismatched:
+                return candidate
+            problems.append((candidate, mismatched))
+        candidate, mismatched = problems[0]
+        text = "\n".join(diff(expected, actual, label=key) for key, expected, actual in mismatched)
+        raise AssertionError(f"next {candidate.describe()}\n{text}\n\n{self.explain()}")
+
+    def _expect(self, outcome: str) -> None:
+        if self.outcome != outcome:
+            raise AssertionError(
+                f"expected the replay to end {outcome}, but it ended {self.outcome}.\n\n{self.explain()}"
+            )
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def explain(self) -> str:
+        """The report as readable text."""
+        ops = len(self.operations)
+        lines = [f"replay of {self.workflow} over {ops} recorded operation{'s' if ops != 1 else ''}: {self.outcome}"]
+        if self.outcome == "completed":
+            lines.append(f"  result: {self.result!r}")
+        elif self.outcome == "failed":
+            lines.append(f"  error: {_type_names(self.error)}: {self.error}")
+        elif self.outcome == "non-determinism":
+            lines.append(f"  {self.error}")
+        if self.next_operations:
+            lines.append("next operations:")
+            lines.extend(f"  {i}. {n.describe()}" for i, n in enumerate(self.next_operations, 1))
+        if self.waiting_on:
+            lines.append("waiting on:")
+            lines.extend(f"  - {w}" for w in self.waiting_on)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.explain()
+
+
+def _is_error(error: BaseException, expected: type[BaseException] | str) -> bool:
+    if isinstance(expected, type):
+        return isinstance(error, expected) or getattr(error, "error_type", None) == _qualified(expected)
+    names = {_qualified(c) for c in type(error).__mro__} | {c.__name__ for c in type(error).__mro__}
+    recorded = getattr(error, "error_type", None)
+    return expected in names or recorded == expected or (recorded or "").rsplit(".", 1)[-1] == expected
+
+
+def _qualified(cls: type[BaseException]) -> str:
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _name(expected: type[BaseException] | str) -> str:
+    return expected.__name__ if isinstance(expected, type) else expected
+
+
+def _type_names(error: BaseException | None) -> str:
+    name = type(error).__name__
+    recorded = getattr(error, "error_type", None)
+    return f"{name} ({recorded})" if recorded and recorded.rsplit(".", 1)[-1] != name else name
+
+
+# -- driving the interpreter ---------------------------------------------------------------------------------
+
+
+class _DryRun(Interpreter):
+    """The interpreter in dry-run mode, remembering which frames it abandoned (orphaned branches)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(dry_run=True, **kwargs)
+        self.abandoned_ops: set[str] = set()
+        self.abandoned_scopes: set[str] = set()
+
+    def close(self, frame: Frame) -> None:
+        if not frame.closed:
+            scope = frame.scope
+            if scope.counter:
+                self.abandoned_ops.add(operation_id(scope.prefix, scope.counter))
+            if scope.prefix is not None:
+                self.abandoned_scopes.add(scope.prefix)
+        super().close(frame)
+
+
+def replay(
+    workflow: Callable[..., Any],
+    history: History | RecordedHistory | HistorySource,
+    *,
+    input: Any = UNSET,
+    log_replay: bool = False,
+) -> ReplayReport:
+    """Replay ``workflow`` (a ``@durable`` handler or a workflow function) over ``history``.
+
+    ``history`` is a :class:`History`, a :class:`RecordedHistory`, or anything :func:`load_history` reads
+    (a JSON file path, JSON text, a list of operations, a state or history dump, an invocation event).
+    ``input`` replaces the input recorded in the history. Returns a :class:`ReplayReport`.
+    """
+    handler = workflow if isinstance(workflow, DurableHandler) else None
+    fn: Callable[..., Any] = handler.workflow if handler is not None else workflow
+    if not callable(fn):
+        raise TypeError(f"replay needs a workflow function or a @durable handler, got {workflow!r}")
+    if isinstance(history, History):
+        arn, operations = history.arn, history.operations
+    else:
+        recorded = history if isinstance(history, RecordedHistory) else load_history(history)
+        arn, operations = recorded.arn, list(recorded.operations)
+    records: dict[str, OperationDict] = {op["Id"]: op for op in operations}
+    if input is not UNSET:
+        _set_input(arn, records, operations, input)
+    input_serdes = handler._input_serdes if handler is not None else _input_serdes(fn)
+    result_serdes = handler.result_serdes if handler is not None else JsonSerDes()
+    target = handler.logger if handler is not None else DEFAULT_LOGGER
+    checkpointer = Checkpointer(None, arn, "dry-run", records)
+    it = _DryRun(
+        records=records,
+        arn=arn,
+        checkpointer=checkpointer,
+        hooks=Hooks(()),
+        logger=DurableLogger(target, {"executionArn": arn}),
+        make_context=_no_context,
+        log_replay=log_replay or (handler.log_replay if handler is not None else False),
+    )
+    it.make_context = functools.partial(DurableContext, it)
+    name = _workflow_name(fn)
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        try:
+            execution: OperationDict = find_execution(arn, records)
+        except InvalidEventError:
+            execution = {}
+        payload = (execution.get("ExecutionDetails") or {}).get("InputPayload")
+        try:
+            workflow_input = input_serdes.deserialize(payload) if payload else None
+        except SerDesError as exc:
+            raise InvalidEventError(f"the execution's input is not valid JSON: {exc}") from exc
+        scope = Scope(records, None, None, "the workflow")
+        gen = start_body(fn, (workflow_input, it.make_context(scope)), {})
+        status, value = it.run(gen, scope)
+        if status == "SUCCEEDED":
+            result_serdes.serialize(value, None)  # as the handler does: an unserializable result fails
+            outcome, result = "completed", value
+        elif status == "FAILED":
+            outcome, error = "failed", value
+        else:
+            outcome = "suspended"
+    except NonDeterminismError as exc:
+        outcome, error = "non-determinism", exc
+    except (SerDesError, InvalidEventError) as exc:
+        outcome, error = "failed", exc
+    checkpointer.flush()
+    return _report(it, name, outcome, result, error, operations, records)
+
+
+def _report(
+    it: _DryRun,
+    name: str,
+    outcome: str,
+    result: Any,
+    error: BaseException | None,
+    operations: Sequence[OperationDict],
+    records: Mapping[str, OperationDict],
+) -> ReplayReport:
+    parents = {op["Id"]: op.get("ParentId") for op in operations}
+    for update in it.checkpointer.unsent:
+        parents.setdefault(update["Id"], update.get("ParentId"))
+
+    def abandoned(op_id: str, parent: str | None) -> bool:
+        if op_id in it.abandoned_ops:
+            return True
+        seen = 0
+        while parent is not None and seen < 10_000:
+            if parent in it.abandoned_scopes:
+                return True
+            parent = parents.get(parent)
+            seen += 1
+        return False
+
+    next_ops = tuple(describe_planned(p, records) for p in it.planned if not abandoned(p.op_id, p.parent_id))
+    waiting = []
+    for op_id in it.waiting_on():
+        rec = records.get(op_id) or {}
+        waiting.append(
+            WaitingOperation(op_id, rec.get("Type", "?"), rec.get("SubType"), rec.get("Name"), rec.get("Status", "?"))
+        )
+    marker = Outcome(outcome)
+    report = ReplayReport(
+        workflow=name,
+        outcome=marker,
+        result=result,
+        error=error,
+        next_operations=next_ops,
+        waiting_on=tuple(waiting),
+        updates=tuple(it.checkpointer.unsent),
+        operations=tuple(operations),
+    )
+    marker.report = report
+    return report
+
+
+def _set_input(arn: str, records: dict[str, OperationDict], operations: list[OperationDict], value: Any) -> None:
+    payload = JsonSerDes().serialize(value)
+    try:
+        execution = find_execution(arn, records)
+    except InvalidEventError:
+        execution = {"Id": arn.rsplit("/", 1)[-1], "Type": "EXECUTION", "Status": "STARTED"}
+        operations.insert(0, execution)
+    updated: OperationDict = {**execution, "ExecutionDetails": {"InputPayload": payload}}
+    records[updated["Id"]] = updated
+    for i, op in enumerate(operations):
+        if op["Id"] == updated["Id"]:
+            operations[i] = updated
+
+
+def _workflow_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if module and module != "__main__":
+        return f"{module}:{qualname}"
+    return str(qualname)
+
+
+def _no_context(scope: Scope) -> Any:  # pragma: no cover - replaced before use
+    raise RuntimeError("the interpreter's context factory is not set")
