@@ -327,6 +327,7 @@ class _BatchOp(Operation[BatchResult[T]]):
 
     def _run(self, it: Interpreter, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, self.name)
+        branches = self.branches()  # user namers run before anything is checkpointed
         config = self.config
         serdes = config.serdes or BatchSerDes(config.item_serdes)
         replay: BatchResult[Any] | None = None
@@ -343,7 +344,7 @@ class _BatchOp(Operation[BatchResult[T]]):
         else:
             it.enqueue(context_update(frame.scope.parent_id, op_id, "START", self.sub_type, self.name))
             it.operation_started(frame, op_id, "CONTEXT", self.sub_type, self.name)
-        run = _BatchRun(it, frame, self, op_id, serdes, replay)
+        run = _BatchRun(it, frame, self, branches, op_id, serdes, replay)
         run.start_more()
         return BLOCKED
 
@@ -424,6 +425,7 @@ class _BatchRun:
         it: Interpreter,
         parent: Frame,
         op: _BatchOp[Any],
+        branches: list[Branch],
         op_id: str,
         serdes: Any,
         replay: BatchResult[Any] | None,
@@ -435,7 +437,7 @@ class _BatchRun:
         self.serdes = serdes
         self.replay = replay  # the stripped summary of a ReplayChildren batch being rebuilt
         self.config = op.config
-        self.branches = op.branches()
+        self.branches = branches
         self.items: dict[int, BatchItem[Any]] = {}
         self.running: dict[int, Frame] = {}
         self.succeeded = 0

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from orjson import loads as _orjson_loads
 
-from ._errors import DurableExecutionError, NonDeterminismError, SerDesError
+from ._checkpoint import TokenRevoked
+from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
 from ._hooks import OperationInfo
 from ._ids import operation_id
 from ._serdes import DEFAULT_SERDES, SerDesContext
@@ -273,6 +274,12 @@ class Interpreter:
             except Park as park:
                 self.planned.append(Planned(op, park, frame))
                 return
+            except _ABORTS:
+                raise
+            except Exception as error:  # user code run while starting the operation (a namer, a serdes...)
+                exc = error
+                value = None
+                continue
             if value is BLOCKED:
                 return
 
@@ -547,6 +554,10 @@ class Interpreter:
             raise
         except Exception as exc:
             raise SerDesError(f"cannot read the recorded result of {_describe(what)} (id {op_id}): {exc}") from exc
+
+
+#: Errors that end the invocation instead of being raised into the workflow.
+_ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)
 
 
 def _describe(what: object) -> str:

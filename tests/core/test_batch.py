@@ -434,3 +434,14 @@ def test_batch_item_statuses_are_enums():
     assert CompletionReason("ALL_COMPLETED") is CompletionReason.ALL_COMPLETED
     with pytest.raises(ValidationError):
         CompletionConfig(tolerated_failure_percentage=-1)
+
+
+def test_an_item_namer_that_raises_raises_in_the_workflow():
+    @replayflow.durable
+    def wf(_, ctx):
+        try:
+            yield ctx.map([1], lambda c, *a: 1, item_namer=lambda item, i: 1 / 0)
+        except ZeroDivisionError:
+            return "caught at the yield"
+
+    assert invoke(wf, event())["Result"] == '"caught at the yield"'
