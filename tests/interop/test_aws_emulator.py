@@ -1,0 +1,152 @@
+"""AWS's own durable execution emulator (dex-local-runner) runs a replayflow workflow end to end.
+
+The emulator invokes our handler through a Lambda Invoke endpoint (replayflow's LambdaInvokeServer) and
+our handler checkpoints back to the emulator over real HTTP with boto3 (AwsTransport). The emulator's
+recorded history must show the operations the workflow performed, retries and waits included.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+
+import replayflow
+from replayflow import AwsTransport, RetryPresets
+from replayflow._invoke_server import LambdaInvokeServer
+
+pytestmark = pytest.mark.slow
+
+RUNNER = Path(sys.executable).with_name("dex-local-runner")
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-west-2"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+def flaky(name: str) -> str:
+    if replayflow.step_context().attempt < 2:
+        raise ConnectionError("warehouse API is down")
+    return f"{name} packed"
+
+
+def interop(order: dict[str, Any], ctx: replayflow.DurableContext) -> Any:
+    greeting = yield ctx.step(greet, order["name"], name="greet")
+    packed = yield ctx.step(flaky, order["name"], name="pack", retry=RetryPresets.fixed(1, max_attempts=3))
+    yield ctx.wait(seconds=5, name="cool-off")
+    return {"greeting": greeting, "packed": packed}
+
+
+@pytest.fixture
+def emulator(monkeypatch):
+    if not RUNNER.exists() and not shutil.which("dex-local-runner"):
+        pytest.fail("dex-local-runner is not installed: pip install -e '.[test]'")
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    transport = AwsTransport(endpoint_url=url, region_name="us-west-2")
+    with LambdaInvokeServer({"interop": replayflow.durable(interop, transport=transport)}) as lambdas:
+        process = subprocess.Popen(
+            [
+                str(RUNNER if RUNNER.exists() else shutil.which("dex-local-runner")),
+                "start-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--lambda-endpoint",
+                lambdas.url,
+                "--local-runner-endpoint",
+                url,
+                "--skip-time",
+                "--invocation-timeout",
+                "30",
+                "--log-level",
+                "WARNING",
+            ],
+            env={**os.environ, **CREDENTIALS},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/health", timeout=1).read()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        out = process.stdout.read().decode() if process.stdout else ""
+                        pytest.fail(f"the emulator did not start: {out}")
+                    time.sleep(0.1)
+            yield url, lambdas
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_the_aws_emulator_runs_a_replayflow_workflow(emulator):
+    url, lambdas = emulator
+    start = urllib.request.Request(
+        f"{url}/start-durable-execution",
+        data=orjson.dumps(
+            {
+                "AccountId": "123456789012",
+                "FunctionName": "interop",
+                "FunctionQualifier": "$LATEST",
+                "ExecutionName": "interop-run",
+                "ExecutionTimeoutSeconds": 120,
+                "ExecutionRetentionPeriodDays": 1,
+                "Input": orjson.dumps({"name": "ada"}).decode(),
+            }
+        ),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    arn = orjson.loads(urllib.request.urlopen(start, timeout=10).read())["ExecutionArn"]
+    client = boto3.client("lambda", endpoint_url=url, region_name="us-west-2")
+    deadline = time.monotonic() + 60
+    while (execution := client.get_durable_execution(DurableExecutionArn=arn))["Status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not finish"
+        time.sleep(0.2)
+    assert execution["Status"] == "SUCCEEDED", execution
+    assert orjson.loads(execution["Result"]) == {"greeting": "hello ada", "packed": "ada packed"}
+
+    events = client.get_durable_execution_history(DurableExecutionArn=arn, IncludeExecutionData=True)["Events"]
+    seen = [(e["EventType"], e.get("Name")) for e in events if e["EventType"] != "InvocationCompleted"]
+    assert seen == [
+        ("ExecutionStarted", "interop-run"),
+        ("StepStarted", "greet"),
+        ("StepSucceeded", "greet"),
+        ("StepStarted", "pack"),
+        ("StepFailed", "pack"),
+        ("StepStarted", "pack"),
+        ("StepSucceeded", "pack"),
+        ("WaitStarted", "cool-off"),
+        ("WaitSucceeded", "cool-off"),
+        ("ExecutionSucceeded", "interop-run"),
+    ], seen
+    failed = next(e for e in events if e["EventType"] == "StepFailed")
+    assert failed["StepFailedDetails"]["Error"]["Payload"]["ErrorType"] == "ConnectionError"
+    assert len(lambdas.invocations) >= 3  # first run, after the retry delay, after the wait
