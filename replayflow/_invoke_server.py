@@ -57,13 +57,13 @@ class LambdaInvokeServer:
     ) -> None:
         self.handlers = dict(handlers)
         self.timeout_seconds = timeout_seconds
-        self.invocations: list[tuple[str, dict[str, Any]]] = []
+        self.invocations: list[tuple[str, Any]] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:
                 server._invoke(self)
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
