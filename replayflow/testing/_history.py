@@ -332,6 +332,7 @@ class History:
         """
         prefix = f"{name} " if name else ""
         op = self._new("CONTEXT", "WaitForCallback", name)
+        op["Status"] = "STARTED"
         context_id: str = op["Id"]
         self._append(op)
         self._scopes.append(_Scope(context_id, context_id))
@@ -358,8 +359,6 @@ class History:
         elif status != "STARTED":
             handle: Callback[Any] = Callback(cb["Id"], cb["CallbackDetails"]["CallbackId"], name, None)
             self._finish(op, "FAILED", ContextDetails={"Error": error_object(callback_error(cb, handle))})
-        else:
-            op["ContextDetails"] = {}
         return context_id
 
     def invoke(
@@ -587,8 +586,7 @@ class History:
         elif result is not UNSET or payload is not None:
             self._finish(op, "SUCCEEDED", ContextDetails={"Result": _payload(result, payload, what)})
         else:
-            op["Status"] = "STARTED"
-            op["ContextDetails"] = {}
+            op["Status"] = "STARTED"  # a running context has no details yet
 
     def _batch(
         self,
@@ -610,8 +608,7 @@ class History:
             self._finish(op, "FAILED", ContextDetails={"Error": error_dict(error)})
             block.reason = None
         else:
-            op["Status"] = "STARTED"
-            op["ContextDetails"] = {}
+            op["Status"] = "STARTED"  # a running context has no details yet
             if results is not None:
                 completed = completed or True
             if completed:
@@ -703,8 +700,9 @@ class BatchBlock:
                 "ParentId": self.id,
                 "StartTimestamp": history._now,
                 "Status": status,
-                "ContextDetails": {} if status == "STARTED" else {"Error": err} if err else {"Result": encoded},
             }
+            if status != "STARTED":
+                op["ContextDetails"] = {"Error": err} if err else {"Result": encoded}
             history._end(op)
             history._append(op)
         self._branches.append((name, status, encoded, err))

@@ -268,11 +268,10 @@ class _Folder:
             if isinstance(when, int):
                 rec["StartTimestamp"] = when
         info: dict[str, Any] = rec.setdefault(_DETAILS[op_type], {})
-        payload, truncated, absent = _payload(details.get("Input" if phase == "Started" else "Result"))
+        payload, truncated, _ = _payload(details.get("Input" if phase == "Started" else "Result"))
         error, error_truncated, _ = _payload(details.get("Error"))
         if truncated or error_truncated:
             self.warnings.append(f"{event_type} of {rec.get('Name') or op_id}: the payload is truncated in the history")
-        self.missing_payloads = self.missing_payloads or absent
         if op_type == "EXECUTION":
             self._execution(phase, info, payload, error)
         elif phase == "Started":
