@@ -35,9 +35,8 @@ def test_root_child_and_branch_ids_are_derived_as_the_sdk_derives_them():
         m.item()
         with m.item():
             in_item = h.step("in-item")
-    with h.parallel("flat", nesting="FLAT") as flat:
-        with flat.branch("only"):
-            in_flat = h.step("in-flat")
+    with h.parallel("flat", nesting="FLAT") as flat, flat.branch("only"):
+        in_flat = h.step("in-flat")
     ops = {op["Id"]: op for op in h.operations}
     assert first == operation_id(None, 1)
     assert child.id == operation_id(None, 2) and ops[child.id]["Type"] == "CONTEXT"
@@ -248,7 +247,7 @@ def test_contradictions_are_refused(build, message):
 
 def test_operations_directly_inside_a_batch_block_are_refused():
     h = History()
-    with h.parallel("p"), pytest.raises(ValidationError, match="inside `with block.branch"):
+    with h.parallel("p"), pytest.raises(ValidationError, match=r"inside `with block\.branch"):
         h.step("lost")
 
 

@@ -18,8 +18,8 @@ EXEC_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:orders:7/durable-exec
 
 def strip_times(ops: Any) -> list[dict[str, Any]]:
     out = []
-    for op in ops:
-        op = {k: v for k, v in op.items() if not k.endswith("Timestamp")}
+    for original in ops:
+        op = {k: v for k, v in original.items() if not k.endswith("Timestamp")}
         for key, value in list(op.items()):
             if key.endswith("Details"):
                 op[key] = {k: v for k, v in value.items() if not k.endswith("Timestamp") and k != "CallbackId"}
@@ -45,11 +45,24 @@ class Events:
         self.when = when
         self.t = EPOCH
 
-    def add(self, event_type: str, op_id: str, name: str | None = None, *, parent: str | None = None,
-            sub_type: str | None = None, seconds: float = 1, **details: Any) -> None:
+    def add(
+        self,
+        event_type: str,
+        op_id: str,
+        name: str | None = None,
+        *,
+        parent: str | None = None,
+        sub_type: str | None = None,
+        seconds: float = 1,
+        **details: Any,
+    ) -> None:
         self.t += dt.timedelta(seconds=seconds)
-        event: dict[str, Any] = {"EventType": event_type, "EventId": len(self.events) + 1, "Id": op_id,
-                                 "EventTimestamp": self.when(self.t)}
+        event: dict[str, Any] = {
+            "EventType": event_type,
+            "EventId": len(self.events) + 1,
+            "Id": op_id,
+            "EventTimestamp": self.when(self.t),
+        }
         if name is not None:
             event["Name"] = name
         if parent is not None:
@@ -66,31 +79,65 @@ def order_events(when: Any, *, finished: bool = True) -> list[dict[str, Any]]:
     ids = {op.get("Name"): op["Id"] for op in h.operations}
     billing = ids["billing"]
     e = Events(when)
-    e.add("ExecutionStarted", "execution-1", "test-execution", Input={"Payload": json.dumps(ORDER, separators=(",", ":"))}, ExecutionTimeout=900)
+    order_json = json.dumps(ORDER, separators=(",", ":"))
+    e.add("ExecutionStarted", "execution-1", "test-execution", Input={"Payload": order_json}, ExecutionTimeout=900)
     e.add("StepStarted", ids["reserve"], "reserve", sub_type="Step")
-    e.add("StepSucceeded", ids["reserve"], "reserve", sub_type="Step",
-          Result={"Payload": '{"sku":"A1","held":true}', "Truncated": False}, RetryDetails={"CurrentAttempt": 1})
-    e.add("WaitStarted", ids["cool-off"], "cool-off", sub_type="Wait", Duration=300,
-          ScheduledEndTimestamp=when(e.t + dt.timedelta(seconds=301)))
+    e.add(
+        "StepSucceeded",
+        ids["reserve"],
+        "reserve",
+        sub_type="Step",
+        Result={"Payload": '{"sku":"A1","held":true}', "Truncated": False},
+        RetryDetails={"CurrentAttempt": 1},
+    )
+    e.add(
+        "WaitStarted",
+        ids["cool-off"],
+        "cool-off",
+        sub_type="Wait",
+        Duration=300,
+        ScheduledEndTimestamp=when(e.t + dt.timedelta(seconds=301)),
+    )
     e.add("InvocationCompleted", "execution-1", RequestId="r-1")
     e.add("WaitSucceeded", ids["cool-off"], "cool-off", sub_type="Wait", seconds=300, Duration=300)
     e.add("ContextStarted", billing, "billing", sub_type="RunInChildContext")
     e.add("StepStarted", ids["charge"], "charge", parent=billing, sub_type="Step")
-    e.add("StepFailed", ids["charge"], "charge", parent=billing, sub_type="Step",
-          Error={"Payload": {"ErrorType": "TimeoutError", "ErrorMessage": "gateway"}, "Truncated": False},
-          RetryDetails={"CurrentAttempt": 1, "NextAttemptDelaySeconds": 2})
+    e.add(
+        "StepFailed",
+        ids["charge"],
+        "charge",
+        parent=billing,
+        sub_type="Step",
+        Error={"Payload": {"ErrorType": "TimeoutError", "ErrorMessage": "gateway"}, "Truncated": False},
+        RetryDetails={"CurrentAttempt": 1, "NextAttemptDelaySeconds": 2},
+    )
     e.add("InvocationCompleted", "execution-1", RequestId="r-2")
     if finished:
         e.add("StepStarted", ids["charge"], "charge", parent=billing, sub_type="Step", seconds=2)
-        e.add("StepSucceeded", ids["charge"], "charge", parent=billing, sub_type="Step",
-              Result={"Payload": '{"charged":30,"currency":"USD"}', "Truncated": False},
-              RetryDetails={"CurrentAttempt": 2})
-        e.add("ContextSucceeded", billing, "billing", sub_type="RunInChildContext",
-              Result={"Payload": '{"charged":30,"currency":"USD"}', "Truncated": False})
+        e.add(
+            "StepSucceeded",
+            ids["charge"],
+            "charge",
+            parent=billing,
+            sub_type="Step",
+            Result={"Payload": '{"charged":30,"currency":"USD"}', "Truncated": False},
+            RetryDetails={"CurrentAttempt": 2},
+        )
+        e.add(
+            "ContextSucceeded",
+            billing,
+            "billing",
+            sub_type="RunInChildContext",
+            Result={"Payload": '{"charged":30,"currency":"USD"}', "Truncated": False},
+        )
         e.add("StepStarted", ids["ship"], "ship", sub_type="Step")
         e.add("StepSucceeded", ids["ship"], "ship", sub_type="Step", Result={"Payload": '"TRACK-1"'})
-        e.add("ExecutionSucceeded", "execution-1", "test-execution",
-              Result={"Payload": '{"order":"o-1","tracking":"TRACK-1","charged":30}'})
+        e.add(
+            "ExecutionSucceeded",
+            "execution-1",
+            "test-execution",
+            Result={"Payload": '{"order":"o-1","tracking":"TRACK-1","charged":30}'},
+        )
     return e.events
 
 
@@ -145,13 +192,17 @@ def test_truncated_payloads_are_flagged():
     assert any("truncated" in w and "reserve" in w for w in load_history(events).warnings)
 
 
-@pytest.mark.parametrize("when", [boto3_time, cli_time, lambda m: round(m.timestamp() * 1000)], ids=["boto3", "cli", "ms"])
+def ms_time(moment: dt.datetime) -> int:
+    return round(moment.timestamp() * 1000)  # the invocation event's format
+
+
+@pytest.mark.parametrize("when", [boto3_time, cli_time, ms_time], ids=["boto3", "cli", "ms"])
 def test_state_dumps_with_any_timestamp_format_load_as_epoch_milliseconds(when, tmp_path):
     h = finished_order_history()
     ops = h.operations
     dumped = []
-    for op in ops:
-        op = dict(op)
+    for original in ops:
+        op = dict(original)
         for key in [k for k in op if k.endswith("Timestamp")]:
             op[key] = when(dt.datetime.fromtimestamp(op[key] / 1000, dt.UTC))
         dumped.append(op)
@@ -170,8 +221,13 @@ def test_an_invocation_event_and_a_state_with_execution_fields_load():
     loaded = load_history(event)
     assert (loaded.format, loaded.arn, len(loaded)) == ("invocation", EXEC_ARN, len(h))
 
-    described = {"DurableExecutionArn": EXEC_ARN, "Status": "FAILED", "Error": {"ErrorMessage": "x"},
-                 "Operations": h.operations[1:], "InputPayload": json.dumps(ORDER)}
+    described = {
+        "DurableExecutionArn": EXEC_ARN,
+        "Status": "FAILED",
+        "Error": {"ErrorMessage": "x"},
+        "Operations": h.operations[1:],
+        "InputPayload": json.dumps(ORDER),
+    }
     loaded = load_history(json.dumps(described))
     assert loaded.status == "FAILED" and loaded.error == {"ErrorMessage": "x"}
     execution = loaded.operations[0]
@@ -189,8 +245,8 @@ def test_a_history_without_input_replays_with_none_and_says_so():
     ("source", "message"),
     [
         ('{"Nope": 1}', "is not a recorded history"),
-        ("[{\"Id\": 3}]", "operation #0 is not an Operation with Id and Type"),
-        ("[{\"EventType\": \"StepStarted\"}]", "has no operation Id"),
+        ('[{"Id": 3}]', "operation #0 is not an Operation with Id and Type"),
+        ('[{"EventType": "StepStarted"}]', "has no operation Id"),
         ("{not json", "is not JSON"),
         ("/no/such/file.json", "cannot read the history file /no/such/file.json"),
     ],
