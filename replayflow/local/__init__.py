@@ -1,0 +1,40 @@
+"""The embedded local durable execution service: the service side of the protocol, in-process.
+
+::
+
+    from replayflow.local import LocalDurableService
+
+    service = LocalDurableService()              # virtual clock, in-memory store
+    service.register("orders", process_order)    # a @replayflow.durable handler
+    result = service.run("orders", {"id": 7})    # drive it to the end (a 2-hour wait costs nothing)
+    service.get_durable_execution_history(DurableExecutionArn=result.arn)["Events"]
+"""
+
+from __future__ import annotations
+
+from .clock import Clock, RealClock, VirtualClock
+from .context import LambdaContext
+from .invokers import InProcessInvoker, InvocationOutcome, Invoker, ProcessExit
+from .limits import Limits
+from .records import ExecutionResult, InvocationRetry
+from .service import LocalDurableService, LocalTransport
+from .store import MemoryStore, SqliteStore, Store
+
+__all__ = [
+    "Clock",
+    "ExecutionResult",
+    "InProcessInvoker",
+    "InvocationOutcome",
+    "InvocationRetry",
+    "Invoker",
+    "LambdaContext",
+    "Limits",
+    "LocalDurableService",
+    "LocalTransport",
+    "MemoryStore",
+    "ProcessExit",
+    "RealClock",
+    "SqliteStore",
+    "Store",
+    "VirtualClock",
+]

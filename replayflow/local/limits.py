@@ -1,0 +1,42 @@
+"""The service's limits, in one configurable place.
+
+Defaults and where they come from:
+
+* ``max_updates`` 250 and ``max_request_bytes`` 750 KB per CheckpointDurableExecution: the service's
+  documented checkpoint limits (the official SDK batches to the same numbers).
+* ``operation_payload_bytes`` 256 KiB for one operation's ``Payload`` (STEP, CONTEXT, CALLBACK...). The
+  botocore model documents 1 MB for these; we default to the stricter 256 KiB that the SDKs are built
+  around (the child-context ``ReplayChildren`` threshold), so that what works locally also fits on AWS.
+  Pass ``Limits(operation_payload_bytes=1024 * 1024)`` for the model's number.
+* ``execution_payload_bytes`` 6 MiB for an EXECUTION ``SUCCEED`` payload (the synchronous response limit).
+* ``error_bytes`` 32 KiB for one serialized ErrorObject (as enforced by the reference emulator; the model
+  only states 1 MB for all fields combined).
+* ``chained_invoke_payload_bytes`` 1 MiB: a chained invoke's input, and a child execution's result.
+* ``callback_result_bytes`` 1 MiB: SendDurableExecutionCallbackSuccess ``Result`` (model ``max``).
+* ``invoke_payload_bytes`` 6 MiB for a synchronous Invoke and ``async_invoke_payload_bytes`` 1 MiB for an
+  ``Event`` one (the Lambda quotas).
+* ``page_size`` 1000 operations per page of ``InitialExecutionState`` and the cap (and, when ``MaxItems``
+  is not given, the default is ``min(100, page_size)``) for GetDurableExecutionState and history pages.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["Limits"]
+
+
+@attrs.frozen
+class Limits:
+    """Size and count limits enforced by :class:`LocalDurableService` (see the module docstring)."""
+
+    max_updates: int = 250
+    max_request_bytes: int = 750 * 1024
+    operation_payload_bytes: int = 256 * 1024
+    execution_payload_bytes: int = 6 * 1024 * 1024
+    error_bytes: int = 32 * 1024
+    chained_invoke_payload_bytes: int = 1024 * 1024
+    callback_result_bytes: int = 1024 * 1024
+    invoke_payload_bytes: int = 6 * 1024 * 1024
+    async_invoke_payload_bytes: int = 1024 * 1024
+    page_size: int = 1000
