@@ -1,0 +1,172 @@
+"""Markdown tables and target checks from the results of one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .bench import Result
+
+__all__ = ["first_run_table", "import_table", "memory_table", "replay_table", "targets"]
+
+
+def _find(results: list[Result], system: str, variant: str, n: int) -> Result | None:
+    for r in results:
+        if (r.system, r.variant, r.n) == (system, variant, n):
+            return r
+    return None
+
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1e3
+    return f"{ms:,.1f}" if ms < 10_000 else f"{ms:,.0f}"
+
+
+def replay_table(results: list[Result]) -> str:
+    """Replay: reach-first-new-op medians, us/op, ratio to the floor and the official SDK's time over ours."""
+    lines = [
+        "| system | history | N | replay → first new op, median | us/op | x floor | official ÷ this | "
+        "whole invocation, median | checkpoint / state calls | rounds |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        floor = _find(results, "floor", r.variant, r.n)
+        official = _find(results, "official", r.variant, r.n)
+        x_floor = f"{r.reach / floor.reach:.2f}x" if floor else "-"
+        speedup = f"{official.reach / r.reach:.1f}x" if official and r.system != "official" else "-"
+        calls = f"{r.checkpoint_calls} / {r.state_calls}"
+        lines.append(
+            f"| {r.system} | {r.variant} | {r.n:,} | {_ms(r.reach)} ms | {r.reach / r.n * 1e6:.2f} | {x_floor} | "
+            f"{speedup} | {_ms(r.total)} ms | {calls} | {len(r.samples)} |"
+        )
+    return "\n".join(lines)
+
+
+def first_run_table(results: list[Result], extrapolated: list[dict[str, Any]]) -> str:
+    """First run: wall time, steps per second, checkpoint calls, and our throughput over the official SDK's."""
+    lines = [
+        "| system | service, latency per call | N new steps | wall, median | steps/s | us/step | checkpoint calls | "
+        "x official steps/s | rounds |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        steps = r.n + 1
+        official = _find(results, "official", r.variant, r.n)
+        ratio = f"{official.total / r.total:.1f}x" if official and r.system != "official" else "-"
+        extra = next((e for e in extrapolated if e["variant"] == r.variant and e["n"] == r.n), None)
+        if official is None and extra is not None and r.system != "official":
+            ratio = f"≈ {extra['total_s'] / r.total:.0f}x (vs extrapolation)"
+        lines.append(
+            f"| {r.system} | {r.variant} | {r.n:,} | {_ms(r.total)} ms | {steps / r.total:,.0f} | "
+            f"{r.total / steps * 1e6:,.1f} | {r.checkpoint_calls:,} | {ratio} | {len(r.samples)} |"
+        )
+    for e in extrapolated:
+        lines.append(
+            f"| {e['system']} | {e['variant']} | {e['n']:,} | ≈ {_ms(e['total_s'])} ms **(extrapolated, not run)** | "
+            f"≈ {(e['n'] + 1) / e['total_s']:,.0f} | ≈ {e['total_s'] / (e['n'] + 1) * 1e6:,.0f} | "
+            f"≈ {e['calls']:,} | - | 0 |"
+        )
+    return "\n".join(lines)
+
+
+def memory_table(rows: list[dict[str, Any]]) -> str:
+    """Peak RSS growth per operation, fresh process per row."""
+    lines = [
+        "| system | run | history | N | peak RSS Δ | bytes/op | ÷ official |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        official = next(
+            (
+                o
+                for o in rows
+                if o["system"] == "official"
+                and (o["kind"], o["paged"], o["n"]) == (row["kind"], row["paged"], row["n"])
+            ),
+            None,
+        )
+        ratio = (
+            f"{row['peak_delta_kb'] / official['peak_delta_kb']:.2f}"
+            if official and official["peak_delta_kb"] and row["system"] != "official"
+            else "-"
+        )
+        per_op = row["peak_delta_kb"] * 1024 / row["n"]
+        history = "paged" if row["paged"] else "1 page"
+        lines.append(
+            f"| {row['system']} | {row['kind']} | {history} | {row['n']:,} | {row['peak_delta_kb'] / 1024:,.1f} MB | "
+            f"{per_op:,.0f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def import_table(rows: list[dict[str, Any]]) -> str:
+    """Cold import time (fresh interpreter, -X importtime cumulative) and whether boto3 came with it."""
+    lines = ["| module | import time, median | samples | boto3 imported |", "|---|---:|---|---|"]
+    for row in rows:
+        samples = ", ".join(f"{s * 1e3:.0f}" for s in row["samples"])
+        lines.append(
+            f"| `{row['module']}` | {row['median_s'] * 1e3:.1f} ms | {samples} | {'yes' if row['boto3'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(
+    replay: list[Result], first: list[Result], memory: list[dict[str, Any]], imports: list[dict[str, Any]]
+) -> str:
+    """The issue's targets, each with the measured figure and PASS / MISS."""
+    out = []
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "**MISS**"
+
+    for r in replay:
+        if r.system != "replayflow":
+            continue
+        floor = _find(replay, "floor", r.variant, r.n)
+        official = _find(replay, "official", r.variant, r.n)
+        if floor:
+            x = r.reach / floor.reach
+            out.append(f"- replay {r.variant}, N={r.n:,}: {x:.2f}x the floor (target ≤ 1.5x) {verdict(x <= 1.5)}")
+        if official:
+            s = official.reach / r.reach
+            out.append(
+                f"- replay {r.variant}, N={r.n:,}: {s:.1f}x faster than official (target ≥ 15x) {verdict(s >= 15)}"
+            )
+    for r in first:
+        if r.system != "replayflow":
+            continue
+        official = _find(first, "official", r.variant, r.n)
+        if official is None:
+            continue
+        if r.variant.endswith(" 0 ms"):
+            s = official.total / r.total
+            out.append(
+                f"- first run {r.variant}, N={r.n:,}: {s:.1f}x official steps/s (target ≥ 30x) {verdict(s >= 30)}"
+            )
+        else:
+            out.append(
+                f"- first run {r.variant}, N={r.n:,}: {r.checkpoint_calls:,} checkpoint calls vs official "
+                f"{official.checkpoint_calls:,} (target ≤) {verdict(r.checkpoint_calls <= official.checkpoint_calls)}"
+            )
+    for row in memory:
+        if row["system"] != "replayflow":
+            continue
+        peer = next(
+            (
+                o
+                for o in memory
+                if o["system"] == "official"
+                and (o["kind"], o["paged"], o["n"]) == (row["kind"], row["paged"], row["n"])
+            ),
+            None,
+        )
+        if peer:
+            ok = row["peak_delta_kb"] <= peer["peak_delta_kb"]
+            history = "paged" if row["paged"] else "1 page"
+            out.append(
+                f"- memory {row['kind']} {history}, N={row['n']:,}: {row['peak_delta_kb'] * 1024 / row['n']:,.0f} "
+                f"vs official {peer['peak_delta_kb'] * 1024 / row['n']:,.0f} bytes/op (target ≤) {verdict(ok)}"
+            )
+    for row in imports:
+        if row["module"] == "replayflow":
+            out.append(f"- `import replayflow` does not import boto3: {verdict(not row['boto3'])}")
+    return "\n".join(out)
