@@ -17,8 +17,10 @@ from .context import LambdaContext
 from .invokers import InProcessInvoker, InvocationOutcome, Invoker, ProcessExit
 from .limits import Limits
 from .records import ExecutionResult, InvocationRetry
+from .server import LocalHttpServer, serve
 from .service import LocalDurableService, LocalTransport
 from .store import MemoryStore, SqliteStore, Store
+from .subprocess_invoker import SubprocessInvoker
 
 __all__ = [
     "Clock",
@@ -30,11 +32,14 @@ __all__ = [
     "LambdaContext",
     "Limits",
     "LocalDurableService",
+    "LocalHttpServer",
     "LocalTransport",
     "MemoryStore",
     "ProcessExit",
     "RealClock",
     "SqliteStore",
     "Store",
+    "SubprocessInvoker",
     "VirtualClock",
+    "serve",
 ]

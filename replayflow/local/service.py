@@ -255,6 +255,11 @@ class LocalDurableService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def driving(self) -> bool:
+        """Whether background driver threads are running (see :meth:`start`)."""
+        return bool(self._threads)
+
     def transport(self) -> LocalTransport:
         """A :class:`replayflow.Transport` to this service."""
         return LocalTransport(self)
@@ -943,9 +948,15 @@ class LocalDurableService:
 
     def get_durable_execution(self, DurableExecutionArn: str, IncludeExecutionData: bool = True) -> dict[str, Any]:
         """GetDurableExecution, boto3-shaped (timestamps as ``datetime``)."""
+        return self.describe(DurableExecutionArn, include_data=IncludeExecutionData)
+
+    def describe(
+        self, arn: str, *, include_data: bool = True, timestamp: Callable[[int], Any] = _datetime
+    ) -> dict[str, Any]:
+        """GetDurableExecution with timestamps converted by ``timestamp`` (from epoch ms)."""
         self.calls["GetDurableExecution"] += 1
         with self._lock:
-            return self._describe(self._execution(DurableExecutionArn), IncludeExecutionData, _datetime)
+            return self._describe(self._execution(arn), include_data, timestamp)
 
     def _describe(self, ex: Execution, include: bool, timestamp: Callable[[int], Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -979,17 +990,26 @@ class LocalDurableService:
         ReverseOrder: bool = False,
     ) -> dict[str, Any]:
         """GetDurableExecutionHistory, boto3-shaped (timestamps as ``datetime``)."""
-        return self._history(DurableExecutionArn, IncludeExecutionData, MaxItems, Marker, ReverseOrder, _datetime)
+        return self.history(
+            DurableExecutionArn,
+            include_data=IncludeExecutionData,
+            max_items=MaxItems,
+            marker=Marker,
+            reverse=ReverseOrder,
+        )
 
-    def _history(
+    def history(
         self,
         arn: str,
-        include: bool,
-        max_items: int | None,
-        marker: str | None,
-        reverse: bool,
-        timestamp: Callable[[int], Any],
+        *,
+        include_data: bool = True,
+        max_items: int | None = None,
+        marker: str | None = None,
+        reverse: bool = False,
+        timestamp: Callable[[int], Any] = _datetime,
     ) -> dict[str, Any]:
+        """One page of GetDurableExecutionHistory, timestamps converted by ``timestamp`` (from epoch ms)."""
+        include = include_data
         self.calls["GetDurableExecutionHistory"] += 1
         size = _page_size(max_items, 1000)
         start = _parse_marker(marker)
@@ -1015,32 +1035,34 @@ class LocalDurableService:
         MaxItems: int | None = None,
     ) -> dict[str, Any]:
         """ListDurableExecutionsByFunction (newest first unless ``ReverseOrder``), boto3-shaped."""
-        return self._list(
+        return self.list_executions(
             FunctionName,
-            Qualifier,
-            DurableExecutionName,
-            Statuses,
-            StartedAfter,
-            StartedBefore,
-            ReverseOrder,
-            Marker,
-            MaxItems,
-            _datetime,
+            qualifier=Qualifier,
+            name=DurableExecutionName,
+            statuses=Statuses,
+            started_after=StartedAfter,
+            started_before=StartedBefore,
+            reverse=ReverseOrder,
+            marker=Marker,
+            max_items=MaxItems,
         )
 
-    def _list(
+    def list_executions(
         self,
         function_name: str,
-        qualifier: str | None,
-        name: str | None,
-        statuses: list[str] | None,
-        after: _dt.datetime | None,
-        before: _dt.datetime | None,
-        reverse: bool,
-        marker: str | None,
-        max_items: int | None,
-        timestamp: Callable[[int], Any],
+        *,
+        qualifier: str | None = None,
+        name: str | None = None,
+        statuses: list[str] | None = None,
+        started_after: _dt.datetime | None = None,
+        started_before: _dt.datetime | None = None,
+        reverse: bool = False,
+        marker: str | None = None,
+        max_items: int | None = None,
+        timestamp: Callable[[int], Any] = _datetime,
     ) -> dict[str, Any]:
+        """One page of ListDurableExecutionsByFunction, timestamps converted by ``timestamp``."""
+        after, before = started_after, started_before
         self.calls["ListDurableExecutionsByFunction"] += 1
         target = naming.parse_function_target(function_name)
         size = _page_size(max_items, 1000)
