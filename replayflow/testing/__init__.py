@@ -6,6 +6,8 @@
 * :func:`load_history` reads histories recorded by AWS or by ``replayflow history --json``; replay the
   current code against them to catch non-determinism before deploying (``replayflow replay`` does it from
   the command line).
+* :func:`run` runs a workflow to its end on the local durable service in virtual time (answering callbacks
+  from the test with :func:`succeed` / :func:`fail` at chosen times); :func:`start` drives one step by step.
 * :func:`capture_logs` collects what ``ctx.logger`` and step loggers record.
 """
 
@@ -27,22 +29,44 @@ from ._replay import Outcome as Outcome
 from ._replay import ReplayReport as ReplayReport
 from ._replay import WaitingOperation as WaitingOperation
 from ._replay import replay as replay
+from ._result import Attempt as Attempt
+from ._result import OperationView as OperationView
+from ._result import RunResult as RunResult
+from ._run import CallbackAction as CallbackAction
+from ._run import LocalExecution as LocalExecution
+from ._run import fail as fail
+from ._run import heartbeat as heartbeat
+from ._run import run as run
+from ._run import start as start
+from ._run import succeed as succeed
+from ._run import time_out as time_out
 
 __all__ = [
     "DEFAULT_ARN",
     "EPOCH",
     "UNSET",
+    "Attempt",
     "BatchBlock",
+    "CallbackAction",
     "ContextBlock",
     "History",
     "HistoryFormatError",
+    "LocalExecution",
     "LogCapture",
     "NextOperation",
+    "OperationView",
     "Outcome",
     "RecordedHistory",
     "ReplayReport",
+    "RunResult",
     "WaitingOperation",
     "capture_logs",
+    "fail",
+    "heartbeat",
     "load_history",
     "replay",
+    "run",
+    "start",
+    "succeed",
+    "time_out",
 ]

@@ -183,6 +183,7 @@ class History:
         started: bool = False,
         attempts: int | None = None,
         retry_delay: int = 1,
+        duration: float = 0,
         sub_type: str = "Step",
     ) -> str:
         """A step (``ctx.step``). It succeeded with ``result`` (default ``None``) unless told otherwise.
@@ -190,7 +191,8 @@ class History:
         ``error=`` failed for good; ``retrying=n``: n attempts failed and a retry is scheduled (PENDING,
         ``error`` is the last failure); ``ready=n``: n attempts failed and the retry delay has passed
         (READY); ``started=True``: an attempt began and never finished (STARTED). ``attempts`` is the
-        number of attempts made (default 1 for a finished step).
+        number of attempts made (default 1 for a finished step). ``duration`` is the virtual time the
+        attempts took (retry delays included): the clock moves on by that much.
         """
         what = f"step {name!r}"
         if retrying is not None and ready is not None:
@@ -199,6 +201,7 @@ class History:
             raise ValidationError(f"{what}: a started step has no error and no pending retry")
         details: dict[str, Any] = {}
         op = self._new("STEP", sub_type, name)
+        self.advance(duration)
         if retrying is not None or ready is not None:
             count = retrying if retrying is not None else ready
             assert count is not None
@@ -241,15 +244,17 @@ class History:
         gave_up: bool = False,
         attempts: int | None = None,
         retry_delay: int = 1,
+        duration: float = 0,
     ) -> str:
         """A ``ctx.wait_for_condition`` poll loop: done with final ``state`` unless told otherwise.
 
         ``retrying=n``: n polls ran, the condition does not hold yet and ``state`` is the state the next poll
         gets (PENDING); ``gave_up=True``: the wait strategy gave up with the last ``state``; ``error=``: the
-        check raised.
+        check raised. ``duration``: the virtual time the polls took.
         """
         what = f"wait_for_condition {name!r}"
         op = self._new("STEP", "WaitForCondition", name)
+        self.advance(duration)
         details: dict[str, Any] = {"Attempt": attempts if attempts is not None else (retrying or 1)}
         encoded = None if state is UNSET and payload is None else _payload(state, payload, what)
         if retrying is not None:

@@ -30,6 +30,7 @@ from ._diff import diff
 from ._history import UNSET, History
 from ._next import NextOperation, describe_planned
 from ._recorded import HistorySource, RecordedHistory, load_history
+from ._result import kind_label
 
 __all__ = ["Outcome", "ReplayReport", "WaitingOperation", "replay"]
 
@@ -58,7 +59,7 @@ class WaitingOperation:
     status: str
 
     def __str__(self) -> str:
-        kind = (self.sub_type or self.type).lower()
+        kind = kind_label(self.type, self.sub_type)
         return f"{kind} {self.name!r} ({self.status})" if self.name else f"{kind} (unnamed, {self.status})"
 
 

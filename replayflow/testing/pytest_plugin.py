@@ -4,6 +4,8 @@ Fixtures:
 
 * ``replayflow_history`` - makes :class:`~replayflow.testing.History` builders: ``h = replayflow_history(order)``.
 * ``replayflow_replay`` - :func:`~replayflow.testing.replay`.
+* ``replayflow_run`` - :func:`~replayflow.testing.run`: the workflow to its end on a local durable service.
+* ``replayflow_start`` - :func:`~replayflow.testing.start`: an execution to drive step by step.
 * ``replayflow_logs`` - the :class:`~replayflow.testing.LogCapture` of ``ctx.logger`` records made during the test.
 
 A failing ``assert report.outcome == "completed"`` prints the whole replay report.
@@ -19,12 +21,16 @@ import pytest
 from ._history import History
 from ._logs import LogCapture, capture_logs
 from ._replay import Outcome, ReplayReport, replay
+from ._result import RunResult
+from ._run import LocalExecution, run, start
 
 __all__ = [
     "pytest_assertrepr_compare",
     "replayflow_history",
     "replayflow_logs",
     "replayflow_replay",
+    "replayflow_run",
+    "replayflow_start",
 ]
 
 
@@ -38,6 +44,27 @@ def replayflow_history() -> Callable[..., History]:
 def replayflow_replay() -> Callable[..., ReplayReport]:
     """``replay(workflow, history)``: the workflow over a history, with no service."""
     return replay
+
+
+@pytest.fixture
+def replayflow_run() -> Callable[..., RunResult]:
+    """``run(workflow, input, ...)``: the workflow to its end on a local durable service (virtual time)."""
+    return run
+
+
+@pytest.fixture
+def replayflow_start() -> Iterator[Callable[..., LocalExecution]]:
+    """``start(workflow, input, ...)``: an execution to drive step by step; closed after the test."""
+    started: list[LocalExecution] = []
+
+    def start_execution(*args: Any, **kwargs: Any) -> LocalExecution:
+        execution = start(*args, **kwargs)
+        started.append(execution)
+        return execution
+
+    yield start_execution
+    for execution in started:
+        execution.close()
 
 
 @pytest.fixture

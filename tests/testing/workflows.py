@@ -112,3 +112,29 @@ def polling_workflow(_: Any, ctx: replayflow.DurableContext) -> Any:
 
 
 FLAKY_RETRY = RetryPolicy(max_attempts=3, initial_delay=2, jitter=replayflow.Jitter.NONE)
+
+
+FLAKY_ATTEMPTS: list[int] = []
+
+
+def flaky_charge(amount: int) -> dict[str, Any]:
+    FLAKY_ATTEMPTS.append(amount)
+    if len(FLAKY_ATTEMPTS) < 3:
+        raise ConnectionError(f"gateway timeout #{len(FLAKY_ATTEMPTS)}")
+    return {"charged": amount}
+
+
+@replayflow.durable
+def flaky_workflow(amount: int, ctx: replayflow.DurableContext) -> Any:
+    receipt = yield ctx.step(flaky_charge, amount, name="charge", retry=FLAKY_RETRY)
+    yield ctx.wait(hours=2, name="settle")
+    return receipt
+
+
+def refuse(amount: int) -> None:
+    raise PermissionError(f"amount {amount} refused")
+
+
+@replayflow.durable
+def failing_workflow(amount: int, ctx: replayflow.DurableContext) -> Any:
+    yield ctx.step(refuse, amount, name="refuse", retry=replayflow.RetryPresets.none())

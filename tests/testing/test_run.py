@@ -1,0 +1,172 @@
+"""run() and start(): workflows on the local durable service, in virtual time, with callbacks from the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+import replayflow
+from replayflow.testing import EPOCH, capture_logs, fail, heartbeat, load_history, replay, run, start, succeed, time_out
+
+from . import workflows as wf
+
+ORDER = {"id": "o-1", "items": ["A1"], "amount": 30}
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    wf.CALLS.clear()
+    wf.FLAKY_ATTEMPTS.clear()
+
+
+def test_a_run_to_completion_with_its_operations():
+    result = run(wf.order_workflow, ORDER)
+    assert result.assert_succeeded({"order": "o-1", "tracking": "TRACK-1", "charged": 30}) == result.result
+    assert result.status == "SUCCEEDED" and result.succeeded and result.error is None
+    assert [c[0] for c in wf.CALLS] == ["reserve", "charge", "ship"]  # the bodies really ran, once each
+    reserve = result.get_step("reserve")
+    assert (reserve.status, reserve.attempt, reserve.result) == ("SUCCEEDED", 1, {"sku": "A1", "held": True})
+    wait = result.get_wait("cool-off")
+    assert wait.ended_at - wait.started_at == dt.timedelta(minutes=5)
+    billing = result.get_context("billing")
+    assert billing.child("charge").result == {"charged": 30, "currency": "USD"}
+    assert [e["EventType"] for e in result.events][:3] == ["ExecutionStarted", "StepStarted", "StepSucceeded"]
+    assert result.operations[0]["Type"] == "EXECUTION"
+    assert result.explain().splitlines() == [
+        "execution SUCCEEDED with {'order': 'o-1', 'tracking': 'TRACK-1', 'charged': 30}",
+        "operations:",
+        "  - step 'reserve' [SUCCEEDED] attempts=1",
+        "  - wait 'cool-off' [SUCCEEDED]",
+        "  - child context 'billing' [SUCCEEDED]",
+        "    - step 'charge' [SUCCEEDED] attempts=1",
+        "  - step 'ship' [SUCCEEDED] attempts=1",
+    ]
+
+
+def test_retries_and_long_waits_cost_no_real_time_and_each_attempt_is_visible():
+    result = run(wf.flaky_workflow, 12)
+    result.assert_succeeded({"charged": 12})
+    charge = result.get_step("charge")
+    assert charge.attempt == 3
+    first, second, third = charge.attempts
+    assert (first.status, first.error["ErrorMessage"], first.retry_delay) == ("RETRY", "gateway timeout #1", 2)
+    assert (second.status, second.retry_delay) == ("RETRY", 4)
+    assert (third.status, third.payload) == ("SUCCEEDED", '{"charged":12}')
+    assert third.started_at == EPOCH + dt.timedelta(seconds=6)
+    settle = result.get_wait("settle")
+    assert settle.ended_at == EPOCH + dt.timedelta(seconds=6, hours=2)
+
+
+def test_a_failed_execution():
+    result = run(wf.failing_workflow, 99)
+    error = result.assert_failed(PermissionError, match="amount 99 refused")
+    assert error["ErrorType"] == "PermissionError"
+    assert result.get_step("refuse").error["ErrorMessage"] == "amount 99 refused"
+    with pytest.raises(AssertionError, match="failed with PermissionError, not KeyError"):
+        result.assert_failed(KeyError)
+    with pytest.raises(AssertionError, match="expected the execution to succeed, but it is FAILED"):
+        result.assert_succeeded()
+
+
+def test_callbacks_are_answered_at_the_chosen_virtual_times():
+    result = run(
+        wf.approval_workflow,
+        {},
+        callbacks={
+            "approval": succeed({"approved": True}, after=dt.timedelta(minutes=5)),
+            "countersign": succeed("ok", after=30),
+        },
+    )
+    assert result.assert_succeeded() == "approved and ok"
+    approval = result.get_callback("approval")  # the wait_for_callback's name finds its callback
+    assert approval.ended_at - approval.started_at == dt.timedelta(minutes=5)
+    countersign = result.get_callback("countersign")
+    assert countersign.ended_at - countersign.started_at == dt.timedelta(seconds=30)
+    assert countersign.payload == "ok"
+    assert wf.CALLS[0] == ("notify", (approval.callback_id,))  # the submitter got the callback's id
+
+
+def test_a_failed_or_timed_out_callback():
+    failed = run(wf.approval_workflow, {}, callbacks={"approval": fail(PermissionError("no"), after=10)})
+    failed.assert_failed(PermissionError, match="^no$")  # the ErrorType the external system reported
+    timed_out = run(wf.approval_workflow, {}, callbacks={"approval": time_out()})
+    timed_out.assert_failed("Callback.Timeout")
+    callback = timed_out.get_callback("approval")
+    assert callback.status == "TIMED_OUT" and callback.ended_at - callback.started_at == dt.timedelta(hours=1)
+
+
+def test_heartbeats_keep_a_callback_alive():
+    result = run(
+        wf.approval_workflow,
+        {},
+        callbacks={
+            "approval": succeed({"approved": True}),
+            "countersign": [heartbeat(after=50), heartbeat(after=100)],
+        },
+    )
+    # two heartbeats (at 50 s and 100 s) against a 60 s heartbeat timeout: it times out at 160 s
+    result.assert_failed("Callback.Heartbeat")
+    countersign = result.get_callback("countersign")
+    assert countersign.ended_at - countersign.started_at == dt.timedelta(seconds=160)
+    answered = run(
+        wf.approval_workflow,
+        {},
+        callbacks={
+            "approval": succeed({"approved": True}),
+            "countersign": [heartbeat(after=50), heartbeat(after=100), succeed("late but alive", after=150)],
+        },
+    )
+    assert answered.assert_succeeded() == "approved and late but alive"
+
+
+def test_chained_invoke_targets_plain_and_durable():
+    plain = run(
+        wf.invoke_workflow, {"sku": "A1", "qty": 3}, functions={"pricing-service": lambda request: {"price": 4}}
+    )
+    plain.assert_succeeded(12)
+
+    @replayflow.durable
+    def pricing(request: dict[str, Any], ctx: Any) -> Any:
+        yield ctx.wait(seconds=30)
+        return {"price": 5}
+
+    durable = run(wf.invoke_workflow, {"sku": "A1", "qty": 3}, functions={"pricing-service": pricing})
+    durable.assert_succeeded(15)
+    invoke = durable.get_invoke("price")
+    assert invoke.ended_at - invoke.started_at == dt.timedelta(seconds=30)
+    missing = run(wf.invoke_workflow, {"sku": "A1", "qty": 3})
+    missing.assert_failed("ResourceNotFoundException", match="Function not found")
+
+
+def test_step_by_step():
+    with start(wf.approval_workflow, {}) as execution:
+        assert execution.status == "RUNNING"
+        assert execution.now == EPOCH
+        snapshot = execution.snapshot()
+        assert snapshot.status == "RUNNING" and snapshot.get_callback("approval").status == "STARTED"
+        execution.advance(minutes=10)
+        assert execution.now == EPOCH + dt.timedelta(minutes=10)
+        execution.send_callback_success("approval", {"approved": True})
+        assert execution.snapshot().get_step("ask-countersign").status == "SUCCEEDED"
+        execution.send_callback_heartbeat("countersign")
+        execution.advance(30).send_callback_success("countersign", "done")
+        result = execution.finish()
+    assert result.assert_succeeded() == "approved and done"
+
+
+def test_a_recorded_run_replays_and_reloads_from_json():
+    result = run(wf.order_workflow, ORDER)
+    loaded = load_history(result.to_json())
+    assert loaded.format == "events" and loaded.status == "SUCCEEDED" and loaded.warnings == ()
+    assert loaded.result == result.result_payload
+    replay(wf.order_workflow, loaded).assert_completed(result.result)
+    replay(wf.order_workflow, load_history({"Events": list(result.events)})).assert_completed(result.result)
+
+
+def test_logs_of_a_run_are_captured():
+    with capture_logs() as logs:
+        run(wf.order_workflow, ORDER)
+    assert logs.filter(message="order received")[0]["order"] == "o-1"
+    assert len(logs.filter(message="order received")) == 1  # the replays of later invocations stay quiet
