@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from replayflow.cli import main
-from replayflow.testing import History
+from replayflow.testing import History, run, start
 
 ORIGINAL = """
 import replayflow
@@ -138,3 +141,57 @@ def test_what_cannot_be_loaded_exits_2(modules, tmp_path, capsys, args, message)
     values = {"history": str(waiting_history(tmp_path)), "workflow": modules("original", ORIGINAL)}
     assert main(["replay", *[a.format(**values) if a.startswith(("{h", "{w")) else a for a in args]]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_changed_workflow_fails_against_histories_recorded_from_the_original(modules, tmp_path, capsys):
+    """The acceptance test: record histories by running the original on the local service, change the
+    workflow, and `replayflow replay` must fail, naming the operation."""
+    original = modules("v1", ORIGINAL)
+    v1 = importlib.import_module(original.partition(":")[0])
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    with start(v1.order_workflow, {"id": 1, "items": ["A"]}) as execution:  # in flight: at the 5-minute wait
+        (recorded / "in-flight.json").write_text(execution.snapshot().to_json())
+    finished = run(v1.order_workflow, {"id": 2, "items": ["B"]})
+    assert finished.assert_succeeded() == "TRACK-1"
+    (recorded / "finished.json").write_text(finished.to_json())
+
+    assert main(["replay", str(recorded), original]) == 0
+    out = capsys.readouterr().out
+    assert "execution RUNNING" in out and "execution SUCCEEDED" in out
+    assert "2 histories replayed against" in out and "all match the code" in out
+
+    changed = modules("v2", CHANGED)
+    assert main(["replay", str(recorded), changed]) == 1
+    out = capsys.readouterr().out
+    assert out.count("NON-DETERMINISM") == 2
+    assert "recorded as WAIT/Wait named 'cool-off' [STARTED], but the code now yields STEP/Step named 'audit'" in out
+    assert "recorded as WAIT/Wait named 'cool-off' [SUCCEEDED], but the code now yields STEP/Step named 'audit'" in out
+    assert "2 no longer match the code" in out
+
+
+def test_the_installed_command(modules, tmp_path):
+    """`python -m replayflow replay` in a project directory: the workflow module is importable from there."""
+    original = modules("cmd", ORIGINAL)
+    v1 = importlib.import_module(original.partition(":")[0])
+    with start(v1.order_workflow, {"id": 1, "items": ["A"]}) as execution:
+        (tmp_path / "history.json").write_text(execution.snapshot().to_json())
+    changed = modules("cmd_changed", CHANGED)
+    ok = subprocess.run(
+        [sys.executable, "-m", "replayflow", "replay", "history.json", original],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (ok.returncode, ok.stderr) == (0, "")
+    assert "OK: the code follows the history; it is waiting on wait 'cool-off' (STARTED)" in ok.stdout
+    broken = subprocess.run(
+        [sys.executable, "-m", "replayflow", "replay", "history.json", changed],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert broken.returncode == 1
+    assert "NON-DETERMINISM" in broken.stdout and "named 'audit'" in broken.stdout
