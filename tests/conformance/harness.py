@@ -28,7 +28,7 @@ import json
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -417,8 +417,9 @@ class LocalStack:
     service (and its worker processes) at the end.
     """
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, requirements: Mapping[str, Requirement] | None = None) -> None:
         self.work_dir = work_dir
+        self.requirements = REQUIREMENTS if requirements is None else requirements
         self.clock = VirtualClock()
         self.logs = LogSink(self.clock.now)
         self.capture = OutputCapture()
@@ -432,7 +433,7 @@ class LocalStack:
         self.functions: dict[str, str] = {}
         for fn_target in TARGETS.values():
             self.service.register(fn_target.function_name, fn_target.spec, durable=fn_target.durable)
-        for req in REQUIREMENTS.values():
+        for req in self.requirements.values():
             self._register(req)
         self.lambda_client = FakeLambdaClient(self.service)
         self.cloudformation = FakeCloudFormation(STACK_NAME, self.functions)
@@ -471,9 +472,18 @@ class LocalStack:
             self.capture.__exit__(*exc)
 
 
-def run_requirement(rid: str, test_file: str | Path, work_dir: str | Path | None = None) -> DescriptionResult:
-    """Validate requirement ``rid`` (its YAML at ``test_file``) with the package's ``validate_description``."""
-    req = REQUIREMENTS.get(rid)
+def run_requirement(
+    rid: str,
+    test_file: str | Path,
+    work_dir: str | Path | None = None,
+    requirements: Mapping[str, Requirement] | None = None,
+) -> DescriptionResult:
+    """Validate requirement ``rid`` (its YAML at ``test_file``) with the package's ``validate_description``.
+
+    ``requirements`` replaces the registry (the harness's own tests use it to check that wrong functions fail).
+    """
+    requirements = REQUIREMENTS if requirements is None else requirements
+    req = requirements.get(rid)
     if req is None:
         return DescriptionResult(description_id=rid, function_name="", passed=False, errors=[f"no function for {rid}"])
     with contextlib.ExitStack() as stack:
@@ -481,7 +491,7 @@ def run_requirement(rid: str, test_file: str | Path, work_dir: str | Path | None
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"conformance-{rid}-"))
         work = Path(work_dir)
         (work / "events").mkdir(parents=True, exist_ok=True)
-        local = stack.enter_context(LocalStack(work))
+        local = stack.enter_context(LocalStack(work, requirements))
         stack.enter_context(validator_time(local.service))
         return validate.validate_description(
             req.function_name,

@@ -39,9 +39,9 @@ def small_value(value: str) -> str:
     return value[:4]
 
 
-def crash_on_first_attempt(value: str) -> str:
-    """Kill the process on the first attempt (a real Lambda runtime crash); return ``value`` after."""
-    if step_context().attempt == 1:
+def crash_on_first_run(value: str, first_run: bool) -> str:
+    """Kill the process (a real Lambda runtime crash) on the step's first run; return ``value`` when re-run."""
+    if first_run:
         os._exit(1)
     return value
 
@@ -103,7 +103,9 @@ def large_result(child: DurableContext, value: str) -> Any:
 
 
 def crashing_child(child: DurableContext, value: str) -> Any:
-    return (yield child.step(crash_on_first_attempt, value))
+    # The history decides: once the step's start is recorded, this code is replaying and the step is re-run.
+    first_run = not child.is_replaying()
+    return (yield child.step(crash_on_first_run, value, first_run))
 
 
 def wait_only(child: DurableContext, value: str) -> Any:
