@@ -39,7 +39,8 @@ def natural_key(rid: str) -> tuple[int, ...]:
 
 def discover(suites: str | list[str] | None = None) -> dict[str, RequirementCase]:
     """The package's requirements (``"all"`` by default), by id, discovered the way its CLI does."""
-    return load_extensions(config.TESTS_DIR).discover_requirements(suites or "all")
+    cases: dict[str, RequirementCase] = load_extensions(config.TESTS_DIR).discover_requirements(suites or "all")
+    return cases
 
 
 def ordered_ids(cases: dict[str, RequirementCase]) -> list[str]:

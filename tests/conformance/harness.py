@@ -394,8 +394,8 @@ def validator_time(service: LocalDurableService) -> Iterator[VirtualTime]:
     """Make the validator's ``validate.time`` and ``cloudwatch.time`` read and move the service's clock."""
     virtual = VirtualTime(service)
     saved = validate.time, cloudwatch.time
-    validate.time = virtual  # type: ignore[assignment]
-    cloudwatch.time = virtual  # type: ignore[assignment]
+    validate.time = virtual
+    cloudwatch.time = virtual
     try:
         yield virtual
     finally:
@@ -493,13 +493,14 @@ def run_requirement(
         (work / "events").mkdir(parents=True, exist_ok=True)
         local = stack.enter_context(LocalStack(work, requirements))
         stack.enter_context(validator_time(local.service))
-        return validate.validate_description(
+        result: DescriptionResult = validate.validate_description(
             req.function_name,
             rid,
             str(test_file),
             local.invoker,
             str(work / "events"),
             region=REGION,
-            aws_clients=local.clients(),  # type: ignore[arg-type]
+            aws_clients=local.clients(),
             output_dir=str(work / "history"),
         )
+        return result

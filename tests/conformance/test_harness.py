@@ -22,7 +22,8 @@ CASES = discover()
 def run_broken(rid: str, handler: object, tmp_path: Path) -> list[str]:
     result = run_requirement(rid, CASES[rid].path, tmp_path, broken.broken(rid, handler))
     assert not result.passed
-    return result.errors
+    errors: list[str] = result.errors
+    return errors
 
 
 def test_a_wrong_result_fails(tmp_path: Path) -> None:
@@ -122,3 +123,21 @@ def test_the_stack_restores_stdout_and_logging(tmp_path: Path) -> None:
     assert sys.stdout is stdout
     assert logging.getLogger().handlers == handlers
     assert logging.getLogger().level == level
+
+
+def test_the_runner_prints_the_suite_table_and_writes_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xml.etree import ElementTree
+
+    from tests.conformance.runner import main
+
+    code = main(["--suite", "wait", "--suite", "plugin", "--junit", str(tmp_path / "junit.xml")])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["suite", "passed", "failed", "optional", "failed", "not", "implemented", "total"]
+    assert next(line for line in lines if line.startswith("wait")).split() == ["wait", "5", "0", "0", "0", "5"]
+    assert next(line for line in lines if line.startswith("plugin")).split() == ["plugin", "7", "0", "0", "0", "7"]
+    assert next(line for line in lines if line.startswith("total")).split() == ["total", "12", "0", "0", "0", "12"]
+    suite = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    assert suite.get("tests") == "12" and suite.get("failures") == "0"
+    assert [case.get("name") for case in suite.iter("testcase")][:2] == ["2-1", "2-2"]
