@@ -272,7 +272,9 @@ class RunResult:
         if self.status == "SUCCEEDED":
             lines[0] += f" with {self.result!r}"
         elif self.error:
-            lines[0] += f": {self.error.get('ErrorType')}: {self.error.get('ErrorMessage')}"
+            kind = self.error.get("ErrorType")
+            lines[0] += f": {kind}: " if kind else ": "
+            lines[0] += str(self.error.get("ErrorMessage"))
         lines.append("operations:")
         by_parent: dict[str | None, list[OperationDict]] = {}
         for op in self.operations:

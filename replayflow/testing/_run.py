@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -38,7 +39,8 @@ __all__ = ["CallbackAction", "LocalExecution", "fail", "heartbeat", "run", "star
 #: A number of seconds or a timedelta.
 Seconds = float | _dt.timedelta
 
-_ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"})
+#: Real seconds per driving slice in :meth:`LocalExecution.finish`.
+_SLICE = 0.05
 
 
 @attrs.frozen
@@ -108,12 +110,19 @@ class LocalExecution:
 
     def settle(self) -> LocalExecution:
         """Run everything that can run at the current virtual time."""
-        self.service.advance(0)
-        return self
+        return self.advance(0)
 
     def advance(self, seconds: Seconds = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> LocalExecution:
         """Let virtual time go by, firing the timers that fall due and running the invocations they cause."""
         total = _seconds(seconds) + 60 * minutes + 3600 * hours + 86400 * days
+        now = self.clock.now()
+        deadline = self._deadline()
+        if deadline is not None and now + total >= deadline / 1000 > now:
+            # The service's driver blocks when a timer ends the execution exactly at the horizon (see
+            # ``_finish_now``): stop just short of the execution timeout, then let it fire.
+            self.service.advance(max(deadline / 1000 - now - 0.001, 0.0))
+            self._finish_now(self._timeout)
+            total = max(now + total - self.clock.now(), 0.0)
         self.service.advance(total)
         return self
 
@@ -160,9 +169,35 @@ class LocalExecution:
     # -- the end -----------------------------------------------------------------------------------------
 
     def finish(self, *, timeout: float | None = None) -> RunResult:
-        """Drive the execution to its end (virtual time jumps to each timer) and return the result."""
-        self.service.wait(self.arn, timeout=self._timeout if timeout is None else timeout)
+        """Drive the execution to its end (virtual time jumps to each timer) and return the result.
+
+        ``timeout`` bounds the real time spent (default: the one given to :func:`start`).
+        """
+        self._finish_now(self._timeout if timeout is None else timeout)
         return self.snapshot()
+
+    def _finish_now(self, timeout: float) -> None:
+        # Drive in short real-time slices: the service's driver does not notice an execution that a timer
+        # ended (the execution timeout) until its wait times out, so one long wait would cost its whole timeout.
+        end = time.monotonic() + timeout
+        while True:
+            remaining = end - time.monotonic()
+            try:
+                self.service.wait(self.arn, timeout=max(min(_SLICE, remaining), 0.001))
+                return
+            except TimeoutError:
+                if self.status != "RUNNING":
+                    return
+                if remaining <= _SLICE:
+                    raise TimeoutError(
+                        f"the execution was still running after {timeout} s of real time; is a step body blocked?"
+                    ) from None
+
+    def _deadline(self) -> int | None:
+        """The execution timeout, epoch ms."""
+        description = self.service.get_durable_execution(DurableExecutionArn=self.arn, IncludeExecutionData=False)
+        expected = description.get("ExpectedExecutionTimeoutTimestamp")
+        return _ms(expected)
 
     def close(self) -> None:
         """Close the service if this execution created it."""
@@ -307,7 +342,7 @@ def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequ
         next_timer = execution.next_timer_ms(current)
         candidates = [t for t in (scheduled[0][0] if scheduled else None, next_timer) if t is not None]
         if not candidates:
-            return  # nothing will happen any more: finish() reports how it ends
+            return  # nothing will happen but the execution timeout: finish() reports how it ends
         execution.advance(max(min(candidates) - now, 0) / 1000)
 
 
@@ -345,16 +380,16 @@ def _callback_result(value: Any) -> bytes | str | None:
 
 
 def _next_timer(service: LocalDurableService, result: RunResult, heartbeats: Mapping[str, int]) -> int | None:
-    """The earliest timer of the execution (and of its child executions) still to fire, from its history."""
+    """The earliest timer of the execution (and of its child executions) still to fire, from its history.
+
+    The execution timeout is left out: :meth:`LocalExecution.advance` deals with it.
+    """
     now = round(service.clock.now() * 1000)
     due: list[int] = []
     for event in result.events:
         kind = event["EventType"]
         details = event.get(f"{kind}Details") or {}
-        at = _ms(event.get("EventTimestamp"))
-        if kind == "ExecutionStarted" and at is not None and details.get("ExecutionTimeout"):
-            due.append(at + int(details["ExecutionTimeout"]) * 1000)
-        elif kind == "ChainedInvokeStarted" and details.get("DurableExecutionArn"):
+        if kind == "ChainedInvokeStarted" and details.get("DurableExecutionArn"):
             child = snapshot(service, details["DurableExecutionArn"])
             if child.status == "RUNNING":
                 nested = _next_timer(service, child, heartbeats)

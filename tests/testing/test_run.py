@@ -170,3 +170,22 @@ def test_logs_of_a_run_are_captured():
         run(wf.order_workflow, ORDER)
     assert logs.filter(message="order received")[0]["order"] == "o-1"
     assert len(logs.filter(message="order received")) == 1  # the replays of later invocations stay quiet
+
+
+@replayflow.durable
+def waits_for_ever(_: Any, ctx: Any) -> Any:
+    callback = yield ctx.create_callback(name="never-answered")
+    return (yield callback.result())
+
+
+def test_an_execution_timeout_ends_the_run():
+    result = run(waits_for_ever, None, execution_timeout=600)
+    assert result.status == "TIMED_OUT"
+    assert result.explain().startswith("execution TIMED_OUT: The execution timed out after 600 seconds.")
+    with start(waits_for_ever, None, execution_timeout=60) as execution:
+        execution.advance(60)  # exactly onto the deadline
+        assert execution.status == "TIMED_OUT"
+        assert execution.now == EPOCH + dt.timedelta(seconds=60)
+    with start(waits_for_ever, None, execution_timeout=60) as execution:
+        execution.advance(minutes=5)  # past it
+        assert execution.status == "TIMED_OUT" and execution.now == EPOCH + dt.timedelta(minutes=5)
