@@ -456,6 +456,10 @@ class History:
         """The history: a copy of every ``Operation`` dict, the EXECUTION operation first."""
         return copy.deepcopy(self._ops)  # type: ignore[arg-type]
 
+    def _records(self) -> list[OperationDict]:
+        """The operations themselves, not copies (for replay, which only reads them)."""
+        return list(self._ops)  # type: ignore[arg-type]
+
     def operation(self, name: str) -> OperationDict:
         """The (first) operation named ``name``."""
         for op in self._ops:

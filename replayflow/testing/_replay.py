@@ -7,8 +7,10 @@ where the code departed from the history. Microseconds for small histories: no t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -30,7 +32,7 @@ from ._diff import diff
 from ._history import UNSET, History
 from ._next import NextOperation, describe_planned
 from ._recorded import HistorySource, RecordedHistory, load_history
-from ._result import kind_label
+from ._result import RunResult, kind_label
 
 __all__ = ["Outcome", "ReplayReport", "WaitingOperation", "replay"]
 
@@ -262,30 +264,27 @@ class _DryRun(Interpreter):
 
 def replay(
     workflow: Callable[..., Any],
-    history: History | RecordedHistory | HistorySource,
+    history: History | RecordedHistory | RunResult | HistorySource,
     *,
     input: Any = UNSET,
     log_replay: bool = False,
 ) -> ReplayReport:
     """Replay ``workflow`` (a ``@durable`` handler or a workflow function) over ``history``.
 
-    ``history`` is a :class:`History`, a :class:`RecordedHistory`, or anything :func:`load_history` reads
-    (a JSON file path, JSON text, a list of operations, a state or history dump, an invocation event).
+    ``history`` is a :class:`History`, a :class:`RecordedHistory`, a :class:`RunResult` (a local run), or
+    anything :func:`load_history` reads (a JSON file path, JSON text, a list of operations, a state or
+    history dump, an invocation event).
     ``input`` replaces the input recorded in the history. Returns a :class:`ReplayReport`.
     """
     handler = workflow if isinstance(workflow, DurableHandler) else None
     fn: Callable[..., Any] = handler.workflow if handler is not None else workflow
     if not callable(fn):
         raise TypeError(f"replay needs a workflow function or a @durable handler, got {workflow!r}")
-    if isinstance(history, History):
-        arn, operations = history.arn, history.operations
-    else:
-        recorded = history if isinstance(history, RecordedHistory) else load_history(history)
-        arn, operations = recorded.arn, list(recorded.operations)
+    arn, operations = _operations(history)
     records: dict[str, OperationDict] = {op["Id"]: op for op in operations}
     if input is not UNSET:
         _set_input(arn, records, operations, input)
-    input_serdes = handler._input_serdes if handler is not None else _input_serdes(fn)
+    input_serdes = handler._input_serdes if handler is not None else _input_serdes_of(fn)
     result_serdes = handler.result_serdes if handler is not None else JsonSerDes()
     target = handler.logger if handler is not None else DEFAULT_LOGGER
     checkpointer = Checkpointer(None, arn, "dry-run", records)
@@ -374,6 +373,32 @@ def _report(
     )
     marker.report = report
     return report
+
+
+def _operations(history: History | RecordedHistory | RunResult | HistorySource) -> tuple[str, list[OperationDict]]:
+    """The ARN and the operations of any history ``replay`` accepts."""
+    if isinstance(history, History):
+        return history.arn, history._records()
+    if isinstance(history, RunResult):
+        recorded = load_history({"Execution": history.execution, "Events": list(history.events)})
+    else:
+        recorded = history if isinstance(history, RecordedHistory) else load_history(history)
+    return recorded.arn, list(recorded.operations)
+
+
+_INPUT_SERDES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _input_serdes_of(fn: Callable[..., Any]) -> Any:
+    """The handler's input serdes for a plain workflow function (cached: reading type hints is slow)."""
+    try:
+        return _INPUT_SERDES[fn]
+    except (KeyError, TypeError):
+        pass
+    serdes = _input_serdes(fn)
+    with contextlib.suppress(TypeError):
+        _INPUT_SERDES[fn] = serdes
+    return serdes
 
 
 def _set_input(arn: str, records: dict[str, OperationDict], operations: list[OperationDict], value: Any) -> None:

@@ -163,6 +163,8 @@ def test_a_recorded_run_replays_and_reloads_from_json():
     assert loaded.result == result.result_payload
     replay(wf.order_workflow, loaded).assert_completed(result.result)
     replay(wf.order_workflow, load_history({"Events": list(result.events)})).assert_completed(result.result)
+    replay(wf.order_workflow, result).assert_completed(result.result)  # a run is a recorded history too
+    replay(wf.failing_workflow, result).assert_non_determinism(match="named 'reserve'")
 
 
 def test_logs_of_a_run_are_captured():
