@@ -110,7 +110,7 @@ def _expand(paths: list[str]) -> Iterator[str]:
 
 _FORMATS = {
     "events": "GetDurableExecutionHistory events",
-    "operations": "operations",
+    "operations": "operation records",
     "invocation": "an invocation event",
 }
 

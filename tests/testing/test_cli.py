@@ -75,7 +75,7 @@ def test_a_history_that_matches_the_code_replays_ok(modules, tmp_path, capsys):
     assert main(["replay", str(history), modules("original", ORIGINAL)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines() == [
-        f"{history}: 3 operations (operations)",
+        f"{history}: 3 operations (operation records)",
         "  OK: the code follows the history; it is waiting on wait 'cool-off' (STARTED)",
     ]
     assert main(["replay", str(history), modules("compatible", COMPATIBLE)]) == 0

@@ -169,6 +169,9 @@ def test_a_history_that_does_not_match_the_code_is_non_determinism(mutate, messa
     mutate(h)
     report = replay(order_workflow, h)
     error = report.assert_non_determinism(match=message)
+    report.assert_non_determinism(name="reserve")  # the name the code yields now
+    with pytest.raises(AssertionError, match="is not about 'ship'"):
+        report.assert_non_determinism(name="ship")
     assert isinstance(error, NonDeterminismError)
     assert error.operation_id == replayflow._ids.operation_id(None, 1)
     assert error.location is not None and "workflows.py" in error.location
