@@ -10,6 +10,7 @@ the service revoked the token, and the invocation must stop (:class:`TokenRevoke
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 
 from ._errors import ServiceError
+from ._flusher import FLUSHER
 from ._transport import Transport
 from ._wire import (
     CHECKPOINT_BATCH_MAX_BYTES,
@@ -34,7 +36,11 @@ class TokenRevoked(Exception):
 
 
 class Checkpointer:
-    """Owns the checkpoint token and the queue of updates for one invocation."""
+    """Owns the checkpoint token and the queue of updates for one invocation.
+
+    The interpreter's thread uses it, except for :meth:`flush_soon`'s background flush: a lock serializes
+    the two, and what a background flush receives is merged later, on the interpreter's thread.
+    """
 
     def __init__(self, transport: Transport | None, arn: str, token: str, records: dict[str, OperationDict]) -> None:
         #: ``None`` for a dry run: nothing is sent; flushed updates collect in :attr:`unsent`.
@@ -50,9 +56,13 @@ class Checkpointer:
         self.finished = False
         self.calls = 0
         self.on_update: Callable[[str], None] = _ignore
+        self._lock = threading.Lock()
+        self._received: list[OperationDict] = []  # from background flushes, merged on the interpreter thread
+        self._failure: BaseException | None = None  # a background flush's error, raised on the next use
 
     def add(self, update: dict[str, Any]) -> None:
-        self.pending.append(update)
+        with self._lock:
+            self.pending.append(update)
         action = update["Action"]
         if action != "START":
             self.has_completions = True
@@ -63,17 +73,54 @@ class Checkpointer:
 
     def flush(self) -> None:
         """Send every queued update, in order, in as few requests as the limits allow."""
-        self.has_completions = self.has_service_work = False
-        if self.transport is None:
-            self.unsent.extend(self.pending)
-            self.pending = []
-            return
-        while self.pending:
-            batch, rest = split_batch(self.pending)
-            self.pending = rest
-            self._send(batch)
+        with self._lock:
+            self._raise_failure()
+            self.has_completions = self.has_service_work = False
+            if self._received:
+                received, self._received = self._received, []
+                self.merge(received)
+            if self.transport is None:
+                self.unsent.extend(self.pending)
+                self.pending = []
+                return
+            while self.pending:
+                batch, rest = split_batch(self.pending)
+                self.pending = rest
+                self._send(batch, self.merge)
 
-    def _send(self, batch: list[dict[str, Any]]) -> None:
+    def flush_soon(self, delay: float) -> Callable[[], None]:
+        """Flush what is queued now from a background thread in ``delay`` seconds; returns a cancel function.
+
+        Used while a step body runs: a body that takes a while gets its START checkpointed (so a crash
+        or a timeout in the body is visible in the history); a quick one's START travels with its result.
+        """
+        if not self.pending or self.transport is None:
+            return _ignore_call
+        return FLUSHER.schedule(delay, self._flush_in_background)
+
+    @property
+    def has_received(self) -> bool:
+        """Whether a background flush brought operations not merged yet."""
+        return bool(self._received) or self._failure is not None
+
+    def _flush_in_background(self) -> None:
+        with self._lock:
+            if self._failure is not None:
+                return
+            try:
+                while self.pending:
+                    batch, rest = split_batch(self.pending)
+                    self.pending = rest
+                    self._send(batch, self._received.extend)
+            except BaseException as error:  # raised on the interpreter thread at the next flush
+                self._failure = error
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _send(self, batch: list[dict[str, Any]], merge: Callable[[list[OperationDict]], None]) -> None:
         assert self.transport is not None
         if self.token is None:
             raise TokenRevoked("no checkpoint token left")
@@ -92,17 +139,21 @@ class Checkpointer:
         if not token:
             if any(u["Type"] == "EXECUTION" for u in batch):
                 self.finished = True
-                self.merge(state.get("Operations") or ())
+                merge(list(state.get("Operations") or ()))
                 return
             self.pending.clear()
             raise TokenRevoked("the service revoked the checkpoint token")
-        self.merge(state.get("Operations") or ())
+        merge(list(state.get("Operations") or ()))
         marker = state.get("NextMarker")
         if marker:
-            self.load_pages(marker)
+            self._load_pages(marker, merge)
 
     def load_pages(self, marker: str | None) -> None:
         """Read ``GetDurableExecutionState`` pages from ``marker`` on and merge them."""
+        with self._lock:
+            self._load_pages(marker, self.merge)
+
+    def _load_pages(self, marker: str | None, merge: Callable[[list[OperationDict]], None]) -> None:
         while marker:
             if self.transport is None:
                 raise TokenRevoked("a dry run cannot read more state pages")
@@ -117,7 +168,7 @@ class Checkpointer:
                 }
             )
             self.calls += 1
-            self.merge(page.get("Operations") or ())
+            merge(list(page.get("Operations") or ()))
             next_marker = page.get("NextMarker")
             if next_marker == marker:
                 raise ServiceError("InvalidResponse", f"the state page marker {marker!r} did not advance")
@@ -153,4 +204,8 @@ def split_batch(
 
 
 def _ignore(_: str) -> None:
+    return None
+
+
+def _ignore_call() -> None:
     return None

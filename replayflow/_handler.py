@@ -60,6 +60,7 @@ class DurableHandler(Generic[R]):
         max_workers: int = 32,
         shutdown_margin: float = 2.0,
         result_serdes: SerDes[Any] | None = None,
+        start_checkpoint_delay: float = 0.1,
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
@@ -70,6 +71,7 @@ class DurableHandler(Generic[R]):
         self.log_replay = log_replay
         self.max_workers = max_workers
         self.shutdown_margin = shutdown_margin
+        self.start_checkpoint_delay = start_checkpoint_delay
         self.result_serdes: Any = result_serdes or JsonSerDes()
         self._hooks = Hooks(self.plugins)
         self._input_serdes = _input_serdes(workflow)
@@ -117,6 +119,7 @@ class DurableHandler(Generic[R]):
             lambda_context=lambda_context,
             max_workers=self.max_workers,
             log_replay=self.log_replay,
+            start_checkpoint_delay=self.start_checkpoint_delay,
         )
         it.make_context = functools.partial(DurableContext, it)
         timer = self._arm_deadline(it, lambda_context)
@@ -199,6 +202,7 @@ def durable(
     max_workers: int = 32,
     shutdown_margin: float = 2.0,
     result_serdes: SerDes[Any] | None = None,
+    start_checkpoint_delay: float = 0.1,
 ) -> Any:
     """Turn ``workflow(input, ctx)`` (a generator function, or a plain one) into a Lambda handler.
 
@@ -206,7 +210,9 @@ def durable(
     :func:`use_transport`, else AWS through boto3), ``plugins``, ``logger`` (a stdlib or powertools logger
     for ``ctx.logger``), ``log_replay`` (keep ``ctx.logger`` records while replaying), ``max_workers`` (threads
     for step bodies of concurrent branches), ``shutdown_margin`` (seconds before the Lambda deadline at which
-    running steps are told to stop and the invocation suspends), ``result_serdes``.
+    running steps are told to stop and the invocation suspends), ``result_serdes``, ``start_checkpoint_delay``
+    (a step body still running after this many seconds gets its START checkpointed at once; a quicker one's
+    START travels with its result).
     """
 
     def wrap(fn: Callable[..., Any]) -> DurableHandler[Any]:
@@ -219,6 +225,7 @@ def durable(
             max_workers=max_workers,
             shutdown_margin=shutdown_margin,
             result_serdes=result_serdes,
+            start_checkpoint_delay=start_checkpoint_delay,
         )
 
     if workflow is not None:

@@ -178,6 +178,7 @@ class Interpreter:
         max_workers: int = 32,
         log_replay: bool = False,
         dry_run: bool = False,
+        start_checkpoint_delay: float = 0.1,
     ) -> None:
         self.records = records
         self.arn = arn
@@ -187,6 +188,7 @@ class Interpreter:
         self.make_context = make_context
         self.lambda_context = lambda_context
         self.log_replay = log_replay
+        self.start_checkpoint_delay = start_checkpoint_delay
         #: Dry run: run no user side effects and send nothing; frames stop at their next new work, which is
         #: recorded in :attr:`planned` (used by ``replayflow.testing.replay``).
         self.dry_run = dry_run
@@ -224,7 +226,7 @@ class Interpreter:
                     if self.checkpointer.has_service_work:
                         self.checkpointer.flush()  # start timers and invokes now, not when the steps finish
                     self._take_completion(block=True)
-                elif self.checkpointer.pending:
+                elif self.checkpointer.pending or self.checkpointer.has_received:
                     self.checkpointer.flush()
                 else:
                     return ("PENDING", None)
@@ -454,22 +456,31 @@ class Interpreter:
         """
         if self.dry_run:
             raise Park(op_id, "attempt", attempt)
+        checkpointer = self.checkpointer
+        # a body still running after a moment gets its START checkpointed without waiting for its result
+        cancel = checkpointer.flush_soon(self.start_checkpoint_delay) if checkpointer.pending else _no_op
         if not self._ready and not self._inflight:
             try:
                 outcome = work()
             except Exception as error:
+                cancel()
                 return finish(False, error)
+            cancel()
             return finish(True, outcome)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="replayflow-step")
         self._inflight += 1
         completions = self._completions
 
+        def done(ok: bool, value: Any) -> Any:
+            cancel()
+            return finish(ok, value)
+
         def task() -> None:
             try:
-                completions.put((frame, finish, True, work()))
+                completions.put((frame, done, True, work()))
             except BaseException as error:
-                completions.put((frame, finish, False, error))
+                completions.put((frame, done, False, error))
 
         self._pool.submit(task)
         return BLOCKED
@@ -558,6 +569,10 @@ class Interpreter:
 
 #: Errors that end the invocation instead of being raised into the workflow.
 _ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)
+
+
+def _no_op() -> None:
+    return None
 
 
 def _describe(what: object) -> str:

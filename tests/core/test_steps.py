@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import replayflow
@@ -303,3 +305,31 @@ def test_invalid_step_arguments_raise_validation_errors_at_the_call():
     assert "must be a str" in payloads[1]
     assert "retry strategy" in payloads[2]
     assert "StepSemantics" in payloads[3]
+
+
+def test_a_slow_body_has_its_start_checkpointed_while_it_runs():
+    rec = Recorder()
+    seen_during_body = []
+
+    def slow():
+        time.sleep(0.4)
+        seen_during_body.append([u["Action"] for u in rec.updates])
+        return "done"
+
+    @replayflow.durable(start_checkpoint_delay=0.05)
+    def wf(_, ctx):
+        return (yield ctx.step(slow))
+
+    assert invoke(wf, event(), rec)["Result"] == '"done"'
+    assert seen_during_body == [["START"]]  # durable before the body finished: a crash would show it
+    assert [[u["Action"] for u in batch] for batch in rec.checkpoints] == [["START"], ["SUCCEED"]]
+
+
+def test_a_quick_body_sends_its_start_with_its_result():
+    @replayflow.durable(start_checkpoint_delay=5)
+    def wf(_, ctx):
+        return (yield ctx.step(lambda: "quick"))
+
+    rec = Recorder()
+    invoke(wf, event(), rec)
+    assert [[u["Action"] for u in batch] for batch in rec.checkpoints] == [["START", "SUCCEED"]]
