@@ -43,9 +43,7 @@ from replayflow.local import InProcessInvoker, InvocationOutcome, Invoker, Lambd
 from replayflow.local.clock import VirtualClock
 from replayflow.local.records import Function
 from replayflow.local.subprocess_invoker import SubprocessInvoker
-from tests.conformance import functions as _functions  # registers every requirement's function
-from tests.conformance import targets as _targets  # registers the chained-invoke targets
-from tests.conformance.registry import REQUIREMENTS, TARGETS, Requirement
+from tests.conformance.registry import REQUIREMENTS, TARGETS, Requirement, load_all
 from tests.conformance.runtime_logs import SINK_ENV, OutputCapture
 
 __all__ = [
@@ -59,7 +57,7 @@ __all__ = [
     "run_requirement",
 ]
 
-del _functions, _targets
+load_all()
 
 STACK_NAME = "replayflow-conformance"
 REGION = "us-east-1"

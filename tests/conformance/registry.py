@@ -18,6 +18,7 @@ Chained-invoke targets are registered with :func:`target` under the function nam
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ __all__ = [
     "TARGETS",
     "Requirement",
     "Target",
+    "load_all",
     "logical_name",
     "requirement",
     "target",
@@ -105,3 +107,9 @@ def target(function_name: str, *, durable: bool) -> Callable[[F], F]:
         return handler
 
     return register
+
+
+def load_all() -> None:
+    """Import every requirement's workflow and every target, which registers them."""
+    importlib.import_module("tests.conformance.functions")
+    importlib.import_module("tests.conformance.targets")
