@@ -18,6 +18,7 @@ from ._history import EPOCH as EPOCH
 from ._history import UNSET as UNSET
 from ._history import BatchBlock as BatchBlock
 from ._history import ContextBlock as ContextBlock
+from ._history import ErrorLike as ErrorLike
 from ._history import History as History
 from ._logs import LogCapture as LogCapture
 from ._logs import capture_logs as capture_logs
@@ -49,6 +50,7 @@ __all__ = [
     "BatchBlock",
     "CallbackAction",
     "ContextBlock",
+    "ErrorLike",
     "History",
     "HistoryFormatError",
     "LocalExecution",

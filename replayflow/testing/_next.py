@@ -14,6 +14,7 @@ from replayflow._condition import WaitForCondition
 from replayflow._errors import SerDesError
 from replayflow._ids import operation_id
 from replayflow._invoke import Invoke
+from replayflow._serdes import SerDesContext
 from replayflow._step import Step, StepSemantics, default_name
 from replayflow._wait import Wait
 from replayflow._wire import OperationDict
@@ -194,7 +195,7 @@ def describe_planned(planned: Any, records: Mapping[str, OperationDict]) -> Next
         encoded = ((rec or {}).get("StepDetails") or {}).get("Result")
         if encoded is not None:
             try:
-                state = op.serdes.deserialize(encoded, None)
+                state = op.serdes.deserialize(encoded, SerDesContext(planned.op_id, ""))
             except (SerDesError, ValueError):
                 state = encoded
         return NextOperation(

@@ -349,3 +349,26 @@ def _line(module: Any, text: str) -> int:
         if text in line:
             return start + offset if start else offset + 1
     raise AssertionError(text)
+
+
+def test_wait_for_condition_reports_the_state_its_next_poll_gets():
+    start_op = replay(wf.polling_workflow, History()).assert_next("wait_for_condition", "poll", state={"polls": 0})
+    assert start_op.function is wf.check_status and start_op.action == "start"
+
+    h = History()
+    h.wait_for_condition("poll", state={"polls": 2}, retrying=2)
+    replay(wf.polling_workflow, h).assert_suspended(waiting_on=["poll"])
+
+    due = History()
+    record = dict(h.operation("poll"), Status="READY")  # the retry delay has passed
+    due.add(record)
+    poll = replay(wf.polling_workflow, due).assert_next("wait_for_condition", "poll", state={"polls": 2}, attempt=3)
+    assert poll.action == "attempt"
+
+    done = History()
+    done.wait_for_condition("poll", state={"polls": 3}, attempts=3)
+    replay(wf.polling_workflow, done).assert_completed(3)
+    gave_up = History()
+    gave_up.wait_for_condition("poll", state={"polls": 60}, gave_up=True, attempts=60)
+    error = replay(wf.polling_workflow, gave_up).assert_failed(replayflow.WaitForConditionError)
+    assert error.last_state == {"polls": 60}
