@@ -28,7 +28,7 @@ SUITE_ORDER = (
 #: the entry must be removed.
 KNOWN_DEFECTS: dict[str, str] = {
     "3-12": "FINDINGS.md F1: an at-least-once step's START is not checkpointed before its body runs, so a "
-    "process crash in the body leaves no ContextStarted/StepStarted and the execution crash-loops",
+    "body that ends the process at once leaves no ContextStarted/StepStarted and the execution crash-loops",
 }
 
 
