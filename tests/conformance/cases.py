@@ -26,10 +26,7 @@ SUITE_ORDER = (
 #: requirement id -> the FINDINGS.md entry explaining why the SDK fails it today. Unlike NOT_IMPLEMENTED
 #: these are bugs to fix: the pytest case is a strict xfail, so it fails as soon as the fix lands and
 #: the entry must be removed.
-KNOWN_DEFECTS: dict[str, str] = {
-    "3-12": "FINDINGS.md F1: an at-least-once step's START is not checkpointed before its body runs, so a "
-    "body that ends the process at once leaves no ContextStarted/StepStarted and the execution crash-loops",
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def natural_key(rid: str) -> tuple[int, ...]:

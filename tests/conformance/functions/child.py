@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from typing import Any
 
 import replayflow
@@ -40,8 +41,14 @@ def small_value(value: str) -> str:
 
 
 def crash_on_first_run(value: str, first_run: bool) -> str:
-    """Kill the process (a real Lambda runtime crash) on the step's first run; return ``value`` when re-run."""
+    """Work for a while, then kill the process (a real Lambda runtime crash) on the step's first run.
+
+    The requirement's crash comes *after* ContextStarted and StepStarted are checkpointed. An at-least-once
+    step's START travels with its result unless the body is still running after ``start_checkpoint_delay``
+    (0.1 s), so the body works for half a second (as a real body does) before the process dies.
+    """
     if first_run:
+        time.sleep(0.5)
         os._exit(1)
     return value
 
