@@ -24,6 +24,7 @@ from ._wire import (
     CHECKPOINT_BATCH_MAX_BYTES,
     CHECKPOINT_BATCH_MAX_UPDATES,
     OperationDict,
+    intern_value,
 )
 
 __all__ = ["Checkpointer", "TokenRevoked"]
@@ -175,6 +176,9 @@ class Checkpointer:
             marker = next_marker
 
     def merge(self, operations: Iterable[OperationDict]) -> None:
+        if self.on_update is _ignore:  # loading state before the workflow runs: nobody to notify
+            intern_value(operations, self.records)
+            return
         records = self.records
         notify = self.on_update
         for op in operations:

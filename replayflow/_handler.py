@@ -31,7 +31,7 @@ from ._logging import DEFAULT_LOGGER, DurableLogger
 from ._serdes import JsonSerDes, SerDes
 from ._step import error_object
 from ._transport import Transport, current_transport
-from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, OperationDict
+from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, OperationDict, intern_value
 
 __all__ = ["DurableHandler", "durable"]
 
@@ -266,9 +266,10 @@ def parse_event(event: Any) -> InvocationInputDict:
 
 def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict]:
     """Operations by Id; an entry that is not an operation is an :class:`InvalidEventError`."""
+    records: dict[str, OperationDict] = {}
     try:
-        records = {op["Id"]: op for op in operations}
-    except (TypeError, KeyError):
+        intern_value(operations, records)
+    except (TypeError, KeyError, AttributeError):
         records = {}
     if len(records) != len(operations) or not all(isinstance(op_id, str) for op_id in records):
         for i, op in enumerate(operations):

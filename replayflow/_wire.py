@@ -222,6 +222,34 @@ class GetStateResponse(TypedDict):
     NextMarker: NotRequired[str | None]
 
 
+_INTERNED: dict[str, str] = {
+    value: value
+    for value in (
+        *(member.value for member in OperationType),
+        *(member.value for member in OperationStatus),
+        *(member.value for member in OperationSubType),
+    )
+}
+
+
+def intern_value(operations: Any, records: dict[str, OperationDict]) -> None:
+    """Index ``operations`` by Id into ``records``, sharing one string object per Type/Status/SubType value.
+
+    JSON parsers make a new string for every value; sharing the few distinct ones saves about 160 bytes per
+    operation of a large history.
+    """
+    interned = _INTERNED.get
+    for op in operations:
+        value = op["Type"]
+        op["Type"] = interned(value, value)
+        value = op["Status"]
+        op["Status"] = interned(value, value)
+        value = op.get("SubType")
+        if value is not None:
+            op["SubType"] = interned(value, value)
+        records[op["Id"]] = op
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Typed view (attrs + cattrs)
 # ---------------------------------------------------------------------------------------------------------
