@@ -54,7 +54,7 @@ from ._errors import (
 from ._handler import DurableHandler, durable
 from ._hooks import InvocationInfo, OperationInfo, Plugin
 from ._logging import DurableLogger, JsonFormatter
-from ._operation import Operation
+from ._operation import Operation, Workflow
 from ._retry import Jitter, RetryPolicy, RetryPresets, RetryStrategy
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext
 from ._step import StepCancelledError, StepContext, StepSemantics, step_context
@@ -118,6 +118,7 @@ __all__ = [
     "ValidationError",
     "WaitForConditionError",
     "WaitStrategy",
+    "Workflow",
     "durable",
     "step_context",
     "use_transport",

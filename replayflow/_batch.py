@@ -16,7 +16,7 @@ returns that result without running any branch.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -142,11 +142,15 @@ class BatchItem(Generic[T]):
     name: str | None = None
 
 
+def _items(items: Iterable[BatchItem[Any]]) -> tuple[BatchItem[Any], ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class BatchResult(Generic[T]):
     """The outcome of a parallel or map: one item per *started* branch, in branch order."""
 
-    all: tuple[BatchItem[T], ...] = attrs.field(converter=tuple)
+    all: tuple[BatchItem[T], ...] = attrs.field(converter=_items)
     completion_reason: CompletionReason = CompletionReason.ALL_COMPLETED
 
     def __iter__(self) -> Iterator[BatchItem[T]]:
@@ -497,7 +501,7 @@ class _BatchRun:
         def done(frame: Frame, ok: bool, value: Any) -> None:
             self._branch_done(index, branch_id, name, nested and not replay_children, ok, value)
 
-        self.running[index] = it.spawn(gen, scope, done, it.new_cancellation())
+        self.running[index] = it.spawn(gen, scope, done, it.new_cancellation(self.parent.cancel))
 
     def _check_identity(self, rec: Any, branch_id: str, name: str) -> None:
         op = self.op
@@ -572,7 +576,7 @@ class _BatchRun:
             it.close(frame)
             self.items[index] = BatchItem(index, BatchItemStatus.STARTED, None, None, self.branches[index][2])
         self.running.clear()
-        result = BatchResult([self.items[i] for i in sorted(self.items)], reason)
+        result: BatchResult[Any] = BatchResult([self.items[i] for i in sorted(self.items)], reason)
         if self.replay is not None:
             it.resume(self.parent, result)
             return

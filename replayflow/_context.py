@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
 from ._callback import CreateCallback, wait_for_callback_op
@@ -132,6 +132,7 @@ class DurableContext:
             raise ValidationError("give ctx.wait either a duration or seconds=/minutes=/hours=/days=, not both")
         return Wait(to_seconds(duration, what="a wait"), _name(name))
 
+    @overload
     def run_in_child_context(
         self,
         fn: Callable[..., Generator[Any, Any, T]],
@@ -141,7 +142,30 @@ class DurableContext:
         serdes: SerDes[Any] | None = None,
         sub_type: str = "RunInChildContext",
         **kwargs: Any,
-    ) -> ChildContext[T]:
+    ) -> ChildContext[T]: ...
+
+    @overload
+    def run_in_child_context(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        name: str | None = None,
+        serdes: SerDes[Any] | None = None,
+        sub_type: str = "RunInChildContext",
+        **kwargs: Any,
+    ) -> ChildContext[T]: ...
+
+    def run_in_child_context(
+        self,
+        fn: Callable[..., Any],
+        /,
+        *args: Any,
+        name: str | None = None,
+        serdes: SerDes[Any] | None = None,
+        sub_type: str = "RunInChildContext",
+        **kwargs: Any,
+    ) -> ChildContext[Any]:
         """Run the generator function ``fn(child_ctx, *args, **kwargs)`` as a child context.
 
         The child gets its own operation namespace and one checkpoint for its result; replay returns that

@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from ._checkpoint import Checkpointer, TokenRevoked
 from ._child import start_body
@@ -100,6 +100,47 @@ class DurableHandler(Generic[R]):
             hooks.emit("on_invocation_end", info, output["Status"])
         return output
 
+    def interpreter(
+        self,
+        records: dict[str, OperationDict],
+        arn: str,
+        checkpointer: Checkpointer,
+        lambda_context: Any = None,
+        *,
+        dry_run: bool = False,
+        log_replay: bool | None = None,
+    ) -> Interpreter:
+        """An interpreter configured as this handler's invocations are (``dry_run`` for the testing toolkit)."""
+        it = Interpreter(
+            records=records,
+            arn=arn,
+            checkpointer=checkpointer,
+            hooks=self._hooks if not dry_run else Hooks(),
+            logger=DurableLogger(self.logger, {"executionArn": arn}),
+            make_context=_unset_context,  # needs the interpreter itself; set below
+            lambda_context=lambda_context,
+            max_workers=self.max_workers,
+            log_replay=self.log_replay if log_replay is None else log_replay,
+            dry_run=dry_run,
+            start_checkpoint_delay=self.start_checkpoint_delay,
+        )
+        it.make_context = functools.partial(DurableContext, it)
+        return it
+
+    def run_workflow(self, it: Interpreter, execution: OperationDict) -> tuple[str, Any]:
+        """Decode the execution's input and drive the workflow: ``("SUCCEEDED" | "FAILED" | "PENDING", value)``.
+
+        Non-determinism, an unreadable history and service errors propagate (see :meth:`Interpreter.run`).
+        """
+        try:
+            payload = (execution.get("ExecutionDetails") or {}).get("InputPayload")
+            workflow_input = self._input_serdes.deserialize(payload) if payload else None
+        except SerDesError as exc:
+            return ("FAILED", InvalidEventError(f"the execution's input is not valid JSON: {exc}"))
+        scope = Scope(it.records, None, None, "the workflow")
+        gen = start_body(self.workflow, (workflow_input, it.make_context(scope)), {})
+        return it.run(gen, scope)
+
     def _invoke(
         self,
         arn: str,
@@ -108,31 +149,11 @@ class DurableHandler(Generic[R]):
         execution: OperationDict,
         lambda_context: Any,
     ) -> dict[str, Any]:
-        logger = DurableLogger(self.logger, {"executionArn": arn})
-        it = Interpreter(
-            records=records,
-            arn=arn,
-            checkpointer=checkpointer,
-            hooks=self._hooks,
-            logger=logger,
-            make_context=_unset_context,  # needs the interpreter itself; set below
-            lambda_context=lambda_context,
-            max_workers=self.max_workers,
-            log_replay=self.log_replay,
-            start_checkpoint_delay=self.start_checkpoint_delay,
-        )
-        it.make_context = functools.partial(DurableContext, it)
+        it = self.interpreter(records, arn, checkpointer, lambda_context)
         timer = self._arm_deadline(it, lambda_context)
         try:
             try:
-                payload = (execution.get("ExecutionDetails") or {}).get("InputPayload")
-                workflow_input = self._input_serdes.deserialize(payload) if payload else None
-            except SerDesError as exc:
-                return failed_output(InvalidEventError(f"the execution's input is not valid JSON: {exc}"))
-            scope = Scope(records, None, None, "the workflow")
-            gen = start_body(self.workflow, (workflow_input, it.make_context(scope)), {})
-            try:
-                status, value = it.run(gen, scope)
+                status, value = self.run_workflow(it, execution)
             except (NonDeterminismError, SerDesError) as error:
                 if isinstance(error, RetryableSerDesError):
                     raise
@@ -192,8 +213,29 @@ class DurableHandler(Generic[R]):
         return timer
 
 
+@overload
+def durable(workflow: Callable[..., Any], /) -> DurableHandler[Any]: ...
+
+
+@overload
+def durable(
+    workflow: None = None,
+    /,
+    *,
+    transport: Transport | None = None,
+    plugins: Sequence[Plugin] = (),
+    logger: Any = None,
+    log_replay: bool = False,
+    max_workers: int = 32,
+    shutdown_margin: float = 2.0,
+    result_serdes: SerDes[Any] | None = None,
+    start_checkpoint_delay: float = 0.1,
+) -> Callable[[Callable[..., Any]], DurableHandler[Any]]: ...
+
+
 def durable(
     workflow: Callable[..., Any] | None = None,
+    /,
     *,
     transport: Transport | None = None,
     plugins: Sequence[Plugin] = (),

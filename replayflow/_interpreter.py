@@ -79,10 +79,12 @@ class Park(Exception):
 class Planned:
     """Dry run only: what a frame would do next (start an operation, or run another attempt of one)."""
 
-    __slots__ = ("action", "attempt", "location", "op", "op_id", "parent_id", "scope_label")
+    __slots__ = ("action", "attempt", "cancel", "location", "op", "op_id", "parent_id", "scope_label")
 
     def __init__(self, op: Any, park: Park, frame: Frame) -> None:
         self.op = op
+        #: set once the frame is abandoned (an orphaned branch, or anything inside one)
+        self.cancel = frame.cancel
         self.op_id = park.op_id
         self.action = park.action
         self.attempt = park.attempt
@@ -195,6 +197,7 @@ class Interpreter:
         self.planned: list[Planned] = []
         self.shutdown = threading.Event()
         self._cancellations: list[threading.Event] = []
+        self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
         self.max_workers = max_workers
         self._ready: collections.deque[tuple[Frame, Any, BaseException | None]] = collections.deque()
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
@@ -320,13 +323,20 @@ class Interpreter:
         self._ready.append((frame, None, None))
         return frame
 
-    def new_cancellation(self) -> threading.Event:
-        """A cancellation signal that is also set when the invocation shuts down."""
+    def new_cancellation(self, parent: threading.Event | None = None) -> threading.Event:
+        """A cancellation signal set when ``parent`` is (default: the shutdown signal) or on its own."""
         event = threading.Event()
-        if self.shutdown.is_set():
+        parent = parent or self.shutdown
+        if parent.is_set():
             event.set()
         self._cancellations.append(event)
+        self._children.setdefault(id(parent), []).append(event)
         return event
+
+    def _cancel(self, event: threading.Event) -> None:
+        event.set()
+        for child in self._children.pop(id(event), ()):
+            self._cancel(child)
 
     def begin_shutdown(self) -> None:
         """The invocation is ending (deadline near): tell every running step body, start nothing new."""
@@ -341,7 +351,7 @@ class Interpreter:
     def close(self, frame: Frame) -> None:
         """Abandon a frame (an orphaned branch): its step bodies are cancelled, their results dropped."""
         if frame.cancel is not self.shutdown:
-            frame.cancel.set()
+            self._cancel(frame.cancel)
         if not frame.closed:
             frame.closed = True
             with contextlib.suppress(Exception):  # a failing finally block in user code: the branch is gone

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
 
-__all__ = ["Operation", "field"]
+__all__ = ["Operation", "Workflow", "field"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 def field(index: int) -> Any:
@@ -19,7 +20,7 @@ def field(index: int) -> Any:
     return property(itemgetter(index))
 
 
-class Operation(tuple[Any, ...], Generic[T]):
+class Operation(tuple[Any, ...], Generic[T_co]):
     """An immutable description of one durable operation (a slotted tuple: cheap to build, cannot change).
 
     ``result = yield op`` gives the result (typed ``Any``); ``result = yield from op`` gives the same
@@ -29,8 +30,8 @@ class Operation(tuple[Any, ...], Generic[T]):
     __slots__ = ()
     _fields: tuple[str, ...] = ()
 
-    def __iter__(self) -> Generator[Operation[T], Any, T]:
-        result: T = yield self
+    def __iter__(self) -> Generator[Operation[T_co], Any, T_co]:
+        result: T_co = yield self
         return result
 
     def __repr__(self) -> str:
@@ -42,6 +43,11 @@ class Operation(tuple[Any, ...], Generic[T]):
 
     def _run(self, it: Interpreter, frame: Frame) -> Any:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
+
+
+#: The type of a workflow (or child context) returning ``T``: ``def wf(order, ctx) -> Workflow[Receipt]``.
+#: Values of ``x = yield op`` are then ``object``; ``x = yield from op`` gives each operation's own type.
+Workflow = Generator[Operation[object], object, T]
 
 
 def _rebuild(cls: type[Operation[Any]], items: tuple[Any, ...]) -> Operation[Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import functools
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,14 +17,9 @@ from typing import Any, Literal
 import attrs
 
 from replayflow._checkpoint import Checkpointer
-from replayflow._child import start_body
-from replayflow._context import DurableContext
 from replayflow._errors import InvalidEventError, NonDeterminismError, SerDesError
-from replayflow._handler import DurableHandler, _input_serdes, find_execution
-from replayflow._hooks import Hooks
-from replayflow._ids import operation_id
-from replayflow._interpreter import Frame, Interpreter, Scope
-from replayflow._logging import DEFAULT_LOGGER, DurableLogger
+from replayflow._handler import DurableHandler, find_execution
+from replayflow._interpreter import Interpreter, Planned
 from replayflow._serdes import JsonSerDes
 from replayflow._wire import OperationDict
 
@@ -254,24 +248,6 @@ def _type_names(error: BaseException | None) -> str:
 # -- driving the interpreter ---------------------------------------------------------------------------------
 
 
-class _DryRun(Interpreter):
-    """The interpreter in dry-run mode, remembering which frames it abandoned (orphaned branches)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(dry_run=True, **kwargs)
-        self.abandoned_ops: set[str] = set()
-        self.abandoned_scopes: set[str] = set()
-
-    def close(self, frame: Frame) -> None:
-        if not frame.closed:
-            scope = frame.scope
-            if scope.counter:
-                self.abandoned_ops.add(operation_id(scope.prefix, scope.counter))
-            if scope.prefix is not None:
-                self.abandoned_scopes.add(scope.prefix)
-        super().close(frame)
-
-
 def replay(
     workflow: Callable[..., Any],
     history: History | RecordedHistory | RunResult | HistorySource,
@@ -290,24 +266,14 @@ def replay(
     fn: Callable[..., Any] = handler.workflow if handler is not None else workflow
     if not callable(fn):
         raise TypeError(f"replay needs a workflow function or a @durable handler, got {workflow!r}")
+    if handler is None:
+        handler = _handler_of(fn)
     arn, operations = _operations(history)
     records: dict[str, OperationDict] = {op["Id"]: op for op in operations}
     if input is not UNSET:
         _set_input(arn, records, operations, input)
-    input_serdes = handler._input_serdes if handler is not None else _input_serdes_of(fn)
-    result_serdes = handler.result_serdes if handler is not None else JsonSerDes()
-    target = handler.logger if handler is not None else DEFAULT_LOGGER
     checkpointer = Checkpointer(None, arn, "dry-run", records)
-    it = _DryRun(
-        records=records,
-        arn=arn,
-        checkpointer=checkpointer,
-        hooks=Hooks(()),
-        logger=DurableLogger(target, {"executionArn": arn}),
-        make_context=_no_context,
-        log_replay=log_replay or (handler.log_replay if handler is not None else False),
-    )
-    it.make_context = functools.partial(DurableContext, it)
+    it = handler.interpreter(records, arn, checkpointer, dry_run=True, log_replay=log_replay or None)
     name = _workflow_name(fn)
     result: Any = None
     error: BaseException | None = None
@@ -316,16 +282,9 @@ def replay(
             execution: OperationDict = find_execution(arn, records)
         except InvalidEventError:
             execution = {}
-        payload = (execution.get("ExecutionDetails") or {}).get("InputPayload")
-        try:
-            workflow_input = input_serdes.deserialize(payload) if payload else None
-        except SerDesError as exc:
-            raise InvalidEventError(f"the execution's input is not valid JSON: {exc}") from exc
-        scope = Scope(records, None, None, "the workflow")
-        gen = start_body(fn, (workflow_input, it.make_context(scope)), {})
-        status, value = it.run(gen, scope)
+        status, value = handler.run_workflow(it, execution)
         if status == "SUCCEEDED":
-            result_serdes.serialize(value, None)  # as the handler does: an unserializable result fails
+            handler.result_serdes.serialize(value, None)  # as the handler does: an unserializable result fails
             outcome, result = "completed", value
         elif status == "FAILED":
             outcome, error = "failed", value
@@ -340,7 +299,7 @@ def replay(
 
 
 def _report(
-    it: _DryRun,
+    it: Interpreter,
     name: str,
     outcome: str,
     result: Any,
@@ -348,22 +307,10 @@ def _report(
     operations: Sequence[OperationDict],
     records: Mapping[str, OperationDict],
 ) -> ReplayReport:
-    parents = {op["Id"]: op.get("ParentId") for op in operations}
-    for update in it.checkpointer.unsent:
-        parents.setdefault(update["Id"], update.get("ParentId"))
+    def abandoned(planned: Planned) -> bool:  # work of orphaned branches (and of anything inside them)
+        return planned.cancel.is_set()
 
-    def abandoned(op_id: str, parent: str | None) -> bool:
-        if op_id in it.abandoned_ops:
-            return True
-        seen = 0
-        while parent is not None and seen < 10_000:
-            if parent in it.abandoned_scopes:
-                return True
-            parent = parents.get(parent)
-            seen += 1
-        return False
-
-    next_ops = tuple(describe_planned(p, records) for p in it.planned if not abandoned(p.op_id, p.parent_id))
+    next_ops = tuple(describe_planned(p, records) for p in it.planned if not abandoned(p))
     waiting = []
     for op_id in it.waiting_on():
         rec = records.get(op_id) or {}
@@ -396,19 +343,19 @@ def _operations(history: History | RecordedHistory | RunResult | HistorySource) 
     return recorded.arn, list(recorded.operations)
 
 
-_INPUT_SERDES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_HANDLERS: weakref.WeakKeyDictionary[Any, DurableHandler[Any]] = weakref.WeakKeyDictionary()
 
 
-def _input_serdes_of(fn: Callable[..., Any]) -> Any:
-    """The handler's input serdes for a plain workflow function (cached: reading type hints is slow)."""
+def _handler_of(fn: Callable[..., Any]) -> DurableHandler[Any]:
+    """A default handler for a plain workflow function (cached: reading its type hints is slow)."""
     try:
-        return _INPUT_SERDES[fn]
+        return _HANDLERS[fn]
     except (KeyError, TypeError):
         pass
-    serdes = _input_serdes(fn)
+    handler: DurableHandler[Any] = DurableHandler(fn)
     with contextlib.suppress(TypeError):
-        _INPUT_SERDES[fn] = serdes
-    return serdes
+        _HANDLERS[fn] = handler
+    return handler
 
 
 def _set_input(arn: str, records: dict[str, OperationDict], operations: list[OperationDict], value: Any) -> None:
@@ -431,7 +378,3 @@ def _workflow_name(fn: Callable[..., Any]) -> str:
     if module and module != "__main__":
         return f"{module}:{qualname}"
     return str(qualname)
-
-
-def _no_context(scope: Scope) -> Any:  # pragma: no cover - replaced before use
-    raise RuntimeError("the interpreter's context factory is not set")

@@ -7,7 +7,7 @@ from collections.abc import Generator
 from typing import Any, assert_type
 
 import replayflow
-from replayflow import BatchResult, Callback, DurableContext, Operation
+from replayflow import BatchResult, Callback, DurableContext, Operation, Workflow
 
 
 @dataclasses.dataclass
@@ -24,10 +24,14 @@ def count(items: list[str]) -> int:
     return len(items)
 
 
-def child(ctx: DurableContext, n: int) -> Generator[Operation[Any], Any, str]:
+def child(ctx: DurableContext, n: int) -> Workflow[str]:
     total = yield from ctx.step(count, ["a"] * n)
     assert_type(total, int)
     return str(total)
+
+
+def plain_child(ctx: DurableContext) -> float:
+    return 1.5
 
 
 @replayflow.durable
@@ -38,6 +42,8 @@ def process(order: dict[str, Any], ctx: DurableContext) -> Generator[Operation[A
     assert_type(untyped, Any)
     label = yield from ctx.run_in_child_context(child, 3)
     assert_type(label, str)
+    ratio = yield from ctx.run_in_child_context(plain_child)
+    assert_type(ratio, float)
     yield from ctx.wait(minutes=5)
     callback = yield from ctx.create_callback(name="approval")
     assert_type(callback, Callback[Any])
