@@ -42,6 +42,11 @@ class Result:
         return statistics.median(s.total for s in self.samples)
 
     @property
+    def handler(self) -> float:
+        """Median of reach minus the event parse: the time from the handler's entry to the first new op."""
+        return statistics.median(s.reach - s.parse for s in self.samples)
+
+    @property
     def checkpoint_calls(self) -> int:
         return int(statistics.median(s.checkpoint_calls for s in self.samples))
 
@@ -57,8 +62,10 @@ class Result:
             "rounds": len(self.samples),
             "reach_median_s": self.reach,
             "total_median_s": self.total,
+            "handler_median_s": self.handler,
             "reach_s": [s.reach for s in self.samples],
             "total_s": [s.total for s in self.samples],
+            "parse_s": [s.parse for s in self.samples],
             "checkpoint_calls": self.checkpoint_calls,
             "state_calls": self.state_calls,
         }

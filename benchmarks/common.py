@@ -20,6 +20,8 @@ class Sample:
     checkpoint_calls: int = 0
     state_calls: int = 0
     updates: int = 0
+    #: the part of ``reach`` spent parsing the invocation JSON (what the Lambda runtime does before any handler)
+    parse: float = 0.0
 
 
 class Probe:

@@ -69,7 +69,7 @@ def measure(system: str, kind: str, n: int, paged: bool) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).absolute().parent.parent,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 

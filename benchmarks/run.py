@@ -205,7 +205,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and few rounds (CI smoke, ~30 s)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (CI smoke, ~20 s)")
     parser.add_argument(
         "--sections", default="replay,first,memory,import", help="comma-separated subset of replay,first,memory,import"
     )

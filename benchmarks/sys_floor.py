@@ -43,8 +43,9 @@ def _workflow(n: int, probe: Probe) -> Generator[Step, Any, Any]:
     return last
 
 
-def _replay(event_json: bytes, service: StubService, probe: Probe, n: int) -> Step:
+def _replay(event_json: bytes, service: StubService, probe: Probe, n: int) -> tuple[Step, float]:
     event = orjson.loads(event_json)
+    parsed = perf_counter()
     state = event["InitialExecutionState"]
     index: dict[str, tuple[str, str | None, str | None]] = {}
     ops = state["Operations"]
@@ -74,7 +75,7 @@ def _replay(event_json: bytes, service: StubService, probe: Probe, n: int) -> St
         counter += 1
         rec = get(blake2b(str(counter).encode()).hexdigest()[:64])
         if rec is None:
-            return op
+            return op, parsed
         if rec[0] != "STEP" or rec[1] != op.name:
             raise AssertionError(f"non-deterministic: {rec} vs {op.name}")
         op = gen.send(loads(rec[2]) if rec[2] is not None else None)
@@ -89,11 +90,11 @@ def make_replay(workload: Workload) -> Callable[[], Sample]:
         probe.reset()
         service = StubService(workload.pages)
         t0 = perf_counter()
-        stopped = _replay(workload.event_json, service, probe, n)
+        stopped, parsed = _replay(workload.event_json, service, probe, n)
         t1 = perf_counter()
         assert stopped.name == NEW_STEP_NAME, stopped.name
         assert probe.last == (n - 1 if n else None), probe.last
         assert service.state_calls == len(workload.pages)
-        return Sample(probe.reach - t0, t1 - t0, 0, service.state_calls, 0)
+        return Sample(probe.reach - t0, t1 - t0, 0, service.state_calls, 0, parsed - t0)
 
     return run

@@ -59,10 +59,15 @@ def make_replay(workload: Workload) -> Callable[[], Sample]:
         service = StubService(workload.pages)
         with replayflow.use_transport(service):
             t0 = perf_counter()
-            out = handler(orjson.loads(workload.event_json), lambda_context)
+            event = orjson.loads(workload.event_json)
+            tp = perf_counter()
+            out = handler(event, lambda_context)
             t1 = perf_counter()
+        del event
         check_replay(out, probe, service, n, new_id, expected_pages)
-        return Sample(probe.reach - t0, t1 - t0, service.checkpoint_calls, service.state_calls, service.update_count)
+        return Sample(
+            probe.reach - t0, t1 - t0, service.checkpoint_calls, service.state_calls, service.update_count, tp - t0
+        )
 
     return run
 
