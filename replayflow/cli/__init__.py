@@ -1,6 +1,7 @@
 """The ``replayflow`` command line: one module per command, each with ``add_parser`` and ``run``.
 
-Commands are imported only when used, so ``replayflow --help`` stays fast.
+Command modules keep their imports light at module level (the heavy ones happen inside ``run``), so
+``replayflow --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ register("history", "replayflow.cli.history", "show an execution's event history
 register("serve", "replayflow.cli.serve", "serve the local durable service over HTTP on 127.0.0.1")
 register("callback", "replayflow.cli.callback", "complete, fail or heartbeat a callback on a served instance")
 register("replay", "replayflow.cli.replay", "replay a recorded history against the current code")
+register("lambda", "replayflow.cli.lambda_endpoint", "host handlers behind a Lambda Invoke endpoint")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    result: int = available[args.command].run(args)
+    try:
+        result: int = available[args.command].run(args)
+    except BrokenPipeError:  # e.g. `replayflow history ... | head`
+        sys.stderr.close()
+        return 0
     return result
 
 

@@ -9,15 +9,15 @@ result the code can no longer read), 2 when a history or the workflow cannot be 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from replayflow._errors import SerDesError
+
+from ._common import import_workflow
 
 __all__ = ["add_parser", "run"]
 
@@ -83,21 +83,6 @@ def run(args: argparse.Namespace) -> int:
         verdict = "all match the code" if not failed else f"{failed} no longer match the code"
         print(f"{checked} histories replayed against {args.workflow}: {verdict}", file=out)
     return status
-
-
-def import_workflow(spec: str) -> Callable[..., Any]:
-    """Import ``package.module:attribute`` (dots after the colon walk attributes); the cwd is importable."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ValueError("give the workflow as MODULE:WORKFLOW, e.g. orders.workflows:process_order")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    obj: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise TypeError(f"{spec} is not a workflow function or a @durable handler")
-    return obj  # type: ignore[no-any-return]
 
 
 def _expand(paths: list[str]) -> Iterator[str]:

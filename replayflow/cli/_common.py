@@ -1,0 +1,153 @@
+"""What the commands share: loading workflows, reading inputs, opening the local service, timelines."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from replayflow import DurableHandler
+    from replayflow.local import LocalDurableService
+
+__all__ = [
+    "describe_event",
+    "epoch_seconds",
+    "function_name",
+    "import_workflow",
+    "load_handler",
+    "open_service",
+    "read_json_argument",
+]
+
+
+def import_workflow(spec: str) -> Callable[..., Any]:
+    """Import ``package.module:attribute`` (dots after the colon walk attributes); the cwd is importable."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError("give the workflow as MODULE:WORKFLOW, e.g. orders.workflows:process_order")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    obj: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise TypeError(f"{spec} is not a workflow function or a @durable handler")
+    return obj  # type: ignore[no-any-return]
+
+
+def load_handler(spec: str) -> DurableHandler[Any]:
+    """The ``@durable`` handler at ``spec``; a plain workflow function is wrapped with ``@durable``."""
+    from replayflow import DurableHandler, durable
+
+    obj = import_workflow(spec)
+    return obj if isinstance(obj, DurableHandler) else durable(obj)
+
+
+def function_name(spec: str) -> str:
+    """The function name a workflow is registered under: its attribute name, made a valid Lambda name."""
+    name = spec.partition(":")[2].rsplit(".", 1)[-1]
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:64]
+    return cleaned or "workflow"
+
+
+def read_json_argument(text: str | None) -> Any:
+    """A JSON value given inline, or ``@path`` to read it from a file (``-`` for stdin)."""
+    if text is None:
+        return None
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    return json.loads(text)
+
+
+def open_service(store: str | None, real_time: bool) -> LocalDurableService:
+    """The local service with a virtual clock (default) or the real one, in memory or on a SQLite file."""
+    from replayflow.local import LocalDurableService, RealClock, VirtualClock
+
+    clock = RealClock() if real_time else VirtualClock()
+    return LocalDurableService(clock=clock, store=store)
+
+
+def epoch_seconds(ms: int) -> float:
+    return ms / 1000
+
+
+_ENDINGS = {
+    "Succeeded": "ok",
+    "Failed": "FAILED",
+    "TimedOut": "TIMED OUT",
+    "Stopped": "STOPPED",
+    "Cancelled": "CANCELLED",
+}
+
+
+def _elapsed(seconds: float) -> str:
+    if seconds < 60:
+        return f"+{seconds:.3f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    text = f"{days}d" if days else ""
+    return f"+{text}{hours:02d}:{minutes:02d}:{sec:02d}"
+
+
+def _timestamp(value: Any) -> float:
+    if isinstance(value, _dt.datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def _short(text: Any, limit: int = 60) -> str:
+    value = str(text)
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def describe_event(event: Mapping[str, Any], start: Any) -> str:
+    """One timeline line for a history event (``start`` is the execution's start timestamp)."""
+    kind = str(event.get("EventType", "?"))
+    when = _elapsed(_timestamp(event.get("EventTimestamp", start)) - _timestamp(start))
+    label = event.get("Name") or (event.get("Id") or "")[:12]
+    details = event.get(f"{kind}Details") or {}
+    extra = ""
+    if "Error" in details and isinstance(details["Error"], Mapping):
+        payload = details["Error"].get("Payload") or {}
+        extra = f"{payload.get('ErrorType', '')}: {_short(payload.get('ErrorMessage', ''))}"
+    elif "Result" in details and isinstance(details["Result"], Mapping):
+        extra = "-> " + _short(details["Result"].get("Payload", ""))
+    elif "Duration" in details:
+        extra = f"{details['Duration']} s"
+    retry = details.get("RetryDetails") or {}
+    if retry.get("NextAttemptDelaySeconds") is not None:
+        extra += f" (attempt {retry.get('CurrentAttempt')}, retry in {retry['NextAttemptDelaySeconds']} s)"
+    if kind == "InvocationCompleted":
+        label = ""
+        error = (details.get("Error") or {}).get("Payload") or {}
+        extra = f"crashed: {error.get('ErrorType')}" if error else ""
+    return f"{when:>14}  #{event.get('EventId', '?'):<4} {kind:<24} {label:<28} {extra}".rstrip()
+
+
+def ending(kind: str) -> str | None:
+    """``"ok"``/``"FAILED"``/... when an event ends an operation, else ``None``."""
+    for suffix, word in _ENDINGS.items():
+        if kind.endswith(suffix):
+            return word
+    return None
+
+
+def all_events(service: LocalDurableService, arn: str) -> list[dict[str, Any]]:
+    """Every history event of ``arn`` (following ``NextMarker``), timestamps as epoch seconds."""
+    events: list[dict[str, Any]] = []
+    marker: str | None = None
+    while True:
+        page = service.history(arn, marker=marker, timestamp=epoch_seconds)
+        events.extend(page["Events"])
+        marker = page.get("NextMarker")
+        if not marker:
+            return events

@@ -1,0 +1,100 @@
+"""``replayflow history EXECUTION``: an execution's event history, as a timeline or as JSON.
+
+Reads a SQLite store written by ``replayflow run --store`` / ``replayflow serve --store``, or asks a
+running ``replayflow serve`` (``--endpoint``) with boto3, exactly as one would ask AWS. ``--json`` writes
+``{"Execution": ..., "Events": [...]}`` (timestamps as epoch seconds), which ``replayflow replay`` and
+``replayflow.testing.load_history`` read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+from typing import Any
+
+from ._common import all_events, describe_event, epoch_seconds
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's arguments."""
+    parser.add_argument("execution", metavar="EXECUTION_ARN", help="the durable execution's ARN")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--store", metavar="PATH", help="the SQLite store the execution was kept in")
+    source.add_argument("--endpoint", metavar="URL", help="a running `replayflow serve` (or AWS) endpoint")
+    parser.add_argument("--json", action="store_true", help="print the execution and its events as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the history; return 0, or 1 when the execution cannot be found."""
+    try:
+        execution, events = _from_store(args) if args.store else _from_endpoint(args)
+    except Exception as exc:
+        print(f"replayflow history: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"Execution": execution, "Events": events}, indent=2, default=_seconds))
+        return 0
+    print(f"{execution.get('DurableExecutionName')}  {execution.get('Status')}  {execution.get('DurableExecutionArn')}")
+    start = events[0]["EventTimestamp"] if events else 0
+    for event in events:
+        print(describe_event(event, start))
+    if execution.get("Status") == "SUCCEEDED" and "Result" in execution:
+        print(f"result: {execution['Result']}")
+    elif execution.get("Error"):
+        error = execution["Error"]
+        print(f"error: {error.get('ErrorType')}: {error.get('ErrorMessage')}")
+    return 0
+
+
+def _from_store(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from pathlib import Path
+
+    from replayflow.local import LocalDurableService
+
+    if not Path(args.store).exists():
+        raise FileNotFoundError(f"no store at {args.store}")
+    with LocalDurableService(store=args.store) as service:
+        return service.describe(args.execution, timestamp=epoch_seconds), all_events(service, args.execution)
+
+
+def _from_endpoint(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    import boto3
+
+    client: Any = boto3.client(
+        "lambda",
+        endpoint_url=args.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    execution = client.get_durable_execution(DurableExecutionArn=args.execution)
+    execution.pop("ResponseMetadata", None)
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"DurableExecutionArn": args.execution, "IncludeExecutionData": True}
+    while True:
+        page = client.get_durable_execution_history(**kwargs)
+        events.extend(page["Events"])
+        if not page.get("NextMarker"):
+            break
+        kwargs["Marker"] = page["NextMarker"]
+    return _plain(execution), _plain(events)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _dt.datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, _dt.datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

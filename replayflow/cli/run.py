@@ -1,0 +1,94 @@
+"""``replayflow run MODULE:WORKFLOW --input JSON``: run a workflow to its end on the local durable service.
+
+Time is virtual by default (a two-hour wait takes no time); ``--real-time`` waits for real. The history
+scrolls by on a terminal, one line per event; the result JSON goes to stdout. The exit status is 0 when the
+execution succeeded, 1 when it failed, timed out or was stopped, 2 when the workflow or input cannot be
+loaded. With ``--store PATH`` the execution is kept in a SQLite file (see ``replayflow history``) and
+survives the process: run the same command again and it resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from typing import Any
+
+from ._common import all_events, describe_event, function_name, load_handler, open_service, read_json_argument
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's arguments."""
+    parser.add_argument("workflow", metavar="MODULE:WORKFLOW", help="the @durable handler or workflow function")
+    parser.add_argument("--input", help="the input as JSON, or @FILE, or - for stdin (default: null)")
+    parser.add_argument("--store", metavar="PATH", help="keep executions in this SQLite file")
+    parser.add_argument("--real-time", action="store_true", help="wait in real time instead of virtual time")
+    parser.add_argument("--name", help="the execution's name (default: generated)")
+    parser.add_argument("--function", help="the function name to register (default: the workflow's name)")
+    parser.add_argument("--timeout", type=float, help="give up after this many real seconds")
+    parser.add_argument("--quiet", action="store_true", help="print only the result")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the execution; print progress and the result; return the exit status."""
+    try:
+        handler = load_handler(args.workflow)
+        payload = read_json_argument(args.input)
+    except (ImportError, AttributeError, ValueError, TypeError, OSError) as exc:
+        print(f"replayflow run: {exc}", file=sys.stderr)
+        return 2
+    service = open_service(args.store, args.real_time)
+    try:
+        name = args.function or function_name(args.workflow)
+        service.register(name, handler)
+        arn = service.start_execution(name, json.dumps(payload), name=args.name)
+        progress = not args.quiet and sys.stderr.isatty()
+        if progress:
+            print(f"execution {arn}", file=sys.stderr)
+        outcome = _drive(service, arn, args.timeout, progress)
+    except KeyboardInterrupt:
+        print("\ninterrupted" + (f"; run again to resume from {args.store}" if args.store else ""), file=sys.stderr)
+        return 130
+    finally:
+        service.close()
+    if isinstance(outcome, BaseException):
+        print(f"replayflow run: {outcome}", file=sys.stderr)
+        return 1
+    if outcome.result is not None:
+        print(json.dumps(outcome.value, indent=2, sort_keys=False))
+    if outcome.succeeded:
+        return 0
+    error = outcome.error or {}
+    print(f"execution {outcome.status}: {error.get('ErrorType', '')}: {error.get('ErrorMessage', '')}", file=sys.stderr)
+    return 1
+
+
+def _drive(service: Any, arn: str, timeout: float | None, progress: bool) -> Any:
+    """Drive the service on a thread; on a terminal, print each new history event as it lands."""
+    outcome: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            outcome["result"] = service.wait(arn, timeout=timeout)
+        except Exception as exc:
+            outcome["result"] = exc
+
+    thread = threading.Thread(target=drive, name="replayflow-run", daemon=True)
+    thread.start()
+    shown = 0
+    start = None
+    while True:
+        thread.join(0.05)
+        finished = not thread.is_alive()
+        if progress:
+            events = all_events(service, arn)
+            if events and start is None:
+                start = events[0]["EventTimestamp"]
+            for event in events[shown:]:
+                print(describe_event(event, start), file=sys.stderr)
+            shown = len(events)
+        if finished:
+            return outcome["result"]

@@ -1,0 +1,24 @@
+"""Workflows the CLI tests run in subprocesses (imported as tests.cli.workflows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import replayflow
+
+
+def publish(callback_id: str, path: str) -> None:
+    Path(path).write_text(callback_id)
+
+
+@replayflow.durable
+def approval(order: dict[str, Any], ctx: replayflow.DurableContext) -> Any:
+    callback = yield ctx.create_callback(name="approval", timeout=300)
+    yield ctx.step(publish, callback.callback_id, order["callback_file"], name="publish")
+    answer = yield callback.result()
+    return {"order": order["id"], "answer": answer}
+
+
+def broken(_: Any, ctx: replayflow.DurableContext) -> Any:
+    yield ctx.step(lambda: 1 / 0, name="divide", retry=replayflow.RetryPresets.none())
