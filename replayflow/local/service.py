@@ -285,7 +285,8 @@ class LocalDurableService:
                     if done():
                         return True
                     now = clock.now()
-                    self._fire_due(now)
+                    if self._fire_due(now):
+                        continue
                     if self._ready:
                         job = self._ready.popleft()
                         self._busy += 1
@@ -660,14 +661,17 @@ class LocalDurableService:
             return False
         return deadlines[2 if kind == "callback_timeout" else 3] == stamp
 
-    def _fire_due(self, now: float) -> None:
+    def _fire_due(self, now: float) -> bool:
+        """Fire every timer due at ``now``; whether any fired."""
         timers = self._timers
+        fired = False
         while True:
             timer = timers.pop_due(now)
             if timer is None:
-                return
+                return fired
             if self._timer_valid(timer):
                 self._fire(timer)
+                fired = True
 
     def _fire(self, timer: Timer) -> None:
         _, _, kind, arn, key, stamp = timer

@@ -1,0 +1,157 @@
+"""Timers under the virtual clock: waits, retry delays (PENDING -> READY), execution timeout, advance()."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import replayflow
+from replayflow.local import LocalDurableService, RealClock, VirtualClock
+
+from .raw import Session, event_types, events, op_id, raw_handler, step
+
+
+def test_a_two_hour_wait_costs_nothing(service: LocalDurableService) -> None:
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        x = yield ctx.step(lambda: input["n"] * 2, name="double")
+        yield ctx.wait(hours=2, name="nap")
+        return x
+
+    service.register("wf", wf)
+    begin = service.clock.now()
+    started = time.monotonic()
+    result = service.run("wf", {"n": 21})
+    assert time.monotonic() - started < 1.0
+    assert result.succeeded and result.value == 42
+    history = events(service, result.arn)
+    assert [e["EventType"] for e in history] == [
+        "ExecutionStarted", "StepStarted", "StepSucceeded", "WaitStarted", "InvocationCompleted",
+        "WaitSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+    ]
+    wait_started, wait_succeeded = history[3], history[5]
+    assert wait_started["WaitStartedDetails"]["Duration"] == 7200
+    assert wait_succeeded["WaitSucceededDetails"] == {"Duration": 7200}
+    assert (wait_succeeded["EventTimestamp"] - wait_started["EventTimestamp"]).total_seconds() == 7200
+    assert wait_started["WaitStartedDetails"]["ScheduledEndTimestamp"] == wait_succeeded["EventTimestamp"]
+    assert service.clock.now() - begin == pytest.approx(7200)
+
+
+def test_retry_delay_pending_then_ready(service: LocalDurableService) -> None:
+    seen: list[dict[str, Any]] = []
+    a = op_id(1)
+
+    def body(s: Session) -> dict[str, Any]:
+        op = s.ops.get(a)
+        seen.append(op or {})
+        if op is None or op["Status"] == "READY":
+            attempt = (op or {}).get("StepDetails", {}).get("Attempt", 0) + 1
+            s.checkpoint(step(a))
+            if attempt < 3:
+                s.checkpoint(step(a, "RETRY", Error={"ErrorType": "Flaky", "ErrorMessage": f"try {attempt}"},
+                                  StepOptions={"NextAttemptDelaySeconds": 30}))
+                return {"Status": "PENDING"}
+            s.checkpoint(step(a, "SUCCEED", Payload='"ok"'))
+            return {"Status": "SUCCEEDED", "Result": '"ok"'}
+        raise AssertionError(f"invoked while the step is {op['Status']}")
+
+    service.register("f", raw_handler(body))
+    result = service.run("f")
+    assert result.succeeded and result.value == "ok"
+    assert [op.get("Status") for op in seen] == [None, "READY", "READY"]
+    assert seen[1]["StepDetails"]["Attempt"] == 1 and seen[2]["StepDetails"]["Attempt"] == 2
+    assert seen[1]["StepDetails"]["Error"]["ErrorMessage"] == "try 1"
+    history = events(service, result.arn)
+    assert [e["EventType"] for e in history] == [
+        "ExecutionStarted", "StepStarted", "StepFailed", "InvocationCompleted", "StepStarted", "StepFailed",
+        "InvocationCompleted", "StepStarted", "StepSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+    ]
+    assert history[2]["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 1, "NextAttemptDelaySeconds": 30}
+    assert history[5]["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 2, "NextAttemptDelaySeconds": 30}
+    assert history[8]["StepSucceededDetails"]["RetryDetails"] == {"CurrentAttempt": 3}
+    # the retry timer itself records nothing; the next invocation starts when it is due
+    assert (history[4]["EventTimestamp"] - history[2]["EventTimestamp"]).total_seconds() == 30
+
+
+def test_condition_continue_is_a_step_succeeded_with_the_state(service: LocalDurableService) -> None:
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        return (yield ctx.wait_for_condition(
+            lambda state: state + 1, initial_state=0, wait_strategy=lambda state, attempt: None if state >= 3 else 2,
+            name="poll",
+        ))
+
+    service.register("wf", wf)
+    result = service.run("wf")
+    assert result.succeeded and result.value == 3
+    history = events(service, result.arn)
+    steps = [e for e in history if e["EventType"].startswith("Step")]
+    assert [(e["EventType"], e["SubType"]) for e in steps] == [
+        ("StepStarted", "WaitForCondition"), ("StepSucceeded", "WaitForCondition")
+    ] * 3
+    assert [e["StepSucceededDetails"]["Result"]["Payload"] for e in steps[1::2]] == ["1", "2", "3"]
+    assert steps[1]["StepSucceededDetails"]["RetryDetails"] == {"CurrentAttempt": 1, "NextAttemptDelaySeconds": 2}
+    assert steps[5]["StepSucceededDetails"]["RetryDetails"] == {"CurrentAttempt": 3}
+
+
+def test_execution_timeout() -> None:
+    svc = LocalDurableService()
+
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        yield ctx.wait(seconds=120)
+        return 1
+
+    svc.register("wf", wf, execution_timeout=60)
+    result = svc.run("wf")
+    assert result.status == "TIMED_OUT"
+    history = events(svc, result.arn)
+    assert [e["EventType"] for e in history] == ["ExecutionStarted", "WaitStarted", "InvocationCompleted", "ExecutionTimedOut"]
+    assert history[0]["ExecutionStartedDetails"]["ExecutionTimeout"] == 60
+    assert "timed out after 60 seconds" in history[-1]["ExecutionTimedOutDetails"]["Error"]["Payload"]["ErrorMessage"]
+    described = svc.get_durable_execution(DurableExecutionArn=result.arn)
+    assert described["Status"] == "TIMED_OUT"
+    assert (described["EndTimestamp"] - described["StartTimestamp"]).total_seconds() == 60
+
+
+def test_advance_moves_time_in_steps_without_autojump() -> None:
+    clock = VirtualClock(start=1_000_000.0, autojump=False)
+    svc = LocalDurableService(clock=clock)
+
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        yield ctx.wait(seconds=10, name="w1")
+        yield ctx.wait(seconds=10, name="w2")
+        return "done"
+
+    svc.register("wf", wf)
+    arn = svc.start_execution("wf", "null")
+    svc.advance(0)
+    assert event_types(svc, arn)[-1] == "InvocationCompleted"
+    svc.advance(9)
+    assert svc.execution(arn).status == "RUNNING" and event_types(svc, arn).count("WaitSucceeded") == 0
+    svc.advance(1)
+    assert event_types(svc, arn).count("WaitSucceeded") == 1
+    assert event_types(svc, arn)[-1] == "InvocationCompleted"
+    svc.advance(10)
+    assert svc.execution(arn).status == "SUCCEEDED"
+    assert clock.now() == 1_000_020.0
+    with pytest.raises(TimeoutError):
+        arn2 = svc.start_execution("wf", "null")
+        svc.wait(arn2, timeout=0.2)  # no autojump and nobody advancing: it cannot end
+
+
+def test_real_clock_waits_for_real() -> None:
+    svc = LocalDurableService(clock=RealClock())
+
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        yield ctx.wait(seconds=1)
+        return "ok"
+
+    svc.register("wf", wf)
+    started = time.monotonic()
+    assert svc.run("wf", timeout=10).value == "ok"
+    assert 0.9 < time.monotonic() - started < 5
