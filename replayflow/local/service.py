@@ -132,7 +132,8 @@ class LocalDurableService:
         self._threads: list[threading.Thread] = []
         self._store = open_store(store)
         self._persist = self._store.durable
-        self._resume()
+        with self._lock:
+            self._resume()
 
     # -- registration and starting ----------------------------------------------------------------------
 

@@ -60,6 +60,13 @@ class _Worker:
             self.process.kill()
         return self.process.wait()
 
+    def exit_status(self) -> int:
+        """The status of a process that closed its pipe (killed if it does not exit within 5 s)."""
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return self.kill()
+
     def close(self) -> None:
         try:
             self.stdin.close()
@@ -109,7 +116,7 @@ class SubprocessInvoker:
         try:
             worker.send({"op": "invoke", "handler": spec, "event": event, "context": context.to_dict()})
         except OSError:
-            return InvocationOutcome(error=exit_error(context.aws_request_id, worker.kill()))
+            return InvocationOutcome(error=exit_error(context.aws_request_id, worker.exit_status()))
         timeout = context.timeout
         while True:
             try:
@@ -124,7 +131,7 @@ class SubprocessInvoker:
                     }
                 )
             if line is None:  # the process exited mid-invocation
-                return InvocationOutcome(error=exit_error(context.aws_request_id, worker.kill()))
+                return InvocationOutcome(error=exit_error(context.aws_request_id, worker.exit_status()))
             message = orjson.loads(line)
             op = message["op"]
             if op == "call":
@@ -132,7 +139,7 @@ class SubprocessInvoker:
                 try:
                     worker.send(reply)
                 except OSError:
-                    return InvocationOutcome(error=exit_error(context.aws_request_id, worker.kill()))
+                    return InvocationOutcome(error=exit_error(context.aws_request_id, worker.exit_status()))
                 continue
             with self._lock:
                 self._idle.append(worker)

@@ -1,0 +1,55 @@
+"""The subprocess invoker: handlers in worker processes; a process exit is a Runtime.ExitError."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from replayflow.local import InvocationRetry, LocalDurableService, SubprocessInvoker
+
+from .raw import events
+from .workers import crashes_once
+
+
+@pytest.fixture
+def svc() -> Iterator[LocalDurableService]:
+    service = LocalDurableService(invoker=SubprocessInvoker(), invocation_retry=InvocationRetry(max_attempts=3))
+    yield service
+    service.close()
+
+
+@pytest.mark.slow
+def test_a_crash_is_recorded_and_the_execution_reinvoked(svc: LocalDurableService, tmp_path: Path) -> None:
+    svc.register("crashy", crashes_once)
+    result = svc.run("crashy", {"dir": str(tmp_path)}, timeout=60)
+    assert result.succeeded and result.value == "ab"
+    history = events(svc, result.arn)
+    crashes = [e for e in history if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]]
+    assert len(crashes) == 1
+    error = crashes[0]["InvocationCompletedDetails"]["Error"]["Payload"]
+    assert error["ErrorType"] == "Runtime.ExitError"
+    assert error["ErrorMessage"] == (
+        f"RequestId: {crashes[0]['InvocationCompletedDetails']['RequestId']} Error: Runtime exited with error: exit status 7"
+    )
+    assert (tmp_path / "log.txt").read_text().split() == ["a", "b-start", "b-start"]  # a was not run again
+    assert [e["EventType"] for e in history][-2:] == ["InvocationCompleted", "ExecutionSucceeded"]
+    invoker = svc.invoker
+    assert isinstance(invoker, SubprocessInvoker) and invoker.started == 2  # a new worker after the crash
+
+
+@pytest.mark.slow
+def test_plain_functions_exit_raise_and_time_out(svc: LocalDurableService) -> None:
+    svc.register("exit", "tests.local.workers:plain_exit", durable=False)
+    svc.register("raises", "tests.local.workers:raises", durable=False)
+    svc.register("sleeper", "tests.local.workers:sleeper", durable=False, function_timeout=0.5)
+    exited = svc.invoke(FunctionName="exit", Payload=b"3")
+    assert exited["FunctionError"] == "Unhandled"
+    assert json.loads(exited["Payload"])["errorMessage"].endswith("exit status 3")
+    raised = json.loads(svc.invoke(FunctionName="raises", Payload=b'"x"')["Payload"])
+    assert raised == {"errorType": "ValueError", "errorMessage": "bad x"}
+    assert svc.invoke(FunctionName="sleeper", Payload=b"0.01")["Payload"] == b'"woke"'
+    timed_out = json.loads(svc.invoke(FunctionName="sleeper", Payload=b"5")["Payload"])
+    assert timed_out["errorType"] == "Sandbox.Timedout" and "Task timed out after 0.50 seconds" in timed_out["errorMessage"]
