@@ -155,8 +155,7 @@ class WaitForCondition(Operation[S]):
             if attempt == 1:
                 it.operation_started(frame, op_id, "STEP", "WaitForCondition", self.name)
         it.before_side_effect()
-        logger = it.step_logger(op_id, self.name, attempt)
-        context = StepContext(op_id, self.name, attempt, logger, it.arn, frame.cancel)
+        context = StepContext(op_id, self.name, attempt, it.logger, it.arn, frame.cancel)
         what = f"wait_for_condition {self.name!r}"
         hooks = it.hooks
         info = it.info(frame, op_id, "STEP", "WaitForCondition", self.name) if hooks.active else None

@@ -16,7 +16,7 @@ from ._invoke import Invoke
 from ._logging import DurableLogger
 from ._retry import RetryStrategy
 from ._serdes import SerDes
-from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name, default_serdes
+from ._step import _FN_SERDES, DEFAULT_OPTIONS, Step, StepSemantics, default_name, default_serdes
 from ._wait import Wait
 
 if TYPE_CHECKING:
@@ -102,7 +102,11 @@ class DurableContext:
             # the common case, kept cheap: it runs once per operation on every replay
             if name is None:
                 name = default_name(fn)
-            return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, default_serdes(fn)))
+            try:
+                serdes = _FN_SERDES[fn.__code__]
+            except (AttributeError, KeyError):
+                serdes = default_serdes(fn)
+            return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
         return Step.make(
             fn,
             args,

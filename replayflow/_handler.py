@@ -9,11 +9,13 @@ the error) or ``PENDING`` (suspended; the service re-invokes later). Failures of
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import threading
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
+from ._alarms import ALARMS
 from ._checkpoint import Checkpointer, TokenRevoked
 from ._child import start_body
 from ._context import DurableContext
@@ -78,6 +80,17 @@ class DurableHandler(Generic[R]):
         functools.update_wrapper(self, workflow)
 
     def __call__(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        # Loading and replaying a long history allocates only acyclic data: the cyclic garbage collector
+        # would rescan all of it again and again. It is paused until the workflow reaches new work.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._handle(event, lambda_context, collecting)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _handle(self, event: Any, lambda_context: Any, collecting: bool) -> dict[str, Any]:
         invocation = parse_event(event)
         transport = self.transport or current_transport() or default_transport()
         arn = invocation["DurableExecutionArn"]
@@ -95,7 +108,7 @@ class DurableHandler(Generic[R]):
         hooks = self._hooks
         if hooks.active:
             hooks.emit("on_invocation_start", info)
-        output = self._invoke(arn, records, checkpointer, execution, lambda_context)
+        output = self._invoke(arn, records, checkpointer, execution, lambda_context, collecting)
         if hooks.active:
             hooks.emit("on_invocation_end", info, output["Status"])
         return output
@@ -148,9 +161,11 @@ class DurableHandler(Generic[R]):
         checkpointer: Checkpointer,
         execution: OperationDict,
         lambda_context: Any,
+        collecting: bool = False,
     ) -> dict[str, Any]:
         it = self.interpreter(records, arn, checkpointer, lambda_context)
-        timer = self._arm_deadline(it, lambda_context)
+        it.resume_gc = collecting
+        cancel_deadline = self._arm_deadline(it, lambda_context)
         try:
             try:
                 status, value = self.run_workflow(it, execution)
@@ -175,8 +190,8 @@ class DurableHandler(Generic[R]):
             log.error("durable execution %s: the service rejected a checkpoint: %s", arn, error)
             return failed_output(error)
         finally:
-            if timer is not None:
-                timer.cancel()
+            if cancel_deadline is not None:
+                cancel_deadline()
 
     def _succeeded(self, checkpointer: Checkpointer, execution: OperationDict, value: Any) -> dict[str, Any]:
         try:
@@ -198,7 +213,7 @@ class DurableHandler(Generic[R]):
             output["Result"] = result
         return output
 
-    def _arm_deadline(self, it: Interpreter, lambda_context: Any) -> threading.Timer | None:
+    def _arm_deadline(self, it: Interpreter, lambda_context: Any) -> Callable[[], None] | None:
         remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
         if remaining is None:
             return None
@@ -207,10 +222,7 @@ class DurableHandler(Generic[R]):
         except Exception:
             return None
         margin = min(self.shutdown_margin, seconds / 2)
-        timer = threading.Timer(max(seconds - margin, 0.0), it.begin_shutdown)
-        timer.daemon = True
-        timer.start()
-        return timer
+        return ALARMS.schedule(max(seconds - margin, 0.0), it.begin_shutdown)
 
 
 @overload

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import queue
 import threading
 from collections.abc import Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
 from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,6 +38,8 @@ from ._serdes import loads as _loads
 from ._wire import OperationDict
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from ._checkpoint import Checkpointer
     from ._hooks import Hooks
     from ._logging import DurableLogger
@@ -105,7 +107,7 @@ class Scope:
     before (``replaying``: the history already holds the next operation).
     """
 
-    __slots__ = ("counter", "label", "next_id", "parent_id", "prefix", "records", "replaying")
+    __slots__ = ("counter", "label", "next_id", "parent_id", "prefix", "records")
 
     def __init__(
         self, records: dict[str, OperationDict], prefix: str | None, parent_id: str | None, label: str
@@ -116,7 +118,6 @@ class Scope:
         self.label = label
         self.counter = 0
         self.next_id = operation_id(prefix, 1)
-        self.replaying = self.next_id in records
 
     def take_id(self) -> str:
         """Allocate the next operation id of this scope."""
@@ -124,9 +125,13 @@ class Scope:
         self.counter = n = self.counter + 1
         prefix = self.prefix
         key = f"{prefix}-{n + 1}" if prefix else str(n + 1)
-        self.next_id = nxt = _blake2b(key.encode()).hexdigest()[:64]  # == operation_id(prefix, n + 1)
-        self.replaying = nxt in self.records
+        self.next_id = _blake2b(key.encode()).hexdigest()[:64]  # == operation_id(prefix, n + 1)
         return op_id
+
+    @property
+    def replaying(self) -> bool:
+        """Whether the code running now ran before: the history already holds this scope's next operation."""
+        return self.next_id in self.records
 
     def position(self, n: int | None = None) -> str:
         return f"operation #{self.counter if n is None else n} of {self.label}"
@@ -195,6 +200,8 @@ class Interpreter:
         #: recorded in :attr:`planned` (used by ``replayflow.testing.replay``).
         self.dry_run = dry_run
         self.planned: list[Planned] = []
+        #: Set by the handler when it paused the garbage collector for replay: re-enable at the first new work.
+        self.resume_gc = False
         self.shutdown = threading.Event()
         self._cancellations: list[threading.Event] = []
         self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
@@ -369,13 +376,14 @@ class Interpreter:
         scope.counter = n = scope.counter + 1
         prefix = scope.prefix
         key = f"{prefix}-{n + 1}" if prefix else str(n + 1)
-        scope.next_id = nxt = _blake2b(key.encode()).hexdigest()[:64]
-        records = self.records
-        scope.replaying = nxt in records
-        rec = records.get(op_id)
+        scope.next_id = _blake2b(key.encode()).hexdigest()[:64]
+        rec = self.records.get(op_id)
         if rec is None:
             if self.dry_run:
                 raise Park(op_id, "start")
+            if self.resume_gc:  # replay is over: new work may make cyclic garbage again
+                self.resume_gc = False
+                gc.enable()
             return op_id, None
         recorded_name = rec.get("Name")
         if (
@@ -478,6 +486,8 @@ class Interpreter:
             cancel()
             return finish(True, outcome)
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # only workflows with concurrent branches need it
+
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="replayflow-step")
         self._inflight += 1
         completions = self._completions
@@ -545,10 +555,6 @@ class Interpreter:
 
     def info(self, frame: Frame, op_id: str, op_type: str, sub_type: str | None, name: str | None) -> OperationInfo:
         return OperationInfo(self.arn, op_id, op_type, sub_type, name, frame.scope.parent_id)
-
-    def step_logger(self, op_id: str, name: str | None, attempt: int) -> DurableLogger:
-        """The logger a step body gets: never replay-suppressed (bodies only run live)."""
-        return self.logger.bind(operationId=op_id, operationName=name, attempt=attempt)
 
     # -- payloads ---------------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import decimal
+import functools
 import json
 import types
 import typing
@@ -24,7 +25,6 @@ from typing import Any, Protocol, TypeVar, get_args, get_origin
 
 import attrs
 import orjson
-from cattrs.preconf.orjson import make_converter
 
 from ._errors import SerDesError
 
@@ -57,12 +57,19 @@ class SerDes(Protocol[T]):
     def deserialize(self, data: str, context: SerDesContext) -> T: ...
 
 
-#: cattrs converter for user types (datetimes as ISO strings, bytes as base85, UUIDs and Decimals as text).
-user_converter = make_converter()
-user_converter.register_unstructure_hook(uuid.UUID, str)
-user_converter.register_structure_hook(uuid.UUID, lambda v, _: v if isinstance(v, uuid.UUID) else uuid.UUID(v))
-user_converter.register_unstructure_hook(decimal.Decimal, str)
-user_converter.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
+@functools.cache
+def user_converter() -> Any:
+    """The cattrs converter for user types (datetimes as ISO strings, bytes as base85, UUIDs and Decimals as
+    text); cattrs is imported the first time a value needs it."""
+    from cattrs.preconf.orjson import make_converter
+
+    converter = make_converter()
+    converter.register_unstructure_hook(uuid.UUID, str)
+    converter.register_structure_hook(uuid.UUID, lambda v, _: v if isinstance(v, uuid.UUID) else uuid.UUID(v))
+    converter.register_unstructure_hook(decimal.Decimal, str)
+    converter.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
+    return converter
+
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -70,7 +77,7 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS
 def _default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return list(value)
-    unstructured = user_converter.unstructure(value)
+    unstructured = user_converter().unstructure(value)
     if unstructured is value:
         raise TypeError(f"{type(value).__qualname__} is not JSON serializable")
     return unstructured
@@ -83,7 +90,7 @@ def dumps(value: Any) -> str:
     except orjson.JSONEncodeError as exc:
         if "64-bit" in str(exc):  # integers beyond 64 bits: stdlib json handles them exactly
             try:
-                return json.dumps(user_converter.unstructure(value), separators=(",", ":"))
+                return json.dumps(user_converter().unstructure(value), separators=(",", ":"))
             except (TypeError, ValueError) as inner:
                 raise SerDesError(f"cannot serialize {type(value).__qualname__}: {inner}") from inner
         raise SerDesError(f"cannot serialize {type(value).__qualname__}: {exc}") from exc
@@ -116,7 +123,7 @@ class JsonSerDes:
         if self.type_ is None:
             return value
         try:
-            return user_converter.structure(value, self.type_)
+            return user_converter().structure(value, self.type_)
         except Exception as exc:
             raise SerDesError(f"cannot read payload as {self.type_!r}: {exc}") from exc
 

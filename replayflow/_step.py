@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import orjson
+from orjson import loads as _orjson_loads
 
 from ._errors import (
     DurableExecutionError,
@@ -68,16 +69,40 @@ class StepCancelledError(DurableExecutionError):
     """
 
 
-@attrs.frozen
 class StepContext:
-    """What a running step body knows about itself; get it with :func:`replayflow.step_context`."""
+    """What a running step body knows about itself; get it with :func:`replayflow.step_context`.
 
-    operation_id: str
-    name: str | None
-    attempt: int
-    logger: DurableLogger
-    execution_arn: str
-    cancellation: threading.Event = attrs.field(repr=False)
+    ``operation_id``, ``name``, ``attempt`` (1 on the first attempt), ``execution_arn``, ``logger`` (a
+    logger whose records carry the operation's id, name and attempt) and the cancellation signal.
+    """
+
+    __slots__ = ("_base_logger", "_logger", "attempt", "cancellation", "execution_arn", "name", "operation_id")
+
+    def __init__(
+        self,
+        operation_id: str,
+        name: str | None,
+        attempt: int,
+        logger: DurableLogger,
+        execution_arn: str,
+        cancellation: threading.Event,
+    ) -> None:
+        self.operation_id = operation_id
+        self.name = name
+        self.attempt = attempt
+        self.execution_arn = execution_arn
+        self.cancellation = cancellation
+        self._base_logger = logger
+        self._logger: DurableLogger | None = None
+
+    @property
+    def logger(self) -> DurableLogger:
+        """The step's logger (records carry ``operationId``, ``operationName`` and ``attempt``)."""
+        if self._logger is None:
+            self._logger = self._base_logger.bind(
+                operationId=self.operation_id, operationName=self.name, attempt=self.attempt
+            )
+        return self._logger
 
     @property
     def cancelled(self) -> bool:
@@ -92,6 +117,9 @@ class StepContext:
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, waking early on cancellation; returns True if cancelled."""
         return self.cancellation.wait(seconds)
+
+    def __repr__(self) -> str:
+        return f"StepContext(name={self.name!r}, attempt={self.attempt}, operation_id={self.operation_id!r})"
 
 
 _current_step: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("replayflow_step", default=None)
@@ -221,7 +249,14 @@ class Step(Operation[T]):
         status = rec["Status"]
         if status == "SUCCEEDED":
             details = rec.get("StepDetails")
-            return it.decode(self[5], details.get("Result") if details else None, op_id, self)
+            payload = details.get("Result") if details else None
+            serdes = self[5]
+            if serdes is DEFAULT_SERDES and payload is not None:
+                try:
+                    return _orjson_loads(payload)  # plain JSON: the common case on every replay
+                except ValueError:
+                    pass  # decode() says what is wrong (or reads integers beyond 64 bits)
+            return it.decode(serdes, payload, op_id, self)
         if status == "READY":
             return self._attempt(it, frame, op_id, _attempts(rec) + 1, True)
         if status == "STARTED":
@@ -285,8 +320,7 @@ class Step(Operation[T]):
             it.flush()  # the START must be durable before the body may run
         else:
             it.before_side_effect()
-        logger = it.step_logger(op_id, self.name, attempt)
-        context = StepContext(op_id, self.name, attempt, logger, it.arn, frame.cancel)
+        context = StepContext(op_id, self.name, attempt, it.logger, it.arn, frame.cancel)
 
         def work() -> tuple[str | None, Any]:
             if info is not None:
@@ -296,8 +330,7 @@ class Step(Operation[T]):
                 value = self.fn(*self.args, **self.kwargs)
             finally:
                 _current_step.reset(token)
-            payload = _serialize(self.serdes, value, it.serdes_context(op_id), self._what())
-            return payload, self.serdes.deserialize(payload, it.serdes_context(op_id)) if payload is not None else None
+            return round_trip(self.serdes, value, it.serdes_context(op_id), self._what())
 
         def finish(ok: bool, outcome: Any) -> Any:
             if info is not None:
@@ -360,6 +393,28 @@ def _attempts(rec: Any) -> int:
 
 def _still_pending(rec: Any) -> Any:
     return BLOCKED
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def round_trip(serdes: Any, value: Any, context: SerDesContext, what: str) -> tuple[str | None, Any]:
+    """``(payload, value as replay will see it)``: the value deserialized from its own payload.
+
+    For plain strings, ints, bools and None under the default serdes the round trip is the identity and is
+    skipped.
+    """
+    payload = _serialize(serdes, value, context, what)
+    if payload is None:
+        return None, None
+    if serdes is DEFAULT_SERDES and type(value) in _SCALARS:
+        return payload, value
+    try:
+        return payload, serdes.deserialize(payload, context)
+    except SerDesError:
+        raise
+    except Exception as exc:
+        raise SerDesError(f"cannot read back the result of {what}: {exc}") from exc
 
 
 def _serialize(serdes: Any, value: Any, context: SerDesContext, what: str) -> str | None:

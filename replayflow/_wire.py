@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import re
-from typing import Any, Literal, NotRequired, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, TypeVar
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "CHECKPOINT_BATCH_MAX_BYTES",
@@ -424,7 +426,12 @@ def _structure_timestamp(value: Any, _: Any) -> _dt.datetime:
     return from_epoch_ms(value)
 
 
-def _make_converter() -> cattrs.Converter:
+@functools.cache
+def wire_converter() -> cattrs.Converter:
+    """The converter between the typed view and wire dicts (built, and cattrs imported, on first use)."""
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(_dt.datetime, _structure_timestamp)
     conv.register_unstructure_hook(_dt.datetime, epoch_ms)
@@ -436,17 +443,14 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
-#: The converter between the typed view and wire dicts.
-converter = _make_converter()
-
 _T = TypeVar("_T")
 
 
 def to_wire(value: Any) -> Any:
     """Unstructure a wire class (or a list of them) into the service's JSON shape."""
-    return converter.unstructure(value)
+    return wire_converter().unstructure(value)
 
 
 def from_wire(data: Any, cls: type[_T]) -> _T:
     """Structure a wire dict into ``cls``; raises ``cattrs`` errors naming the bad field."""
-    return converter.structure(data, cls)
+    return wire_converter().structure(data, cls)

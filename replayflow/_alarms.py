@@ -1,0 +1,77 @@
+"""One background thread that runs delayed actions for every invocation in the process.
+
+Two things use it: a step body still running after a short delay gets its queued START checkpointed
+(so the history shows the step started even if the process dies in the body), and an invocation nearing
+the Lambda deadline is told to shut down. Scheduling and cancelling cost a heap push and a flag; the
+thread is only woken when a new alarm is due before every other one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["ALARMS", "Alarms"]
+
+
+class _Alarm:
+    __slots__ = ("action", "cancelled")
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Alarms:
+    """Runs ``action()`` after ``delay`` seconds on a daemon thread unless cancelled first."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._heap: list[tuple[float, int, _Alarm]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, delay: float, action: Callable[[], None]) -> Callable[[], None]:
+        """Run ``action`` in ``delay`` seconds; returns the function that cancels it."""
+        alarm = _Alarm(action)
+        due = time.monotonic() + delay
+        with self._condition:
+            earliest = not self._heap or due < self._heap[0][0]
+            heapq.heappush(self._heap, (due, next(self._order), alarm))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="replayflow-alarms", daemon=True)
+                self._thread.start()
+            elif earliest:
+                self._condition.notify()
+        return alarm.cancel
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while True:
+                    while self._heap and self._heap[0][2].cancelled:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._condition.wait()
+                        continue
+                    due = self._heap[0][0] - time.monotonic()
+                    if due <= 0:
+                        alarm = heapq.heappop(self._heap)[2]
+                        break
+                    self._condition.wait(due)
+            if not alarm.cancelled:
+                try:
+                    alarm.action()
+                except Exception:  # an action must never kill the thread every invocation relies on
+                    import logging
+
+                    logging.getLogger("replayflow").exception("a background action failed")
+
+
+ALARMS = Alarms()
