@@ -231,6 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not hold up close()
 
     def __init__(self, address: tuple[str, int], service: LocalDurableService) -> None:
         super().__init__(address, _Handler)
@@ -264,9 +265,14 @@ class LocalHttpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalHttpServer:
+        """Serve in a background thread (does nothing if already serving)."""
+        if self._thread is not None:
+            return self
         if not self.service.driving:
             self.service.start(self.workers)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="replayflow-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="replayflow-http", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -277,10 +283,11 @@ class LocalHttpServer:
         self._server.serve_forever()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
         if self._thread is not None:
+            self._server.shutdown()
             self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
 
     def __enter__(self) -> LocalHttpServer:
         return self.start()

@@ -32,7 +32,12 @@ class Session:
         marker = state.get("NextMarker")
         while marker:
             page = self.transport.get_durable_execution_state(
-                {"DurableExecutionArn": self.arn, "CheckpointToken": self.token or "", "Marker": marker, "MaxItems": 1000}
+                {
+                    "DurableExecutionArn": self.arn,
+                    "CheckpointToken": self.token or "",
+                    "Marker": marker,
+                    "MaxItems": 1000,
+                }
             )
             self.pages += 1
             self.merge(page["Operations"])
@@ -49,7 +54,11 @@ class Session:
         return execution.get("ExecutionDetails", {}).get("InputPayload")
 
     def checkpoint(self, *updates: dict[str, Any], client_token: str | None = None) -> dict[str, Any]:
-        request: dict[str, Any] = {"DurableExecutionArn": self.arn, "CheckpointToken": self.token, "Updates": list(updates)}
+        request: dict[str, Any] = {
+            "DurableExecutionArn": self.arn,
+            "CheckpointToken": self.token,
+            "Updates": list(updates),
+        }
         if client_token is not None:
             request["ClientToken"] = client_token
         response: Any = self.transport.checkpoint_durable_execution(request)  # type: ignore[arg-type]

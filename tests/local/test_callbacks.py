@@ -22,8 +22,16 @@ def callback_handler(timeout: int = 0, heartbeat: int = 0) -> Any:
     def body(s: Session) -> dict[str, Any]:
         if CB not in s.ops:
             options = {"TimeoutSeconds": timeout, "HeartbeatTimeoutSeconds": heartbeat}
-            s.checkpoint({"Id": CB, "Type": "CALLBACK", "SubType": "Callback", "Name": "approval", "Action": "START",
-                          "CallbackOptions": options})
+            s.checkpoint(
+                {
+                    "Id": CB,
+                    "Type": "CALLBACK",
+                    "SubType": "Callback",
+                    "Name": "approval",
+                    "Action": "START",
+                    "CallbackOptions": options,
+                }
+            )
         op = s.ops[CB]
         if op["Status"] == "STARTED":
             return {"Status": "PENDING"}
@@ -56,17 +64,23 @@ def test_success_is_stored_verbatim_and_reinvokes(manual: LocalDurableService) -
     arn, callback_id = start(manual)
     assert re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", callback_id) and len(callback_id) >= 32
     assert manual.execution(arn).status == "RUNNING"
-    manual.send_durable_execution_callback_success(CallbackId=callback_id, Result='{"status": "approved"}'.encode())
+    manual.send_durable_execution_callback_success(CallbackId=callback_id, Result=b'{"status": "approved"}')
     manual.advance(0)
     result = manual.execution(arn)
     assert result.succeeded and result.result == '{"status": "approved"}'
     history = events(manual, arn)
     assert [e["EventType"] for e in history] == [
-        "ExecutionStarted", "CallbackStarted", "InvocationCompleted", "CallbackSucceeded", "InvocationCompleted",
+        "ExecutionStarted",
+        "CallbackStarted",
+        "InvocationCompleted",
+        "CallbackSucceeded",
+        "InvocationCompleted",
         "ExecutionSucceeded",
     ]
     assert history[1]["Name"] == "approval" and history[1]["SubType"] == "Callback"
-    assert history[3]["CallbackSucceededDetails"] == {"Result": {"Payload": '{"status": "approved"}', "Truncated": False}}
+    assert history[3]["CallbackSucceededDetails"] == {
+        "Result": {"Payload": '{"status": "approved"}', "Truncated": False}
+    }
     # completing it again: the callback is closed
     with pytest.raises(ServiceError) as closed:
         manual.send_durable_execution_callback_success(CallbackId=callback_id, Result=b"again")
@@ -174,11 +188,22 @@ def test_completion_during_a_wait_reinvokes(manual: LocalDurableService) -> None
     manual.advance(1)
     manual.send_durable_execution_callback_success(CallbackId=callback_id, Result=b'"yes"')
     manual.advance(0)
-    assert [e["EventType"] for e in events(manual, arn)][3:] == ["InvocationCompleted", "CallbackSucceeded", "InvocationCompleted"]
+    assert [e["EventType"] for e in events(manual, arn)][3:] == [
+        "InvocationCompleted",
+        "CallbackSucceeded",
+        "InvocationCompleted",
+    ]
     manual.advance(4)
     assert [e["EventType"] for e in events(manual, arn)] == [
-        "ExecutionStarted", "CallbackStarted", "WaitStarted", "InvocationCompleted", "CallbackSucceeded",
-        "InvocationCompleted", "WaitSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "CallbackStarted",
+        "WaitStarted",
+        "InvocationCompleted",
+        "CallbackSucceeded",
+        "InvocationCompleted",
+        "WaitSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]
     assert manual.execution(arn).value == '"yes"'  # callbacks hand over the raw text by default
 
@@ -186,8 +211,8 @@ def test_completion_during_a_wait_reinvokes(manual: LocalDurableService) -> None
 def test_completions_at_the_same_instant_are_coalesced(manual: LocalDurableService) -> None:
     @replayflow.durable
     def wf(input: Any, ctx: Any) -> Any:
-        a = yield ctx.create_callback(name="a", timeout=3)
-        b = yield ctx.create_callback(name="b", timeout=3)
+        yield ctx.create_callback(name="a", timeout=3)
+        yield ctx.create_callback(name="b", timeout=3)
         yield ctx.wait(seconds=3)
         return "done"
 
@@ -196,6 +221,14 @@ def test_completions_at_the_same_instant_are_coalesced(manual: LocalDurableServi
     manual.advance(3)
     types = [e["EventType"] for e in events(manual, arn)]
     assert types == [
-        "ExecutionStarted", "CallbackStarted", "CallbackStarted", "WaitStarted", "InvocationCompleted",
-        "CallbackTimedOut", "CallbackTimedOut", "WaitSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "CallbackStarted",
+        "CallbackStarted",
+        "WaitStarted",
+        "InvocationCompleted",
+        "CallbackTimedOut",
+        "CallbackTimedOut",
+        "WaitSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]

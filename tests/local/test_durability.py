@@ -48,8 +48,17 @@ def test_reopen_resumes_timers_and_callbacks(tmp_path: Path) -> None:
     assert result.value == 42
     types = [e["EventType"] for e in second.get_durable_execution_history(DurableExecutionArn=arn)["Events"]]
     assert types == [
-        "ExecutionStarted", "StepStarted", "StepSucceeded", "CallbackStarted", "WaitStarted", "InvocationCompleted",
-        "CallbackSucceeded", "InvocationCompleted", "WaitSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "StepStarted",
+        "StepSucceeded",
+        "CallbackStarted",
+        "WaitStarted",
+        "InvocationCompleted",
+        "CallbackSucceeded",
+        "InvocationCompleted",
+        "WaitSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]
     assert types.count("StepStarted") == 1  # the step was not run again
     second.close()
@@ -66,7 +75,10 @@ def test_in_flight_invocation_is_retried_after_reopen(tmp_path: Path) -> None:
     # simulate a process that died with the invocation in flight: start it, but never finish it
     with first._lock:
         ex = first._executions[arn]
-        ex.running, ex.invocation = True, __import__("replayflow.local.records", fromlist=["Invocation"]).Invocation("req-1", ex.start_ms)
+        ex.running, ex.invocation = (
+            True,
+            __import__("replayflow.local.records", fromlist=["Invocation"]).Invocation("req-1", ex.start_ms),
+        )
         first._store.save(ex)
     second = LocalDurableService(store=str(db))
     second.register("flow", steps_and_a_wait)
@@ -107,7 +119,12 @@ def test_kill_9_mid_workflow_then_resume_in_a_new_process(tmp_path: Path) -> Non
     history = service.get_durable_execution_history(DurableExecutionArn=outcome["arn"])["Events"]
     types = [e["EventType"] for e in history]
     assert types.count("StepSucceeded") == 4 and types.count("WaitSucceeded") == 1
-    killed = [e for e in history if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]]
-    assert len(killed) == 1 and killed[0]["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"] == "Runtime.ExitError"
+    killed = [
+        e for e in history if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+    ]
+    assert (
+        len(killed) == 1
+        and killed[0]["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"] == "Runtime.ExitError"
+    )
     assert types[-1] == "ExecutionSucceeded"
     service.close()

@@ -78,35 +78,39 @@ def every_event_type(svc: LocalDurableService) -> list[str]:
                 raise RuntimeError("again")
             return "ok"
 
-        yield ctx.step(flaky, name="flaky", retry=replayflow.RetryPolicy(max_attempts=3, initial_delay=1, jitter=replayflow.Jitter.NONE))
+        yield ctx.step(
+            flaky,
+            name="flaky",
+            retry=replayflow.RetryPolicy(max_attempts=3, initial_delay=1, jitter=replayflow.Jitter.NONE),
+        )
 
         def child_body(c: Any) -> Any:
             return (yield c.step(lambda: 1, name="inner"))
 
         yield ctx.run_in_child_context(child_body, name="kid")
-        try:
+        try:  # noqa: SIM105
             yield ctx.run_in_child_context(lambda c: (_ for _ in ()).throw(KeyError("ctx")), name="bad-kid")
         except replayflow.ChildContextError:
             pass
-        try:
+        try:  # noqa: SIM105
             yield ctx.step(lambda: 1 / 0, name="div", retry=replayflow.RetryPresets.none())
         except replayflow.StepError:
             pass
         yield ctx.wait(seconds=2, name="pause")
         yield ctx.invoke("child", "x", name="ok-child")
-        try:
+        try:  # noqa: SIM105
             yield ctx.invoke("child", "fail", name="bad-child")
         except replayflow.InvokeError:
             pass
         cb = yield ctx.create_callback(name="approve")
         ok = yield cb.result()
         late = yield ctx.create_callback(name="late", timeout=5)
-        try:
+        try:  # noqa: SIM105
             yield late.result()
         except replayflow.CallbackTimeoutError:
             pass
         rejected = yield ctx.create_callback(name="reject")
-        try:
+        try:  # noqa: SIM105
             yield rejected.result()
         except replayflow.CallbackFailedError:
             pass
@@ -126,7 +130,8 @@ def every_event_type(svc: LocalDurableService) -> list[str]:
                     svc.send_durable_execution_callback_success(CallbackId=callback_id, Result=b'"yes"')
                 elif e["Name"] == "reject":
                     svc.send_durable_execution_callback_failure(
-                        CallbackId=callback_id, Error={"ErrorType": "No", "ErrorMessage": "rejected", "StackTrace": ["a"]}
+                        CallbackId=callback_id,
+                        Error={"ErrorType": "No", "ErrorMessage": "rejected", "StackTrace": ["a"]},
                     )
         if svc.execution(arn).status != "RUNNING":
             break
@@ -138,12 +143,22 @@ def every_event_type(svc: LocalDurableService) -> list[str]:
     # raw handlers for what the SDK does not do here: WAIT CANCEL, a crash, EXECUTION FAIL, timeouts, stops
     def raw(s: Session) -> dict[str, Any]:
         if len(s.ops) == 1:
-            s.checkpoint({"Id": op_id(1), "Type": "WAIT", "SubType": "Wait", "Action": "START", "WaitOptions": {"WaitSeconds": 9}})
+            s.checkpoint(
+                {
+                    "Id": op_id(1),
+                    "Type": "WAIT",
+                    "SubType": "Wait",
+                    "Action": "START",
+                    "WaitOptions": {"WaitSeconds": 9},
+                }
+            )
             s.checkpoint({"Id": op_id(1), "Type": "WAIT", "Action": "CANCEL", "Error": {"ErrorMessage": "cancelled"}})
             s.checkpoint(step(op_id(2)))
             raise ProcessExit(3)
         s.checkpoint(step(op_id(2), "SUCCEED", Payload="1"))
-        s.checkpoint({"Id": "execution-result-1", "Type": "EXECUTION", "Action": "FAIL", "Error": {"ErrorMessage": "big"}})
+        s.checkpoint(
+            {"Id": "execution-result-1", "Type": "EXECUTION", "Action": "FAIL", "Error": {"ErrorMessage": "big"}}
+        )
         return {"Status": "FAILED"}
 
     svc.register("raw", raw_handler(raw))
@@ -176,15 +191,15 @@ sent: set[str] = set()
 
 @pytest.fixture(scope="module")
 def histories() -> dict[str, list[dict[str, Any]]]:
-    svc = LocalDurableService(
-        clock=VirtualClock(autojump=False), invocation_retry=InvocationRetry(initial_delay=1)
-    )
+    svc = LocalDurableService(clock=VirtualClock(autojump=False), invocation_retry=InvocationRetry(initial_delay=1))
     arns = every_event_type(svc)
     out = {}
     for arn in svc_arns(svc, arns):
         out[arn] = svc.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
     # the REST encoding of one of them (epoch seconds) must be plain JSON
-    out["__rest__"] = json.loads(json.dumps(svc.history(arns[0], max_items=1000, timestamp=lambda ms: ms / 1000)["Events"]))
+    out["__rest__"] = json.loads(
+        json.dumps(svc.history(arns[0], max_items=1000, timestamp=lambda ms: ms / 1000)["Events"])
+    )
     return out
 
 
@@ -215,7 +230,7 @@ def test_every_event_matches_the_botocore_shape(histories: dict[str, list[dict[s
 
 
 def test_payloads_are_marked_not_truncated(histories: dict[str, list[dict[str, Any]]]) -> None:
-    for arn, history in histories.items():
+    for history in histories.values():
         for event in history:
             details = event[event["EventType"] + "Details"]
             for key in ("Input", "Result", "Error"):
@@ -227,14 +242,23 @@ def test_rest_encoding_uses_epoch_seconds(histories: dict[str, list[dict[str, An
     rest = histories["__rest__"]
     assert all(isinstance(e["EventTimestamp"], float) for e in rest)
     wait = next(e for e in rest if e["EventType"] == "WaitStarted")
-    assert wait["WaitStartedDetails"]["ScheduledEndTimestamp"] - wait["EventTimestamp"] == wait["WaitStartedDetails"]["Duration"]
+    assert (
+        wait["WaitStartedDetails"]["ScheduledEndTimestamp"] - wait["EventTimestamp"]
+        == wait["WaitStartedDetails"]["Duration"]
+    )
 
 
 def test_crash_and_cancel_details(histories: dict[str, list[dict[str, Any]]]) -> None:
     raw = next(h for h in histories.values() if any(e["EventType"] == "WaitCancelled" for e in h))
     assert [e["EventType"] for e in raw] == [
-        "ExecutionStarted", "WaitStarted", "WaitCancelled", "StepStarted", "InvocationCompleted",
-        "StepSucceeded", "InvocationCompleted", "ExecutionFailed",
+        "ExecutionStarted",
+        "WaitStarted",
+        "WaitCancelled",
+        "StepStarted",
+        "InvocationCompleted",
+        "StepSucceeded",
+        "InvocationCompleted",
+        "ExecutionFailed",
     ]
     crash = raw[4]["InvocationCompletedDetails"]["Error"]["Payload"]
     assert crash["ErrorType"] == "Runtime.ExitError" and crash["ErrorMessage"].endswith("exit status 3")
@@ -258,7 +282,9 @@ def test_history_without_execution_data_and_paging() -> None:
     assert bare[0]["ExecutionStartedDetails"]["Input"] == {"Truncated": True}
     pages, marker = [], None
     while True:
-        page = svc.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=4, **({"Marker": marker} if marker else {}))
+        page = svc.get_durable_execution_history(
+            DurableExecutionArn=arn, MaxItems=4, **({"Marker": marker} if marker else {})
+        )
         pages.append(page["Events"])
         marker = page.get("NextMarker")
         if not marker:
@@ -267,8 +293,6 @@ def test_history_without_execution_data_and_paging() -> None:
     backwards = svc.get_durable_execution_history(DurableExecutionArn=arn, ReverseOrder=True)["Events"]
     assert backwards == full[::-1]
     described = svc.get_durable_execution(DurableExecutionArn=arn)
-    report = ParamValidator().validate(
-        {k: v for k, v in described.items()}, MODEL.operation_model("GetDurableExecution").output_shape
-    )
+    report = ParamValidator().validate(dict(described), MODEL.operation_model("GetDurableExecution").output_shape)
     assert not report.has_errors(), report.generate_report()
     assert described["Result"] == '"secret"' and described["InputPayload"] == '{"x": "secret"}'

@@ -24,7 +24,10 @@ def test_handler_error_is_recorded_and_retried(service: LocalDurableService) -> 
     assert result.succeeded and len(calls) == 2
     history = events(service, result.arn)
     assert [e["EventType"] for e in history] == [
-        "ExecutionStarted", "InvocationCompleted", "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "InvocationCompleted",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]
     error = history[1]["InvocationCompletedDetails"]["Error"]["Payload"]
     assert error["ErrorType"] == "RuntimeError" and error["ErrorMessage"] == "flaky infrastructure"
@@ -42,7 +45,9 @@ def test_process_exit_is_a_runtime_exit_error(service: LocalDurableService) -> N
             s.checkpoint(step(a, Name="at_most_once"))
             raise ProcessExit(1)
         assert s.ops[a]["Status"] == "STARTED"
-        s.checkpoint(step(a, "FAIL", Name="at_most_once", Error={"ErrorType": "StepInterruptedError", "ErrorMessage": "x"}))
+        s.checkpoint(
+            step(a, "FAIL", Name="at_most_once", Error={"ErrorType": "StepInterruptedError", "ErrorMessage": "x"})
+        )
         return {"Status": "FAILED", "Error": {"ErrorType": "StepError", "ErrorMessage": "x"}}
 
     service.register("f", raw_handler(body))
@@ -50,7 +55,12 @@ def test_process_exit_is_a_runtime_exit_error(service: LocalDurableService) -> N
     assert result.status == "FAILED"
     history = events(service, result.arn)
     assert [e["EventType"] for e in history] == [
-        "ExecutionStarted", "StepStarted", "InvocationCompleted", "StepFailed", "InvocationCompleted", "ExecutionFailed",
+        "ExecutionStarted",
+        "StepStarted",
+        "InvocationCompleted",
+        "StepFailed",
+        "InvocationCompleted",
+        "ExecutionFailed",
     ]
     crash = history[2]["InvocationCompletedDetails"]["Error"]["Payload"]
     assert crash["ErrorType"] == "Runtime.ExitError"
@@ -67,7 +77,9 @@ def test_retries_are_bounded() -> None:
     svc.register("f", always)
     result = svc.run("f")
     assert result.status == "FAILED" and result.error == {
-        "ErrorType": "ValueError", "ErrorMessage": "nope", "StackTrace": result.error["StackTrace"]  # type: ignore[index]
+        "ErrorType": "ValueError",
+        "ErrorMessage": "nope",
+        "StackTrace": result.error["StackTrace"],  # type: ignore[index]
     }
     history = events(svc, result.arn)
     assert [e["EventType"] for e in history] == ["ExecutionStarted"] + ["InvocationCompleted"] * 3 + ["ExecutionFailed"]
@@ -76,13 +88,15 @@ def test_retries_are_bounded() -> None:
 
 
 def test_invalid_outputs(service: LocalDurableService) -> None:
-    outputs = iter([
-        {"Status": "FAILED", "Result": "1"},
-        {"Status": "PENDING"},  # nothing is pending
-        {"Status": "DONE"},
-        {"Status": "SUCCEEDED", "Error": {}},
-        "not a dict",
-    ])
+    outputs = iter(
+        [
+            {"Status": "FAILED", "Result": "1"},
+            {"Status": "PENDING"},  # nothing is pending
+            {"Status": "DONE"},
+            {"Status": "SUCCEEDED", "Error": {}},
+            "not a dict",
+        ]
+    )
     messages: list[str] = []
 
     def body(s: Session) -> Any:

@@ -59,8 +59,12 @@ def test_durable_target_is_a_child_execution(svc: LocalDurableService) -> None:
     assert result.succeeded and result.value == "hi"
     history = events(svc, result.arn)
     assert [e["EventType"] for e in history] == [
-        "ExecutionStarted", "ChainedInvokeStarted", "InvocationCompleted", "ChainedInvokeSucceeded",
-        "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "ChainedInvokeStarted",
+        "InvocationCompleted",
+        "ChainedInvokeSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]
     started = history[1]["ChainedInvokeStartedDetails"]
     assert started["FunctionName"] == "echo" and started["TenantId"] == "t-1"
@@ -88,7 +92,11 @@ def test_plain_function_target(svc: LocalDurableService) -> None:
     result = svc.run("caller", {"target": "upper", "payload": {"text": "abc"}})
     assert result.succeeded and result.value["upper"] == "ABC"
     history = events(svc, result.arn)
-    assert [e["EventType"] for e in history][1:4] == ["ChainedInvokeStarted", "InvocationCompleted", "ChainedInvokeSucceeded"]
+    assert [e["EventType"] for e in history][1:4] == [
+        "ChainedInvokeStarted",
+        "InvocationCompleted",
+        "ChainedInvokeSucceeded",
+    ]
     assert "DurableExecutionArn" not in history[1]["ChainedInvokeStartedDetails"]  # no durable execution behind it
     assert json.loads(history[3]["ChainedInvokeSucceededDetails"]["Result"]["Payload"])["upper"] == "ABC"
 
@@ -104,7 +112,11 @@ def test_unknown_target_fails_at_once(svc: LocalDurableService) -> None:
     history = events(svc, result.arn)
     # failed in the same invocation: the handler saw it in its checkpoint response
     assert [e["EventType"] for e in history] == [
-        "ExecutionStarted", "ChainedInvokeStarted", "ChainedInvokeFailed", "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "ChainedInvokeStarted",
+        "ChainedInvokeFailed",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]
 
 
@@ -133,7 +145,9 @@ def test_list_executions(svc: LocalDurableService) -> None:
     assert oldest_first["NextMarker"]
     by_name = svc.list_durable_executions_by_function(FunctionName="caller", DurableExecutionName="one")
     assert [e["DurableExecutionArn"] for e in by_name["DurableExecutions"]] == [first.arn]
-    assert svc.list_durable_executions_by_function(FunctionName="caller", Statuses=["FAILED"])["DurableExecutions"] == []
+    assert (
+        svc.list_durable_executions_by_function(FunctionName="caller", Statuses=["FAILED"])["DurableExecutions"] == []
+    )
     assert len(svc.list_durable_executions_by_function(FunctionName="echo")["DurableExecutions"]) == 1
 
 
@@ -148,7 +162,9 @@ def test_execution_names_are_idempotent(svc: LocalDurableService) -> None:
 def test_invoke_api(svc: LocalDurableService) -> None:
     response = svc.invoke(FunctionName="echo", Payload=b'"hey"', DurableExecutionName="inv")
     assert response["StatusCode"] == 200 and response["Payload"] == b'"hey"'
-    assert response["DurableExecutionArn"].endswith("/durable-execution/inv/" + response["DurableExecutionArn"].rsplit("/", 1)[1])
+    assert response["DurableExecutionArn"].endswith(
+        "/durable-execution/inv/" + response["DurableExecutionArn"].rsplit("/", 1)[1]
+    )
     failed = svc.invoke(FunctionName="boom", Payload=b"null")
     assert failed["FunctionError"] == "Unhandled"
     assert json.loads(failed["Payload"])["errorMessage"] == "target failed"

@@ -27,13 +27,14 @@ def test_a_crash_is_recorded_and_the_execution_reinvoked(svc: LocalDurableServic
     result = svc.run("crashy", {"dir": str(tmp_path)}, timeout=60)
     assert result.succeeded and result.value == "ab"
     history = events(svc, result.arn)
-    crashes = [e for e in history if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]]
+    crashes = [
+        e for e in history if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+    ]
     assert len(crashes) == 1
     error = crashes[0]["InvocationCompletedDetails"]["Error"]["Payload"]
     assert error["ErrorType"] == "Runtime.ExitError"
-    assert error["ErrorMessage"] == (
-        f"RequestId: {crashes[0]['InvocationCompletedDetails']['RequestId']} Error: Runtime exited with error: exit status 7"
-    )
+    request_id = crashes[0]["InvocationCompletedDetails"]["RequestId"]
+    assert error["ErrorMessage"] == f"RequestId: {request_id} Error: Runtime exited with error: exit status 7"
     assert (tmp_path / "log.txt").read_text().split() == ["a", "b-start", "b-start"]  # a was not run again
     assert [e["EventType"] for e in history][-2:] == ["InvocationCompleted", "ExecutionSucceeded"]
     invoker = svc.invoker
@@ -52,4 +53,7 @@ def test_plain_functions_exit_raise_and_time_out(svc: LocalDurableService) -> No
     assert raised == {"errorType": "ValueError", "errorMessage": "bad x"}
     assert svc.invoke(FunctionName="sleeper", Payload=b"0.01")["Payload"] == b'"woke"'
     timed_out = json.loads(svc.invoke(FunctionName="sleeper", Payload=b"5")["Payload"])
-    assert timed_out["errorType"] == "Sandbox.Timedout" and "Task timed out after 0.50 seconds" in timed_out["errorMessage"]
+    assert (
+        timed_out["errorType"] == "Sandbox.Timedout"
+        and "Task timed out after 0.50 seconds" in timed_out["errorMessage"]
+    )

@@ -28,8 +28,14 @@ def test_a_two_hour_wait_costs_nothing(service: LocalDurableService) -> None:
     assert result.succeeded and result.value == 42
     history = events(service, result.arn)
     assert [e["EventType"] for e in history] == [
-        "ExecutionStarted", "StepStarted", "StepSucceeded", "WaitStarted", "InvocationCompleted",
-        "WaitSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "StepStarted",
+        "StepSucceeded",
+        "WaitStarted",
+        "InvocationCompleted",
+        "WaitSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]
     wait_started, wait_succeeded = history[3], history[5]
     assert wait_started["WaitStartedDetails"]["Duration"] == 7200
@@ -50,8 +56,14 @@ def test_retry_delay_pending_then_ready(service: LocalDurableService) -> None:
             attempt = (op or {}).get("StepDetails", {}).get("Attempt", 0) + 1
             s.checkpoint(step(a))
             if attempt < 3:
-                s.checkpoint(step(a, "RETRY", Error={"ErrorType": "Flaky", "ErrorMessage": f"try {attempt}"},
-                                  StepOptions={"NextAttemptDelaySeconds": 30}))
+                s.checkpoint(
+                    step(
+                        a,
+                        "RETRY",
+                        Error={"ErrorType": "Flaky", "ErrorMessage": f"try {attempt}"},
+                        StepOptions={"NextAttemptDelaySeconds": 30},
+                    )
+                )
                 return {"Status": "PENDING"}
             s.checkpoint(step(a, "SUCCEED", Payload='"ok"'))
             return {"Status": "SUCCEEDED", "Result": '"ok"'}
@@ -65,8 +77,17 @@ def test_retry_delay_pending_then_ready(service: LocalDurableService) -> None:
     assert seen[1]["StepDetails"]["Error"]["ErrorMessage"] == "try 1"
     history = events(service, result.arn)
     assert [e["EventType"] for e in history] == [
-        "ExecutionStarted", "StepStarted", "StepFailed", "InvocationCompleted", "StepStarted", "StepFailed",
-        "InvocationCompleted", "StepStarted", "StepSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+        "ExecutionStarted",
+        "StepStarted",
+        "StepFailed",
+        "InvocationCompleted",
+        "StepStarted",
+        "StepFailed",
+        "InvocationCompleted",
+        "StepStarted",
+        "StepSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
     ]
     assert history[2]["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 1, "NextAttemptDelaySeconds": 30}
     assert history[5]["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 2, "NextAttemptDelaySeconds": 30}
@@ -78,10 +99,14 @@ def test_retry_delay_pending_then_ready(service: LocalDurableService) -> None:
 def test_condition_continue_is_a_step_succeeded_with_the_state(service: LocalDurableService) -> None:
     @replayflow.durable
     def wf(input: Any, ctx: Any) -> Any:
-        return (yield ctx.wait_for_condition(
-            lambda state: state + 1, initial_state=0, wait_strategy=lambda state, attempt: None if state >= 3 else 2,
-            name="poll",
-        ))
+        return (
+            yield ctx.wait_for_condition(
+                lambda state: state + 1,
+                initial_state=0,
+                wait_strategy=lambda state, attempt: None if state >= 3 else 2,
+                name="poll",
+            )
+        )
 
     service.register("wf", wf)
     result = service.run("wf")
@@ -89,7 +114,8 @@ def test_condition_continue_is_a_step_succeeded_with_the_state(service: LocalDur
     history = events(service, result.arn)
     steps = [e for e in history if e["EventType"].startswith("Step")]
     assert [(e["EventType"], e["SubType"]) for e in steps] == [
-        ("StepStarted", "WaitForCondition"), ("StepSucceeded", "WaitForCondition")
+        ("StepStarted", "WaitForCondition"),
+        ("StepSucceeded", "WaitForCondition"),
     ] * 3
     assert [e["StepSucceededDetails"]["Result"]["Payload"] for e in steps[1::2]] == ["1", "2", "3"]
     assert steps[1]["StepSucceededDetails"]["RetryDetails"] == {"CurrentAttempt": 1, "NextAttemptDelaySeconds": 2}
@@ -108,7 +134,12 @@ def test_execution_timeout() -> None:
     result = svc.run("wf")
     assert result.status == "TIMED_OUT"
     history = events(svc, result.arn)
-    assert [e["EventType"] for e in history] == ["ExecutionStarted", "WaitStarted", "InvocationCompleted", "ExecutionTimedOut"]
+    assert [e["EventType"] for e in history] == [
+        "ExecutionStarted",
+        "WaitStarted",
+        "InvocationCompleted",
+        "ExecutionTimedOut",
+    ]
     assert history[0]["ExecutionStartedDetails"]["ExecutionTimeout"] == 60
     assert "timed out after 60 seconds" in history[-1]["ExecutionTimedOutDetails"]["Error"]["Payload"]["ErrorMessage"]
     described = svc.get_durable_execution(DurableExecutionArn=result.arn)
