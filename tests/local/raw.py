@@ -92,3 +92,16 @@ def event_types(service: Any, arn: str) -> list[str]:
 
 def events(service: Any, arn: str) -> list[dict[str, Any]]:
     return service.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]  # type: ignore[no-any-return]
+
+
+def all_events(service: Any, arn: str) -> list[dict[str, Any]]:
+    """Every event, following NextMarker."""
+    out: list[dict[str, Any]] = []
+    marker = None
+    while True:
+        kwargs = {"Marker": marker} if marker else {}
+        page = service.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000, **kwargs)
+        out += page["Events"]
+        marker = page.get("NextMarker")
+        if not marker:
+            return out
