@@ -41,6 +41,11 @@ _VALID_ACTIONS = {
     "EXECUTION": frozenset({"SUCCEED", "FAIL"}),
 }
 _MAX_CALLBACK_TIMEOUT = 99_999_999
+_NOTHING: dict[str, Any] = {}
+
+
+def _matches(pattern: re.Pattern[str], value: Any) -> bool:
+    return type(value) is str and pattern.fullmatch(value) is not None
 
 
 class Effects(Protocol):
@@ -80,7 +85,11 @@ def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # no
         op_id = update.get("Id")
         op_type = update.get("Type")
         action = update.get("Action")
-        if type(op_id) is not str or not _ID.fullmatch(op_id):
+        if type(op_id) is not str:
+            raise invalid_parameter("Id must be 1-64 characters of [a-zA-Z0-9-_].")
+        current = ops.get(op_id)
+        # fields equal to a stored operation's were validated when it was stored: skip their patterns
+        if current is None and not _ID.fullmatch(op_id):
             raise invalid_parameter("Id must be 1-64 characters of [a-zA-Z0-9-_].")
         if op_type not in _TYPES:
             raise invalid_parameter("Unknown operation type.")
@@ -91,11 +100,12 @@ def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # no
         parent = update.get("ParentId")
         name = update.get("Name")
         sub_type = update.get("SubType")
-        if parent is not None and (type(parent) is not str or not _ID.fullmatch(parent)):
+        stored = current or _NOTHING
+        if parent is not None and parent != stored.get("ParentId") and not _matches(_ID, parent):
             raise invalid_parameter("ParentId must be 1-64 characters of [a-zA-Z0-9-_].")
-        if name is not None and (type(name) is not str or not _NAME.fullmatch(name)):
+        if name is not None and name != stored.get("Name") and not _matches(_NAME, name):
             raise invalid_parameter("Name must be 1-256 printable ASCII characters.")
-        if sub_type is not None and (type(sub_type) is not str or not _SUB_TYPE.fullmatch(sub_type)):
+        if sub_type is not None and sub_type != stored.get("SubType") and not _matches(_SUB_TYPE, sub_type):
             raise invalid_parameter("SubType must be 1-32 characters of [a-zA-Z0-9-_].")
         payload = update.get("Payload")
         error = update.get("Error")
@@ -130,7 +140,6 @@ def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # no
             if parent_type != "CONTEXT":
                 raise invalid_parameter("Invalid parent operation id.")
 
-        current = ops.get(op_id)
         if current is not None:
             if op_type != current["Type"]:
                 raise invalid_parameter("Inconsistent operation type.")
