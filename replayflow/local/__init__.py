@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from .boto import LocalLambdaClient
 from .clock import Clock, RealClock, VirtualClock
 from .context import LambdaContext
 from .invokers import InProcessInvoker, InvocationOutcome, Invoker, ProcessExit
@@ -33,6 +34,7 @@ __all__ = [
     "Limits",
     "LocalDurableService",
     "LocalHttpServer",
+    "LocalLambdaClient",
     "LocalTransport",
     "MemoryStore",
     "ProcessExit",

@@ -56,13 +56,14 @@ class VirtualClock:
     virtual = True
 
     def __init__(self, start: float | None = None, *, autojump: bool = True, autojump_threshold: float = 0.0) -> None:
-        self._now = time.time() if start is None else float(start)
+        # whole milliseconds, so that times computed from epoch-ms timestamps compare exactly
+        self._ms = round((time.time() if start is None else float(start)) * 1000)
         self._lock = threading.Lock()
         self.autojump = autojump
         self.autojump_threshold = autojump_threshold
 
     def now(self) -> float:
-        return self._now
+        return self._ms / 1000
 
     def real_delay(self, seconds: float) -> float:
         return 0.0
@@ -70,14 +71,16 @@ class VirtualClock:
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` (negative values are refused).
 
-        Prefer :meth:`LocalDurableService.advance`, which also fires the timers that fall due on the way.
+        Time has millisecond resolution (like the service's timestamps). Prefer
+        :meth:`LocalDurableService.advance`, which also fires the timers that fall due on the way.
         """
         if seconds < 0:
             raise ValueError("a clock cannot go backwards")
         with self._lock:
-            self._now += seconds
+            self._ms += round(seconds * 1000)
 
     def jump_to(self, when: float) -> None:
         """Set the time to ``when`` if that is later than now (never backwards)."""
+        target = round(when * 1000)
         with self._lock:
-            self._now = max(self._now, when)
+            self._ms = max(self._ms, target)

@@ -61,8 +61,12 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def _datetime(ms: int) -> _dt.datetime:
+def datetime_from_ms(ms: int) -> _dt.datetime:
+    """Epoch milliseconds as an aware UTC ``datetime`` (boto3's timestamp type)."""
     return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
+
+
+_datetime = datetime_from_ms
 
 
 class LocalTransport:
@@ -219,7 +223,7 @@ class LocalDurableService:
         clock = self.clock
         if not isinstance(clock, VirtualClock):
             raise TypeError("advance() needs a VirtualClock")
-        horizon = clock.now() + seconds
+        horizon = (round(clock.now() * 1000) + round(seconds * 1000)) / 1000
         self._drive(lambda: self._quiet_at(horizon), horizon=horizon)
 
     def start(self, workers: int = 2) -> None:
