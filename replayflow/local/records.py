@@ -137,6 +137,7 @@ class Execution:
         "pending",
         "persisted_changes",
         "persisted_events",
+        "progress",
         "queued",
         "region",
         "result",
@@ -203,6 +204,8 @@ class Execution:
         self.running = False
         self.queued = False
         self.wake = False
+        #: The running invocation checkpointed something (a PENDING answer then asks for a new invocation).
+        self.progress = False
         self.failures = 0
         self.invocations = 0
         self.retry_due = 0

@@ -502,6 +502,7 @@ class LocalDurableService:
                 return
             ex.running = True
             ex.wake = False
+            ex.progress = False
             now = self._now_ms()
             invocation = Invocation(naming.new_request_id(), now)
             ex.invocation = invocation
@@ -587,7 +588,9 @@ class LocalDurableService:
             ex.error = failure
             self._terminate(ex, "FAILED", "ExecutionFailed", {"Error": data(failure)})
         else:
-            if ex.wake:
+            # suspended: re-invoke now if something completed meanwhile, or if it made progress but
+            # waits for nothing (a handler that stopped early, e.g. near its deadline)
+            if ex.wake or (ex.progress and not ex.pending):
                 ex.wake = False
                 self._wake(ex)
             self._save(ex)
@@ -613,7 +616,7 @@ class LocalDurableService:
         if status == "PENDING":
             if result is not None or error is not None:
                 return None, "Cannot provide a Result or an Error for PENDING status."
-            if ex.completion is None and not ex.pending and not ex.wake:
+            if ex.completion is None and not ex.pending and not ex.wake and not ex.progress:
                 return None, "Cannot return PENDING status with no pending operations."
         if status == "SUCCEEDED" and result is not None and ex.completion is None:
             limit = self.limits.chained_invoke_payload_bytes if ex.parent else self.limits.execution_payload_bytes
@@ -743,8 +746,10 @@ class LocalDurableService:
                 return cached
             if ex.token is None or token != ex.token:
                 raise invalid_token()
-            validate_updates(ex, updates, self.limits)
-            apply_updates(ex, updates, self._now_ms(), self)  # type: ignore[arg-type]
+            if updates:
+                validate_updates(ex, updates, self.limits)
+                apply_updates(ex, updates, self._now_ms(), self)  # type: ignore[arg-type]
+                ex.progress = True
             changes = ex.changes
             if len(changes) - ex.seen == 1:
                 operations = [ex.ops[changes[-1]]]

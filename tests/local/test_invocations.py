@@ -204,3 +204,21 @@ def test_children_of_completed_contexts_are_not_replayed(service: LocalDurableSe
     assert service.run("f").succeeded
     # the first context's step is left out; the ReplayChildren context keeps its child
     assert seen[1] == ["EXECUTION", "CONTEXT", "CONTEXT", "STEP", "WAIT"]
+
+
+def test_pending_after_progress_is_reinvoked_at_once(service: LocalDurableService) -> None:
+    """A handler that stops early (e.g. near its deadline) with nothing pending gets a new invocation."""
+    calls: list[int] = []
+
+    def body(s: Session) -> dict[str, Any]:
+        calls.append(len(s.ops))
+        n = len(s.ops)
+        if n < 4:
+            s.checkpoint(step(op_id(n)), step(op_id(n), "SUCCEED", Payload=str(n)))
+            return {"Status": "PENDING"}
+        return {"Status": "SUCCEEDED", "Result": str(n)}
+
+    service.register("f", raw_handler(body))
+    result = service.run("f")
+    assert result.value == 4 and calls == [1, 2, 3, 4]
+    assert [e["EventType"] for e in events(service, result.arn)].count("InvocationCompleted") == 4
