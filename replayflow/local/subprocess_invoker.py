@@ -14,6 +14,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
@@ -29,14 +30,18 @@ __all__ = ["SubprocessInvoker"]
 
 
 class _Worker:
-    def __init__(self, python: str, env: dict[str, str], cwd: str | None) -> None:
+    def __init__(self, python: str, env: dict[str, str], cwd: str | None, output: Callable[[str], None] | None) -> None:
         self.process = subprocess.Popen(
             [python, "-m", "replayflow.local.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if output is not None else None,
             env=env,
             cwd=cwd,
         )
+        if output is not None:
+            assert self.process.stderr is not None
+            threading.Thread(target=_forward, args=(self.process.stderr, output), daemon=True).start()
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
         self.messages: queue.Queue[bytes | None] = queue.Queue()
@@ -75,16 +80,30 @@ class _Worker:
             self.kill()
 
 
+def _forward(stream: IO[bytes], output: Callable[[str], None]) -> None:
+    for line in iter(stream.readline, b""):
+        output(line.decode(errors="replace").rstrip("\n"))
+
+
 class SubprocessInvoker:
     """Runs each invocation in a worker process (``python`` defaults to the current interpreter).
 
     The handler must be importable in the worker: register it as ``"module:attribute"`` or as a
     module-level function. ``env`` adds environment variables; the worker's ``PYTHONPATH`` is this
-    process's ``sys.path``.
+    process's ``sys.path``. ``output``, when given, receives every line a worker writes to stdout or
+    stderr (what Lambda ships to CloudWatch Logs); otherwise it goes to this process's stderr.
     """
 
-    def __init__(self, *, python: str | None = None, env: dict[str, str] | None = None, cwd: str | None = None):
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        output: Callable[[str], None] | None = None,
+    ):
         self.python = python or sys.executable
+        self.output = output
         self.cwd = cwd
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -101,7 +120,7 @@ class SubprocessInvoker:
                 if worker.alive():
                     return worker
             self.started += 1
-        return _Worker(self.python, self.env, self.cwd)
+        return _Worker(self.python, self.env, self.cwd, self.output)
 
     def invoke(self, function: Function, event: Any, context: LambdaContext, transport: Transport) -> InvocationOutcome:
         spec = function.spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,18 @@ def test_plain_functions_exit_raise_and_time_out(svc: LocalDurableService) -> No
         timed_out["errorType"] == "Sandbox.Timedout"
         and "Task timed out after 0.50 seconds" in timed_out["errorMessage"]
     )
+
+
+@pytest.mark.slow
+def test_worker_output_lines_are_delivered() -> None:
+    lines: list[str] = []
+    service = LocalDurableService(invoker=SubprocessInvoker(output=lines.append))
+    try:
+        service.register("sleeper", "tests.local.workers:sleeper", durable=False)
+        assert service.invoke(FunctionName="sleeper", Payload=b"0.01")["Payload"] == b'"woke"'
+        deadline = time.monotonic() + 5
+        while "sleeping 0.01" not in lines and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        service.close()
+    assert "sleeping 0.01" in lines

@@ -59,6 +59,7 @@ def plain_exit(event: Any, context: Any) -> Any:
 
 
 def sleeper(event: Any, context: Any) -> Any:
+    print(f"sleeping {event}")
     time.sleep(float(event))
     return "woke"
 
