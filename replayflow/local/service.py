@@ -128,6 +128,8 @@ class LocalDurableService:
         self._by_function: dict[str, list[Execution]] = {}
         self._by_name: dict[tuple[str, str], Execution] = {}
         self._callbacks: dict[str, tuple[str, str]] = {}
+        #: What to do once a function is registered (executions resumed from a store before that).
+        self._on_register: dict[str, list[Callable[[], None]]] = {}
         self._timers = Timers()
         self._ready: collections.deque[Callable[[], None]] = collections.deque()
         self._busy = 0
@@ -164,6 +166,7 @@ class LocalDurableService:
         if not 1 <= timeout <= 31_622_400:
             raise ValueError("execution_timeout must be between 1 and 31622400 seconds")
         with self._lock:
+            waiting = self._on_register.pop(name, [])
             self._functions[name] = Function(
                 name=name,
                 handler=handler,
@@ -172,6 +175,8 @@ class LocalDurableService:
                 execution_timeout=timeout,
                 function_timeout=self.function_timeout if function_timeout is None else function_timeout,
             )
+            for resume in waiting:
+                resume()
 
     def start_execution(
         self,
@@ -492,13 +497,8 @@ class LocalDurableService:
             if ex.status != RUNNING or ex.running:
                 return
             fn = self._functions.get(ex.function_name)
-            if fn is None:
-                self._terminate(
-                    ex,
-                    "FAILED",
-                    "ExecutionFailed",
-                    {"Error": data({"ErrorType": "ResourceNotFoundException", "ErrorMessage": "Function not found"})},
-                )
+            if fn is None:  # resumed from a store before its function was registered: wait for it
+                self._on_register.setdefault(ex.function_name, []).append(lambda: self._wake(ex))
                 return
             ex.running = True
             ex.wake = False
@@ -1235,10 +1235,13 @@ class LocalDurableService:
         target = ex.children.get(op_id, "")
         if target.startswith("plain:"):  # the call's outcome was lost with the process: call it again
             fn = self._functions.get(target[6:])
+            if fn is None:
+                self._on_register.setdefault(target[6:], []).append(lambda: self._resume_chained(ex, op_id))
+                return
             started = next(
                 (e for e in ex.events if e["EventType"] == "ChainedInvokeStarted" and e["Id"] == op_id), None
             )
-            if fn is None or started is None:
+            if started is None:
                 return
             details = started["ChainedInvokeStartedDetails"]
             payload = details["Input"].get("Payload")

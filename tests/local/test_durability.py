@@ -81,6 +81,8 @@ def test_in_flight_invocation_is_retried_after_reopen(tmp_path: Path) -> None:
         )
         first._store.save(ex)
     second = LocalDurableService(store=str(db))
+    second.advance(0)  # its function is not registered yet: the execution waits for it
+    assert second.execution(arn).status == "RUNNING"
     second.register("flow", steps_and_a_wait)
     assert second.wait(arn, timeout=10).value == "abcd"
     first_invocation = second.get_durable_execution_history(DurableExecutionArn=arn)["Events"][1]
