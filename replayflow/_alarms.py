@@ -18,14 +18,17 @@ __all__ = ["ALARMS", "Alarms"]
 
 
 class _Alarm:
-    __slots__ = ("action", "cancelled")
+    __slots__ = ("action", "cancelled", "owner")
 
-    def __init__(self, action: Callable[[], None]) -> None:
+    def __init__(self, action: Callable[[], None], owner: Alarms) -> None:
         self.action = action
         self.cancelled = False
+        self.owner = owner
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self.owner._cancelled()
 
 
 class Alarms:
@@ -36,33 +39,46 @@ class Alarms:
         self._heap: list[tuple[float, int, _Alarm]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._dead = 0  # cancelled alarms still in the heap
 
     def schedule(self, delay: float, action: Callable[[], None]) -> Callable[[], None]:
         """Run ``action`` in ``delay`` seconds; returns the function that cancels it."""
-        alarm = _Alarm(action)
+        alarm = _Alarm(action, self)
         due = time.monotonic() + delay
         with self._condition:
-            earliest = not self._heap or due < self._heap[0][0]
-            heapq.heappush(self._heap, (due, next(self._order), alarm))
-            if self._thread is None or not self._thread.is_alive():
+            heap = self._heap
+            earliest = not heap or due < heap[0][0]
+            heapq.heappush(heap, (due, next(self._order), alarm))
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="replayflow-alarms", daemon=True)
                 self._thread.start()
             elif earliest:
                 self._condition.notify()
         return alarm.cancel
 
+    def _cancelled(self) -> None:
+        """Drop cancelled alarms once they are most of the heap (deadlines far away never reach its top)."""
+        with self._condition:
+            self._dead += 1
+            if self._dead > 64 and self._dead * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._dead = 0
+
     def _run(self) -> None:
         while True:
             with self._condition:
                 while True:
-                    while self._heap and self._heap[0][2].cancelled:
-                        heapq.heappop(self._heap)
-                    if not self._heap:
+                    heap = self._heap
+                    while heap and heap[0][2].cancelled:
+                        heapq.heappop(heap)
+                        self._dead = max(self._dead - 1, 0)
+                    if not heap:
                         self._condition.wait()
                         continue
-                    due = self._heap[0][0] - time.monotonic()
+                    due = heap[0][0] - time.monotonic()
                     if due <= 0:
-                        alarm = heapq.heappop(self._heap)[2]
+                        alarm = heapq.heappop(heap)[2]
                         break
                     self._condition.wait(due)
             if not alarm.cancelled:

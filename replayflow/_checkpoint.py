@@ -10,6 +10,7 @@ the service revoked the token, and the invocation must stop (:class:`TokenRevoke
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -30,6 +31,10 @@ from ._wire import (
 __all__ = ["Checkpointer", "TokenRevoked"]
 
 STATE_PAGE_SIZE = 1000
+
+#: Client tokens are unique per request: a random part per process, a counter per invocation and per call.
+_PROCESS_TOKEN = uuid.uuid4().hex
+_INVOCATIONS = itertools.count(1)
 
 
 class TokenRevoked(Exception):
@@ -57,7 +62,7 @@ class Checkpointer:
         self.finished = False
         self.calls = 0
         self.on_update: Callable[[str], None] = _ignore
-        self._client_token = str(uuid.uuid4())  # + the call number: unique per request, one uuid per invocation
+        self._client_token = f"{_PROCESS_TOKEN}-{next(_INVOCATIONS)}"  # + the call number: unique per request
         self._lock = threading.Lock()
         self._received: list[OperationDict] = []  # from background flushes, merged on the interpreter thread
         self._failure: BaseException | None = None  # a background flush's error, raised on the next use
