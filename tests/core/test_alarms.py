@@ -1,0 +1,49 @@
+"""The shared alarm thread: actions fire after their delay unless cancelled; cancelled ones do not pile up."""
+
+from __future__ import annotations
+
+import threading
+
+from replayflow._alarms import Alarms
+
+
+def test_an_alarm_fires_after_its_delay_and_a_cancelled_one_never_does():
+    alarms = Alarms()
+    fired = threading.Event()
+    skipped = threading.Event()
+    cancel = alarms.schedule(0.05, skipped.set)
+    alarms.schedule(0.1, fired.set)
+    cancel()
+    assert fired.wait(2)
+    assert not skipped.is_set()
+
+
+def test_an_earlier_alarm_wakes_the_thread():
+    alarms = Alarms()
+    late = threading.Event()
+    early = threading.Event()
+    alarms.schedule(30, late.set)
+    alarms.schedule(0.01, early.set)
+    assert early.wait(2)
+    assert not late.is_set()
+
+
+def test_cancelled_far_alarms_are_compacted_away():
+    alarms = Alarms()
+    cancels = [alarms.schedule(3600, lambda: None) for _ in range(1000)]
+    for cancel in cancels:
+        cancel()
+    assert len(alarms._heap) < 100
+
+
+def test_a_failing_action_does_not_stop_the_thread(caplog):
+    alarms = Alarms()
+    after = threading.Event()
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    alarms.schedule(0.01, boom)
+    alarms.schedule(0.05, after.set)
+    assert after.wait(2)
+    assert "a background action failed" in caplog.text
