@@ -81,7 +81,7 @@ class LocalLambdaClient:
 
 def _datetimes(response: Any) -> Any:
     """Operations' epoch-ms timestamps as ``datetime`` (what boto3 returns)."""
-    from .service import datetime_from_ms as _datetime
+    from .engine import datetime_from_ms as _datetime
 
     state = response.get("NewExecutionState", response)
     operations = []

@@ -1,0 +1,58 @@
+"""Request parsing and response shapes shared by the service's API methods."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from . import naming
+from .errors import invalid_parameter
+from .limits import Limits
+
+__all__ = ["check_error_object", "invoke_response", "page_size", "parse_marker"]
+
+
+def invoke_response(output: Any, error: dict[str, Any] | None, arn: str | None) -> dict[str, Any]:
+    """A boto3-shaped ``Invoke`` response: the output as JSON, or Lambda's ``Unhandled`` function error."""
+    response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": naming.LATEST}
+    if arn is not None:
+        response["DurableExecutionArn"] = arn
+    if error is not None:
+        response["FunctionError"] = "Unhandled"
+        body = {"errorType": error.get("ErrorType"), "errorMessage": error.get("ErrorMessage")}
+        response["Payload"] = json.dumps(body).encode()
+    else:
+        response["Payload"] = json.dumps(output).encode()
+    return response
+
+
+def parse_marker(marker: Any) -> int:
+    """The position a ``Marker`` stands for (markers are positions; ``None``/``""`` = the start)."""
+    if marker is None or marker == "":
+        return 0
+    if not isinstance(marker, str) or not marker.isdigit():
+        raise invalid_parameter(f"Invalid Marker {marker!r}.")
+    return int(marker)
+
+
+def page_size(max_items: Any, cap: int) -> int:
+    """``MaxItems`` validated (0 or absent = the default 100), capped at ``cap``."""
+    if max_items is None or max_items == 0:
+        return min(100, cap)
+    if type(max_items) is not int or not 0 < max_items <= 1000:
+        raise invalid_parameter("MaxItems must be between 0 and 1000.")
+    return min(max_items, cap)
+
+
+def check_error_object(error: Any, limits: Limits) -> dict[str, Any] | None:
+    """An ErrorObject given to an API (only its four fields kept), within the size limit."""
+    if error is None:
+        return None
+    if not isinstance(error, dict):
+        raise invalid_parameter("Error must be an ErrorObject.")
+    cleaned = {k: v for k, v in error.items() if k in ("ErrorType", "ErrorMessage", "ErrorData", "StackTrace")}
+    if len(orjson.dumps(cleaned)) >= limits.error_bytes:
+        raise invalid_parameter(f"Error object size must be less than {limits.error_bytes} bytes.")
+    return cleaned
