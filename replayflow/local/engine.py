@@ -507,7 +507,6 @@ class Engine:
         """
         if self.latency:
             time.sleep(self.latency)
-        self.calls["CheckpointDurableExecution"] += 1
         arn = request.get("DurableExecutionArn")
         token = request.get("CheckpointToken")
         client_token = request.get("ClientToken")
@@ -515,6 +514,7 @@ class Engine:
         if updates is None:
             updates = []
         with self._lock:
+            self.calls["CheckpointDurableExecution"] += 1
             ex = self._executions.get(arn)
             if ex is None:
                 raise invalid_token("no such durable execution")
@@ -556,8 +556,8 @@ class Engine:
         """
         if self.latency:
             time.sleep(self.latency)
-        self.calls["GetDurableExecutionState"] += 1
         with self._lock:
+            self.calls["GetDurableExecutionState"] += 1
             ex = self._executions.get(request.get("DurableExecutionArn", ""))
             if ex is None:
                 raise invalid_token("no such durable execution")
