@@ -423,10 +423,6 @@ class Engine:
         self._generation += 1
         self._cond.notify_all()
 
-    def arm(self, ex: Execution, kind: str, op_id: str, due_ms: int) -> None:
-        """(Effects) arm a timer for an operation."""
-        self._arm(ex, kind, op_id, due_ms)
-
     def _timer_valid(self, timer: Timer) -> bool:
         _, _, kind, arn, key, stamp = timer
         ex = self._executions.get(arn)
@@ -597,13 +593,13 @@ class Engine:
             parent_id = parent.get("ParentId")
         return True
 
-    def new_callback(self, ex: Execution, op_id: str) -> str:
+    def _new_callback(self, ex: Execution, op_id: str) -> str:
         """(Effects) a new unguessable callback id for operation ``op_id``."""
         callback_id = naming.callback_id()
         self._callbacks[callback_id] = (ex.arn, op_id)
         return callback_id
 
-    def start_chained_invoke(
+    def _start_chained_invoke(
         self, ex: Execution, op_id: str, function_name: str, tenant_id: str | None, payload: str | None
     ) -> tuple[str | None, dict[str, Any] | None]:
         """(Effects) start a chained invoke's target: a child execution, or a call of a plain function."""

@@ -51,13 +51,13 @@ def _matches(pattern: re.Pattern[str], value: Any) -> bool:
 class Effects(Protocol):
     """What applying updates asks of the service."""
 
-    def arm(self, ex: Execution, kind: str, op_id: str, due_ms: int) -> None:
+    def _arm(self, ex: Execution, kind: str, key: str, due_ms: int) -> None:
         """Arm a timer of ``kind`` for operation ``op_id`` at ``due_ms``."""
 
-    def new_callback(self, ex: Execution, op_id: str) -> str:
+    def _new_callback(self, ex: Execution, op_id: str) -> str:
         """Make and register a callback id for a CALLBACK operation."""
 
-    def start_chained_invoke(
+    def _start_chained_invoke(
         self, ex: Execution, op_id: str, function_name: str, tenant_id: str | None, payload: str | None
     ) -> tuple[str | None, dict[str, Any] | None]:
         """Start the target: ``(child execution arn or None, error if it could not be started)``."""
@@ -385,7 +385,7 @@ def _apply_step(ex: Execution, update: dict[str, Any], now: int, effects: Effect
             event_type = "StepSucceeded"
             event_details = {"Result": data(payload), "RetryDetails": retry}
         ex.pending.add(op_id)
-        effects.arm(ex, "retry", op_id, due)
+        effects._arm(ex, "retry", op_id, due)
     if current is None:
         ex.add_op(op)
     else:
@@ -434,7 +434,7 @@ def _apply_wait(ex: Execution, update: dict[str, Any], now: int, effects: Effect
         op["WaitDetails"] = {"ScheduledEndTimestamp": due}
         ex.add_op(op)
         ex.pending.add(op_id)
-        effects.arm(ex, "wait", op_id, due)
+        effects._arm(ex, "wait", op_id, due)
         op_event(ex.events, "WaitStarted", op, now, {"Duration": seconds, "ScheduledEndTimestamp": due})
         return
     current = ex.ops[op_id]
@@ -454,7 +454,7 @@ def _apply_callback(ex: Execution, update: dict[str, Any], now: int, effects: Ef
     timeout = options.get("TimeoutSeconds") or 0
     heartbeat = options.get("HeartbeatTimeoutSeconds") or 0
     op = _new_op(update, "CALLBACK", "STARTED", now)
-    callback_id = effects.new_callback(ex, op_id)
+    callback_id = effects._new_callback(ex, op_id)
     op["CallbackDetails"] = {"CallbackId": callback_id}
     ex.add_op(op)
     ex.pending.add(op_id)
@@ -462,9 +462,9 @@ def _apply_callback(ex: Execution, update: dict[str, Any], now: int, effects: Ef
     heartbeat_due = now + heartbeat * 1000 if heartbeat else 0
     ex.callbacks[op_id] = [timeout, heartbeat, timeout_due, heartbeat_due]
     if timeout_due:
-        effects.arm(ex, "callback_timeout", op_id, timeout_due)
+        effects._arm(ex, "callback_timeout", op_id, timeout_due)
     if heartbeat_due:
-        effects.arm(ex, "callback_heartbeat", op_id, heartbeat_due)
+        effects._arm(ex, "callback_heartbeat", op_id, heartbeat_due)
     details: dict[str, Any] = {"CallbackId": callback_id}
     if heartbeat:
         details["HeartbeatTimeout"] = heartbeat
@@ -482,7 +482,7 @@ def _apply_chained_invoke(ex: Execution, update: dict[str, Any], now: int, effec
     op = _new_op(update, "CHAINED_INVOKE", "STARTED", now)
     op["ChainedInvokeDetails"] = {}
     ex.add_op(op)
-    child_arn, error = effects.start_chained_invoke(ex, op_id, function_name, tenant, payload)
+    child_arn, error = effects._start_chained_invoke(ex, op_id, function_name, tenant, payload)
     details: dict[str, Any] = {"FunctionName": function_name}
     if tenant is not None:
         details["TenantId"] = tenant
