@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def replayflow(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "replayflow", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "replayflow", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -46,8 +51,9 @@ def test_run_reports_what_cannot_be_loaded():
 
 def test_a_stored_run_can_be_shown_and_replayed(tmp_path):
     store = tmp_path / "runs.db"
-    out = replayflow("run", "samples.order_processing:process_order", "--store", str(store), "--input",
-                     json.dumps(SAMPLE_ORDER))
+    out = replayflow(
+        "run", "samples.order_processing:process_order", "--store", str(store), "--input", json.dumps(SAMPLE_ORDER)
+    )
     assert out.returncode == 0, out.stderr
     from replayflow.local import LocalDurableService
 
@@ -94,8 +100,9 @@ def served():
 
 
 def test_serve_and_callback_work_with_boto3_over_a_real_socket(served, tmp_path):
-    client = boto3.client("lambda", endpoint_url=served, region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
+    client = boto3.client(
+        "lambda", endpoint_url=served, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     callback_file = tmp_path / "callback-id"
     started = client.invoke(
         FunctionName="approval",
