@@ -273,14 +273,7 @@ def _stripped_summary(result: BatchResult[Any]) -> str:
 
 
 def _branch_error(error: Any, op_id: str | None, name: str | None) -> ChildContextError:
-    return ChildContextError(
-        error.get("ErrorMessage"),
-        error_type=error.get("ErrorType"),
-        error_data=error.get("ErrorData"),
-        stack_trace=error.get("StackTrace"),
-        operation_id=op_id,
-        operation_name=name,
-    )
+    return ChildContextError.from_error_object(error, operation_id=op_id, name=name)
 
 
 # -- the descriptors -------------------------------------------------------------------------------------------
@@ -486,15 +479,7 @@ class _BatchRun:
                     return
                 replay_children = replay_children or status == "SUCCEEDED"
             elif not replay_children:
-                update = {
-                    "Id": branch_id,
-                    "Type": "CONTEXT",
-                    "Action": "START",
-                    "SubType": op.branch_sub_type,
-                    "Name": name,
-                    "ParentId": self.op_id,
-                }
-                it.enqueue(update)
+                it.enqueue(context_update(self.op_id, branch_id, "START", op.branch_sub_type, name))
         scope = Scope(it.records, branch_id, branch_id if nested else self.op_id, f"{op.branch_sub_type} {name!r}")
         gen = start_body(fn, (it.make_context(scope), *args), {})
 

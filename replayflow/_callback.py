@@ -29,7 +29,7 @@ from ._errors import (
 )
 from ._ids import operation_id
 from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field
+from ._operation import Operation, field, update
 from ._retry import RetryStrategy
 from ._serdes import PassThroughSerDes
 from ._step import Step, StepOptions, StepSemantics
@@ -80,19 +80,15 @@ class CreateCallback(Operation[Callback[T]]):
     def _run(self, it: Interpreter, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "CALLBACK", "Callback", self.name)
         if rec is None:
-            update: dict[str, Any] = {"Id": op_id, "Type": "CALLBACK", "Action": "START", "SubType": "Callback"}
-            if self.name is not None:
-                update["Name"] = self.name
-            if frame.scope.parent_id is not None:
-                update["ParentId"] = frame.scope.parent_id
+            start = update("CALLBACK", "START", op_id, "Callback", self.name, frame.scope.parent_id)
             options = {}
             if self.timeout:
                 options["TimeoutSeconds"] = self.timeout
             if self.heartbeat_timeout:
                 options["HeartbeatTimeoutSeconds"] = self.heartbeat_timeout
             if options:
-                update["CallbackOptions"] = options
-            it.enqueue(update)
+                start["CallbackOptions"] = options
+            it.enqueue(start)
             it.operation_started(frame, op_id, "CALLBACK", "Callback", self.name)
             it.flush()  # the service allocates the callback id
             rec = it.records.get(op_id)
@@ -153,13 +149,11 @@ def callback_error(rec: Any, callback: Callback[Any]) -> CallbackError:
         cls, default = CallbackFailedError, "the external system reported failure"
     else:
         cls, default = CallbackError, f"callback ended with status {status}"
-    exc = cls(
-        error.get("ErrorMessage") or f"callback {callback.name or callback.callback_id}: {default}",
-        error_type=error_type,
-        error_data=error.get("ErrorData"),
-        stack_trace=error.get("StackTrace"),
+    exc = cls.from_error_object(
+        error,
         operation_id=callback.operation_id,
-        operation_name=callback.name,
+        name=callback.name,
+        default_message=f"callback {callback.name or callback.callback_id}: {default}",
     )
     exc.callback_id = callback.callback_id
     return exc
@@ -188,36 +182,25 @@ def _errors(
     it: Interpreter, error: Any, op_id: str, name: str | None, cause: BaseException | None
 ) -> DurableOperationError:
     """Map a WaitForCallback failure to the callback error that caused it (live or from the history)."""
-    fields = {
-        "error_type": error.get("ErrorType"),
-        "error_data": error.get("ErrorData"),
-        "stack_trace": error.get("StackTrace"),
-        "operation_id": op_id,
-        "operation_name": name,
-    }
-    message = error.get("ErrorMessage")
+    cls: type[DurableOperationError]
     if isinstance(cause, CallbackError):
-        exc: DurableOperationError = type(cause)(message, **fields)
+        cls = type(cause)
     elif isinstance(cause, StepError):
-        exc = CallbackSubmitterError(message, **fields)
+        cls = CallbackSubmitterError
     elif cause is not None:
-        exc = CallbackError(message, **fields)
+        cls = CallbackError
     else:  # replaying a failed WaitForCallback: its children say what failed
-        callback_rec = it.records.get(operation_id(op_id, 1)) or {}
-        step_rec = it.records.get(operation_id(op_id, 2)) or {}
-        status = callback_rec.get("Status")
-        cls: type[DurableOperationError]
+        status = (it.records.get(operation_id(op_id, 1)) or {}).get("Status")
         if status == "TIMED_OUT":
             heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
             cls = CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
         elif status == "FAILED":
             cls = CallbackFailedError
-        elif step_rec.get("Status") == "FAILED":
+        elif (it.records.get(operation_id(op_id, 2)) or {}).get("Status") == "FAILED":
             cls = CallbackSubmitterError
         else:
             cls = CallbackError
-        exc = cls(message, **fields)
-    return exc
+    return cls.from_error_object(error, operation_id=op_id, name=name)
 
 
 def wait_for_callback_op(

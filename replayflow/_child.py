@@ -22,7 +22,7 @@ from ._errors import (
     ValidationError,
 )
 from ._interpreter import BLOCKED, Scope, Throw
-from ._operation import Operation, field
+from ._operation import Operation, field, update
 from ._serdes import DEFAULT_SERDES
 from ._step import default_name, error_object
 from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
@@ -49,14 +49,7 @@ def validate_sub_type(sub_type: str) -> str:
 def child_error(
     it: Interpreter, error: ErrorObjectDict, op_id: str, name: str | None, cause: BaseException | None
 ) -> DurableOperationError:
-    return ChildContextError(
-        error.get("ErrorMessage"),
-        error_type=error.get("ErrorType"),
-        error_data=error.get("ErrorData"),
-        stack_trace=error.get("StackTrace"),
-        operation_id=op_id,
-        operation_name=name,
-    )
+    return ChildContextError.from_error_object(error, operation_id=op_id, name=name)
 
 
 def _returning(value: Any) -> Generator[Any, Any, Any]:
@@ -184,12 +177,7 @@ class ChildContext(Operation[T]):
 
 def context_update(parent_id: str | None, op_id: str, action: str, sub_type: str, name: str | None) -> dict[str, Any]:
     """A CONTEXT update for the operation ``op_id`` whose parent is ``parent_id``."""
-    update: dict[str, Any] = {"Id": op_id, "Type": "CONTEXT", "Action": action, "SubType": sub_type}
-    if name is not None:
-        update["Name"] = name
-    if parent_id is not None:
-        update["ParentId"] = parent_id
-    return update
+    return update("CONTEXT", action, op_id, sub_type, name, parent_id)
 
 
 def complete_context(

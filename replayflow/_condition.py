@@ -22,7 +22,7 @@ from ._errors import (
     WaitForConditionError,
 )
 from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field
+from ._operation import Operation, field, update
 from ._retry import Jitter, RetryPolicy, delay_seconds
 from ._serdes import DEFAULT_SERDES
 from ._step import StepContext, _current_step, _serialize, error_object
@@ -123,29 +123,17 @@ class WaitForCondition(Operation[S]):
 
     def _recorded_error(self, it: Interpreter, details: Any, op_id: str, status: str) -> BaseException:
         error = details.get("Error") or {}
-        fields: dict[str, Any] = {
-            "error_type": error.get("ErrorType"),
-            "error_data": error.get("ErrorData"),
-            "stack_trace": error.get("StackTrace"),
-            "operation_id": op_id,
-            "operation_name": self.name,
-        }
-        message = error.get("ErrorMessage") or f"wait_for_condition {self.name!r} ended with status {status}"
+        message = f"wait_for_condition {self.name!r} ended with status {status}"
         if error.get("ErrorType") == _ERROR_TYPE:
-            exc = WaitForConditionError(message, **fields)
+            exc = WaitForConditionError.from_error_object(error, operation_id=op_id, name=self.name)
             data = error.get("ErrorData")
             exc.last_state = it.decode(self.serdes, data, op_id, "the last state") if data is not None else None
             exc.attempts = details.get("Attempt")
             return exc
-        return StepError(message, **fields)
+        return StepError.from_error_object(error, operation_id=op_id, name=self.name, default_message=message)
 
     def _update(self, frame: Frame, op_id: str, action: str) -> dict[str, Any]:
-        update: dict[str, Any] = {"Id": op_id, "Type": "STEP", "Action": action, "SubType": "WaitForCondition"}
-        if self.name is not None:
-            update["Name"] = self.name
-        if frame.scope.parent_id is not None:
-            update["ParentId"] = frame.scope.parent_id
-        return update
+        return update("STEP", action, op_id, "WaitForCondition", self.name, frame.scope.parent_id)
 
     def _poll(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, state: Any, start: bool) -> Any:
         if frame.cancel.is_set():
@@ -209,16 +197,7 @@ class WaitForCondition(Operation[S]):
         update["Error"] = err
         it.enqueue(update)
         it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "FAILED", error)
-        raise Throw(
-            StepError(
-                err.get("ErrorMessage"),
-                error_type=err.get("ErrorType"),
-                error_data=err.get("ErrorData"),
-                stack_trace=err.get("StackTrace"),
-                operation_id=op_id,
-                operation_name=self.name,
-            )
-        )
+        raise Throw(StepError.from_error_object(err, operation_id=op_id, name=self.name))
 
     def _gave_up(
         self,

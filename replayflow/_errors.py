@@ -30,9 +30,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ._wire import ErrorObjectDict
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 __all__ = [
     "BatchError",
@@ -143,6 +142,9 @@ def _is_retryable(code: str, message: str, status: int | None) -> bool:
     return status == 429 or status >= 500
 
 
+_E = TypeVar("_E", bound="DurableOperationError")
+
+
 class DurableOperationError(DurableExecutionError):
     """An operation failed; the fields are those the history recorded."""
 
@@ -166,11 +168,17 @@ class DurableOperationError(DurableExecutionError):
 
     @classmethod
     def from_error_object(
-        cls, error: ErrorObjectDict | None, *, operation_id: str | None = None, name: str | None = None
-    ) -> DurableOperationError:
+        cls: type[_E],
+        error: Mapping[str, Any] | None,
+        *,
+        operation_id: str | None = None,
+        name: str | None = None,
+        default_message: str | None = None,
+    ) -> _E:
+        """The error a recorded ``ErrorObject`` stands for (``default_message`` when it has none)."""
         error = error or {}
         return cls(
-            error.get("ErrorMessage"),
+            error.get("ErrorMessage") or default_message,
             error_type=error.get("ErrorType"),
             error_data=error.get("ErrorData"),
             stack_trace=error.get("StackTrace"),

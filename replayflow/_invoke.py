@@ -17,7 +17,7 @@ from ._errors import (
     SerDesError,
 )
 from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field
+from ._operation import Operation, field, update
 from ._serdes import DEFAULT_SERDES
 
 if TYPE_CHECKING:
@@ -88,20 +88,11 @@ class Invoke(Operation[T]):
             options: dict[str, Any] = {"FunctionName": self.function_name}
             if self.tenant_id is not None:
                 options["TenantId"] = self.tenant_id
-            update: dict[str, Any] = {
-                "Id": op_id,
-                "Type": "CHAINED_INVOKE",
-                "Action": "START",
-                "SubType": "ChainedInvoke",
-                "ChainedInvokeOptions": options,
-            }
+            start = update("CHAINED_INVOKE", "START", op_id, "ChainedInvoke", self.name, frame.scope.parent_id)
+            start["ChainedInvokeOptions"] = options
             if payload is not None:
-                update["Payload"] = payload
-            if self.name is not None:
-                update["Name"] = self.name
-            if frame.scope.parent_id is not None:
-                update["ParentId"] = frame.scope.parent_id
-            it.enqueue(update)
+                start["Payload"] = payload
+            it.enqueue(start)
             it.operation_started(frame, op_id, "CHAINED_INVOKE", "ChainedInvoke", self.name)
             return it.wait_for(frame, op_id, self._resolver(it, op_id))
         resolve = self._resolver(it, op_id)
@@ -120,13 +111,11 @@ class Invoke(Operation[T]):
                 return BLOCKED
             error = details.get("Error") or {}
             cls = _ERRORS.get(status, InvokeError)
-            exc = cls(
-                error.get("ErrorMessage") or f"{self.function_name} ended with status {status}",
-                error_type=error.get("ErrorType"),
-                error_data=error.get("ErrorData"),
-                stack_trace=error.get("StackTrace"),
+            exc = cls.from_error_object(
+                error,
                 operation_id=op_id,
-                operation_name=self.name,
+                name=self.name,
+                default_message=f"{self.function_name} ended with status {status}",
             )
             exc.function_name = self.function_name
             raise Throw(exc)

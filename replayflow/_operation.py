@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
 
-__all__ = ["Operation", "Workflow", "field"]
+__all__ = ["Operation", "Workflow", "field", "update"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -48,6 +48,18 @@ class Operation(tuple[Any, ...], Generic[T_co]):
 #: The type of a workflow (or child context) returning ``T``: ``def wf(order, ctx) -> Workflow[Receipt]``.
 #: Values of ``x = yield op`` are then ``object``; ``x = yield from op`` gives each operation's own type.
 Workflow = Generator[Operation[object], object, T]
+
+
+def update(
+    op_type: str, action: str, op_id: str, sub_type: str | None, name: str | None, parent_id: str | None
+) -> dict[str, Any]:
+    """An ``OperationUpdate`` wire dict (``Name`` and ``ParentId`` only when there is one)."""
+    result: dict[str, Any] = {"Id": op_id, "Type": op_type, "Action": action, "SubType": sub_type}
+    if name is not None:
+        result["Name"] = name
+    if parent_id is not None:
+        result["ParentId"] = parent_id
+    return result
 
 
 def _rebuild(cls: type[Operation[Any]], items: tuple[Any, ...]) -> Operation[Any]:

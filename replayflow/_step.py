@@ -40,7 +40,7 @@ from ._errors import (
 from ._hooks import OperationInfo
 from ._interpreter import BLOCKED, Throw
 from ._logging import DurableLogger
-from ._operation import Operation, field
+from ._operation import Operation, field, update
 from ._retry import RetryPresets, RetryStrategy, delay_seconds
 from ._serdes import DEFAULT_SERDES, JsonSerDes, SerDes, SerDesContext, return_type
 from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ERROR_OBJECT_LIMIT_BYTES, MAX_WAIT_SECONDS, ErrorObjectDict
@@ -287,25 +287,15 @@ class Step(Operation[T]):
 
     def _recorded_error(self, rec: Any, op_id: str) -> StepError:
         details = rec.get("StepDetails") or {}
-        error = details.get("Error") or {}
-        message = error.get("ErrorMessage") or f"step {self._what()} ended with status {rec['Status']}"
-        return StepError(
-            message,
-            error_type=error.get("ErrorType"),
-            error_data=error.get("ErrorData"),
-            stack_trace=error.get("StackTrace"),
+        return StepError.from_error_object(
+            details.get("Error"),
             operation_id=op_id,
-            operation_name=self.name,
+            name=self.name,
+            default_message=f"step {self._what()} ended with status {rec['Status']}",
         )
 
     def _update(self, frame: Frame, op_id: str, action: str) -> dict[str, Any]:
-        update: dict[str, Any] = {"Id": op_id, "Type": "STEP", "Action": action, "SubType": "Step"}
-        if self.name is not None:
-            update["Name"] = self.name
-        parent = frame.scope.parent_id
-        if parent is not None:
-            update["ParentId"] = parent
-        return update
+        return update("STEP", action, op_id, "Step", self.name, frame.scope.parent_id)
 
     def _attempt(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, start: bool) -> Any:
         if frame.cancel.is_set():  # the invocation is ending (or the branch is orphaned): start nothing new
@@ -374,16 +364,7 @@ class Step(Operation[T]):
         it.enqueue(update)
         if it.hooks.active:
             it.hooks.emit("on_operation_end", self._info(it, frame, op_id), "FAILED", error)
-        raise Throw(
-            StepError(
-                err.get("ErrorMessage"),
-                error_type=err.get("ErrorType"),
-                error_data=err.get("ErrorData"),
-                stack_trace=err.get("StackTrace"),
-                operation_id=op_id,
-                operation_name=self.name,
-            )
-        )
+        raise Throw(StepError.from_error_object(err, operation_id=op_id, name=self.name))
 
 
 def _attempts(rec: Any) -> int:

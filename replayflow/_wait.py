@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._interpreter import BLOCKED
-from ._operation import Operation, field
+from ._operation import Operation, field, update
 
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
@@ -29,18 +29,9 @@ class Wait(Operation[None]):
     def _run(self, it: Interpreter, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "WAIT", "Wait", self.name)
         if rec is None:
-            update: dict[str, Any] = {
-                "Id": op_id,
-                "Type": "WAIT",
-                "Action": "START",
-                "SubType": "Wait",
-                "WaitOptions": {"WaitSeconds": self.seconds},
-            }
-            if self.name is not None:
-                update["Name"] = self.name
-            if frame.scope.parent_id is not None:
-                update["ParentId"] = frame.scope.parent_id
-            it.enqueue(update)
+            start = update("WAIT", "START", op_id, "Wait", self.name, frame.scope.parent_id)
+            start["WaitOptions"] = {"WaitSeconds": self.seconds}
+            it.enqueue(start)
             it.operation_started(frame, op_id, "WAIT", "Wait", self.name)
             return it.wait_for(frame, op_id, _elapsed)
         if rec["Status"] in _DONE:

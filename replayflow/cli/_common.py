@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import json
 import os
 import sys
@@ -28,17 +27,13 @@ __all__ = [
 
 def import_workflow(spec: str) -> Callable[..., Any]:
     """Import ``package.module:attribute`` (dots after the colon walk attributes); the cwd is importable."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ValueError("give the workflow as MODULE:WORKFLOW, e.g. orders.workflows:process_order")
+    from replayflow.local.records import import_handler
+
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    obj: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise TypeError(f"{spec} is not a workflow function or a @durable handler")
-    return obj  # type: ignore[no-any-return]
+    if ":" not in spec:
+        raise ValueError("give the workflow as MODULE:WORKFLOW, e.g. orders.workflows:process_order")
+    return import_handler(spec)
 
 
 def load_handler(spec: str) -> DurableHandler[Any]:

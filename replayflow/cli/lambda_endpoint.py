@@ -28,7 +28,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     from replayflow import AwsTransport, DurableHandler
-    from replayflow._invoke_server import LambdaInvokeServer
+    from replayflow.local import LambdaInvokeServer
 
     transport = AwsTransport(endpoint_url=args.service, region_name=args.region)
     handlers: dict[str, DurableHandler[Any]] = {}

@@ -16,6 +16,7 @@ from .boto import LocalLambdaClient
 from .clock import Clock, RealClock, VirtualClock
 from .context import LambdaContext
 from .invokers import InProcessInvoker, InvocationOutcome, Invoker, ProcessExit
+from .lambda_endpoint import LambdaInvokeServer
 from .limits import Limits
 from .records import ExecutionResult, InvocationRetry
 from .server import LocalHttpServer, serve
@@ -31,6 +32,7 @@ __all__ = [
     "InvocationRetry",
     "Invoker",
     "LambdaContext",
+    "LambdaInvokeServer",
     "Limits",
     "LocalDurableService",
     "LocalHttpServer",

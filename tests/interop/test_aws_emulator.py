@@ -23,7 +23,7 @@ import pytest
 
 import replayflow
 from replayflow import AwsTransport, RetryPresets
-from replayflow._invoke_server import LambdaInvokeServer
+from replayflow.local import LambdaInvokeServer
 
 pytestmark = pytest.mark.slow
 

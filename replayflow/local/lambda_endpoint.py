@@ -11,7 +11,6 @@ to that service through their transport (e.g. ``AwsTransport(endpoint_url=...)``
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 import urllib.parse
 import uuid
@@ -21,28 +20,14 @@ from typing import Any
 
 import orjson
 
-from ._errors import error_type_name
+from replayflow._errors import error_type_name
 
-__all__ = ["LambdaContext", "LambdaInvokeServer"]
+from . import naming
+from .context import LambdaContext
+
+__all__ = ["LambdaInvokeServer"]
 
 _PREFIX = "/2015-03-31/functions/"
-
-
-class LambdaContext:
-    """The attributes and method of the Lambda runtime's context object that handlers use."""
-
-    def __init__(self, function_name: str, timeout_seconds: float = 900.0, request_id: str | None = None) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
-        self.memory_limit_in_mb = 128
-        self.aws_request_id = request_id or str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class LambdaInvokeServer:
@@ -128,7 +113,12 @@ class LambdaInvokeServer:
             )
             return
         self.invocations.append((name, event))
-        context = LambdaContext(name, self.timeout_seconds)
+        context = LambdaContext(
+            aws_request_id=str(uuid.uuid4()),
+            function_name=name,
+            invoked_function_arn=naming.function_arn(name, naming.DEFAULT_REGION, naming.DEFAULT_ACCOUNT),
+            timeout=self.timeout_seconds,
+        )
         headers = {"X-Amz-Executed-Version": "$LATEST", "X-Amzn-RequestId": context.aws_request_id}
         try:
             output = handler(event, context)
