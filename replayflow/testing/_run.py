@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -40,7 +39,6 @@ __all__ = ["CallbackAction", "LocalExecution", "fail", "heartbeat", "run", "star
 Seconds = float | _dt.timedelta
 
 #: Real seconds per driving slice in :meth:`LocalExecution.finish`.
-_SLICE = 0.05
 
 
 @attrs.frozen
@@ -115,14 +113,6 @@ class LocalExecution:
     def advance(self, seconds: Seconds = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> LocalExecution:
         """Let virtual time go by, firing the timers that fall due and running the invocations they cause."""
         total = _seconds(seconds) + 60 * minutes + 3600 * hours + 86400 * days
-        now = self.clock.now()
-        deadline = self._deadline()
-        if deadline is not None and now + total >= deadline / 1000 > now:
-            # The service's driver blocks when a timer ends the execution exactly at the horizon (see
-            # ``_finish_now``): stop just short of the execution timeout, then let it fire.
-            self.service.advance(max(deadline / 1000 - now - 0.001, 0.0))
-            self._finish_now(self._timeout)
-            total = max(now + total - self.clock.now(), 0.0)
         self.service.advance(total)
         return self
 
@@ -177,27 +167,12 @@ class LocalExecution:
         return self.snapshot()
 
     def _finish_now(self, timeout: float) -> None:
-        # Drive in short real-time slices: the service's driver does not notice an execution that a timer
-        # ended (the execution timeout) until its wait times out, so one long wait would cost its whole timeout.
-        end = time.monotonic() + timeout
-        while True:
-            remaining = end - time.monotonic()
-            try:
-                self.service.wait(self.arn, timeout=max(min(_SLICE, remaining), 0.001))
-                return
-            except TimeoutError:
-                if self.status != "RUNNING":
-                    return
-                if remaining <= _SLICE:
-                    raise TimeoutError(
-                        f"the execution was still running after {timeout} s of real time; is a step body blocked?"
-                    ) from None
-
-    def _deadline(self) -> int | None:
-        """The execution timeout, epoch ms."""
-        description = self.service.get_durable_execution(DurableExecutionArn=self.arn, IncludeExecutionData=False)
-        expected = description.get("ExpectedExecutionTimeoutTimestamp")
-        return _ms(expected)
+        try:
+            self.service.wait(self.arn, timeout=timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"the execution was still running after {timeout} s of real time; is a step body blocked?"
+            ) from None
 
     def close(self) -> None:
         """Close the service if this execution created it."""
