@@ -34,7 +34,7 @@ from ._errors import (
 from ._ids import operation_id
 from ._interpreter import BLOCKED, Scope, Throw
 from ._operation import Operation, field
-from ._serdes import DEFAULT_SERDES, dumps, loads
+from ._serdes import dumps, loads, serdes_for
 from ._step import error_object
 
 if TYPE_CHECKING:
@@ -229,9 +229,12 @@ class ParallelBranch:
 
 
 class BatchSerDes:
-    """The default serdes of a batch result: JSON with each item's payload as its item serdes wrote it."""
+    """The default serdes of a batch result: JSON with each item's payload as its item serdes wrote it.
 
-    def __init__(self, item_serdes: Any) -> None:
+    ``item_serdes(index)`` is the serdes of branch ``index``'s result.
+    """
+
+    def __init__(self, item_serdes: Callable[[int], Any]) -> None:
         self.item_serdes = item_serdes
 
     def serialize(self, value: BatchResult[Any], context: Any) -> str:
@@ -241,7 +244,7 @@ class BatchSerDes:
             if item.name is not None:
                 entry["name"] = item.name
             if item.status is BatchItemStatus.SUCCEEDED:
-                entry["payload"] = self.item_serdes.serialize(item.result, context)
+                entry["payload"] = self.item_serdes(item.index).serialize(item.result, context)
             elif item.error is not None:
                 entry["error"] = error_object(item.error)
             items.append(entry)
@@ -255,7 +258,7 @@ class BatchSerDes:
             result = None
             error = None
             if status is BatchItemStatus.SUCCEEDED and entry.get("payload") is not None:
-                result = self.item_serdes.deserialize(entry["payload"], context)
+                result = self.item_serdes(entry["index"]).deserialize(entry["payload"], context)
             elif entry.get("error") is not None:
                 error = _branch_error(entry["error"], None, entry.get("name"))
             items.append(BatchItem(entry["index"], status, result, error, entry.get("name")))
@@ -303,12 +306,11 @@ class BatchConfig:
             raise ValidationError(f"completion must be a CompletionConfig, got {completion!r}")
         if not isinstance(nesting, NestingType):
             raise ValidationError(f"nesting must be a NestingType, got {nesting!r}")
-        return BatchConfig(
-            max_concurrency, completion or CompletionConfig(), nesting, serdes, item_serdes or DEFAULT_SERDES
-        )
+        return BatchConfig(max_concurrency, completion or CompletionConfig(), nesting, serdes, item_serdes)
 
 
-Branch = tuple[Callable[..., Any], tuple[Any, ...], str]
+#: a branch's body, its extra arguments, its name and the serdes of its result
+Branch = tuple[Callable[..., Any], tuple[Any, ...], str, Any]
 
 
 class _BatchOp(Operation[BatchResult[T]]):
@@ -326,7 +328,8 @@ class _BatchOp(Operation[BatchResult[T]]):
         op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, self.name)
         branches = self.branches()  # user namers run before anything is checkpointed
         config = self.config
-        serdes = config.serdes or BatchSerDes(config.item_serdes)
+        items = BatchSerDes(lambda index: branches[index][3])
+        serdes = config.serdes or items
         replay: BatchResult[Any] | None = None
         if rec is not None:
             status = rec["Status"]
@@ -335,7 +338,7 @@ class _BatchOp(Operation[BatchResult[T]]):
             if status == "SUCCEEDED":
                 if not details.get("ReplayChildren"):
                     return it.decode(serdes, details.get("Result"), op_id, what)
-                replay = it.decode(BatchSerDes(config.item_serdes), details.get("Result"), op_id, what)
+                replay = it.decode(items, details.get("Result"), op_id, what)
             elif status != "STARTED":
                 raise Throw(_branch_error(details.get("Error") or {}, op_id, self.name))
         else:
@@ -367,11 +370,10 @@ class ParallelOp(_BatchOp[T]):
 
     def branches(self) -> list[Branch]:
         out: list[Branch] = []
+        given = self.config.item_serdes
         for i, fn in enumerate(self.functions):
-            if isinstance(fn, ParallelBranch):
-                out.append((fn.fn, (), fn.name or f"parallel-branch-{i}"))
-            else:
-                out.append((fn, (), f"parallel-branch-{i}"))
+            body, name = (fn.fn, fn.name) if isinstance(fn, ParallelBranch) else (fn, None)
+            out.append((body, (), name or f"parallel-branch-{i}", given or serdes_for(body)))
         return out
 
 
@@ -405,12 +407,13 @@ class MapOp(_BatchOp[T]):
     def branches(self) -> list[Branch]:
         items = list(self.items)
         namer = self.item_namer
+        serdes = self.config.item_serdes or serdes_for(self.fn)
         out: list[Branch] = []
         for i, item in enumerate(items):
             name = namer(item, i) if namer is not None else f"map-item-{i}"
             if not isinstance(name, str):
                 raise ValidationError(f"item_namer must return a str, got {name!r} for item {i}")
-            out.append((self.fn, (item, i, items), name))
+            out.append((self.fn, (item, i, items), name, serdes))
         return out
 
 
@@ -459,7 +462,7 @@ class _BatchRun:
 
     def _start(self, index: int) -> None:
         it, op = self.it, self.op
-        fn, args, name = self.branches[index]
+        fn, args, name, item_serdes = self.branches[index]
         branch_id = operation_id(self.op_id, index)
         nested = self.config.nesting is NestingType.NESTED
         replay_children = self.replay is not None
@@ -471,7 +474,7 @@ class _BatchRun:
                 details: dict[str, Any] = rec.get("ContextDetails") or {}
                 if status == "SUCCEEDED" and not details.get("ReplayChildren"):
                     what = f"{op.branch_sub_type} {name!r}"
-                    value = it.decode(self.config.item_serdes, details.get("Result"), branch_id, what)
+                    value = it.decode(item_serdes, details.get("Result"), branch_id, what)
                     self._record(index, True, value, name)
                     return
                 if status == "FAILED":
@@ -518,7 +521,7 @@ class _BatchRun:
             if ok:
                 try:
                     _, value = complete_context(
-                        it, self.op_id, branch_id, name, sub_type, self.config.item_serdes, value
+                        it, self.op_id, branch_id, name, sub_type, self.branches[index][3], value
                     )
                 except RetryableSerDesError:
                     raise

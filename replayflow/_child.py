@@ -23,7 +23,7 @@ from ._errors import (
 )
 from ._interpreter import BLOCKED, Scope, Throw
 from ._operation import Operation, field, update
-from ._serdes import DEFAULT_SERDES
+from ._serdes import serdes_for
 from ._step import default_name, error_object
 from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
 
@@ -104,7 +104,7 @@ class ChildContext(Operation[T]):
             raise ValidationError(f"a child context name must be a str, got {name!r}")
         return tuple.__new__(
             cls,
-            (fn, args, kwargs or {}, name, serdes or DEFAULT_SERDES, validate_sub_type(sub_type), errors, auto_name),
+            (fn, args, kwargs or {}, name, serdes or serdes_for(fn), validate_sub_type(sub_type), errors, auto_name),
         )
 
     def _run(self, it: Interpreter, frame: Frame) -> Any:

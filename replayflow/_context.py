@@ -15,8 +15,8 @@ from ._errors import ValidationError
 from ._invoke import Invoke
 from ._logging import DurableLogger
 from ._retry import RetryStrategy
-from ._serdes import SerDes
-from ._step import _FN_SERDES, DEFAULT_OPTIONS, Step, StepSemantics, default_name, default_serdes
+from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
+from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
 from ._wait import Wait
 
 if TYPE_CHECKING:
@@ -103,9 +103,9 @@ class DurableContext:
             if name is None:
                 name = default_name(fn)
             try:
-                serdes = _FN_SERDES[fn.__code__]
+                serdes = SERDES_BY_CODE[fn.__code__]
             except (AttributeError, KeyError):
-                serdes = default_serdes(fn)
+                serdes = serdes_for(fn)
             return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
         return Step.make(
             fn,

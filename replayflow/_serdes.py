@@ -12,6 +12,7 @@ Any object with ``serialize(value, context) -> str`` and ``deserialize(data, con
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import decimal
 import functools
@@ -163,8 +164,15 @@ DEFAULT_SERDES = JsonSerDes()
 _RETURN_TYPES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
+_RETURNING = frozenset({collections.abc.Generator, typing.Generator})
+_GENERATORS = _RETURNING | {collections.abc.Iterator, collections.abc.Iterable, typing.Iterator, typing.Iterable}
+
+
 def return_type(fn: Callable[..., Any]) -> Any:
-    """The evaluated return annotation of ``fn`` if results must be structured, else ``None`` (cached)."""
+    """What ``fn``'s results must be structured into, from its return annotation, else ``None`` (cached).
+
+    For a generator function (a workflow, child context or branch body) that is the generator's return type.
+    """
     target = getattr(fn, "func", fn)  # functools.partial
     annotations = getattr(target, "__annotations__", None)
     if not annotations or "return" not in annotations:
@@ -179,7 +187,40 @@ def return_type(fn: Callable[..., Any]) -> Any:
         hint = typing.get_type_hints(target).get("return")
     except Exception:  # unresolvable forward references: fall back to plain JSON
         hint = None
+    if get_origin(hint) in _GENERATORS:  # a workflow, child context or branch: the generator's return type
+        args = get_args(hint)
+        hint = args[2] if get_origin(hint) in _RETURNING and len(args) == 3 else None
     hint = hint if needs_structuring(hint) else None
     with contextlib.suppress(TypeError):  # objects that cannot be weakly referenced are not cached
         _RETURN_TYPES[key] = hint
     return hint
+
+
+_TYPED_SERDES: dict[Any, JsonSerDes] = {}
+#: function code -> the serdes of its results (functions made by the same ``def`` share their annotations)
+SERDES_BY_CODE: dict[Any, Any] = {}
+
+
+def typed_serdes(tp: Any) -> Any:
+    """The JSON serdes structuring into ``tp`` (``None``: the plain default), shared per type."""
+    if tp is None:
+        return DEFAULT_SERDES
+    try:
+        found = _TYPED_SERDES.get(tp)
+    except TypeError:  # an unhashable type expression
+        return JsonSerDes(tp)
+    if found is None:
+        found = _TYPED_SERDES[tp] = JsonSerDes(tp)
+    return found
+
+
+def serdes_for(fn: Callable[..., Any]) -> Any:
+    """The default serdes of ``fn``'s results: JSON, structured into its return type when that needs it."""
+    try:
+        code = fn.__code__
+    except AttributeError:
+        return typed_serdes(return_type(fn))
+    found = SERDES_BY_CODE.get(code)
+    if found is None:
+        found = SERDES_BY_CODE[code] = typed_serdes(return_type(fn))
+    return found

@@ -42,7 +42,7 @@ from ._interpreter import BLOCKED, Throw
 from ._logging import DurableLogger
 from ._operation import Operation, field, update
 from ._retry import RetryPresets, RetryStrategy, delay_seconds
-from ._serdes import DEFAULT_SERDES, JsonSerDes, SerDes, SerDesContext, return_type
+from ._serdes import DEFAULT_SERDES, SerDes, SerDesContext, needs_structuring, serdes_for, typed_serdes
 from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ERROR_OBJECT_LIMIT_BYTES, MAX_WAIT_SECONDS, ErrorObjectDict
 
 if TYPE_CHECKING:
@@ -148,37 +148,14 @@ class StepOptions:
 
 DEFAULT_OPTIONS = StepOptions(None, StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
 _DEFAULT_RETRY = RetryPresets.default()
-_TYPED_SERDES: dict[Any, JsonSerDes] = {}
 
 
 def _serdes_for(fn: Callable[..., Any], serdes: Any, result_type: Any) -> Any:
     if serdes is not None:
         return serdes
-    tp = result_type if result_type is not None else return_type(fn)
-    if tp is None:
-        return DEFAULT_SERDES
-    try:
-        found = _TYPED_SERDES.get(tp)
-    except TypeError:  # unhashable type expression
-        return JsonSerDes(tp)
-    if found is None:
-        found = _TYPED_SERDES[tp] = JsonSerDes(tp)
-    return found
-
-
-_FN_SERDES: dict[Any, Any] = {}
-
-
-def default_serdes(fn: Callable[..., Any]) -> Any:
-    """The serdes for ``fn``'s results: typed JSON when its return annotation needs it (cached per code)."""
-    try:
-        code = fn.__code__
-    except AttributeError:
-        return _serdes_for(fn, None, None)
-    found = _FN_SERDES.get(code)
-    if found is None:
-        found = _FN_SERDES[code] = _serdes_for(fn, None, None)
-    return found
+    if result_type is not None:
+        return typed_serdes(result_type if needs_structuring(result_type) else None)
+    return serdes_for(fn)
 
 
 def default_name(fn: Callable[..., Any]) -> str | None:

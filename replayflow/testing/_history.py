@@ -734,7 +734,8 @@ class BatchBlock:
                 items.append(BatchItem(index, BatchItemStatus.FAILED, None, error, name))
             else:
                 items.append(BatchItem(index, BatchItemStatus.STARTED, None, None, name))
-        summary = BatchSerDes(PassThroughSerDes()).serialize(BatchResult(items, self.reason), None)
+        pass_through = PassThroughSerDes()
+        summary = BatchSerDes(lambda index: pass_through).serialize(BatchResult(items, self.reason), None)
         self._op["Status"] = "SUCCEEDED"
         self._op["ContextDetails"] = {"Result": summary}
         self._op["EndTimestamp"] = self._history._now

@@ -209,7 +209,7 @@ def describe_planned(planned: Any, records: Mapping[str, OperationDict]) -> Next
             **common,
         )
     if isinstance(op, ParallelOp | MapOp):
-        branches = tuple(name for _, _, name in op.branches())
+        branches = tuple(branch[2] for branch in op.branches())
         config = op.config
         return NextOperation(
             kind="map" if isinstance(op, MapOp) else "parallel",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -445,3 +446,28 @@ def test_an_item_namer_that_raises_raises_in_the_workflow():
             return "caught at the yield"
 
     assert invoke(wf, event())["Result"] == '"caught at the yield"'
+
+
+@dataclasses.dataclass
+class Quote:
+    carrier: str
+    price: float
+
+
+def priced(ctx: replayflow.DurableContext, carrier: str, index: int, carriers: list) -> replayflow.Workflow[Quote]:
+    return (yield ctx.step(lambda: {"carrier": carrier, "price": 1.5 * (index + 1)}, name=f"q{index}"))
+
+
+def test_branch_results_come_back_as_the_branch_functions_return_type_live_and_on_replay():
+    @replayflow.durable
+    def wf(_, ctx):
+        result = yield ctx.map(["a", "b"], priced, name="quotes")
+        return [type(q).__name__ for q in result.get_results()] + [result.get_results()[1].price]
+
+    rec = Recorder()
+    assert orjson.loads(invoke(wf, event(), rec)["Result"]) == ["Quote", "Quote", 3.0]
+    summary = rec.updates[-1]
+    recorded = op(
+        1, "CONTEXT", "SUCCEEDED", name="quotes", sub_type="Map", ContextDetails={"Result": summary["Payload"]}
+    )
+    assert orjson.loads(invoke(wf, event(recorded))["Result"]) == ["Quote", "Quote", 3.0]

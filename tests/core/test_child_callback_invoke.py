@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 import pytest
 
@@ -324,3 +326,25 @@ def test_bad_arguments_raise_validation_errors(make):
 
     out = invoke(wf, event())
     assert out["Error"]["ErrorType"] == "replayflow.ValidationError"
+
+
+@dataclasses.dataclass
+class Receipt:
+    id: str
+    total: float
+
+
+def billing(ctx: replayflow.DurableContext, total: float) -> replayflow.Workflow[Receipt]:
+    charged = yield ctx.step(lambda: total, name="charge")
+    return Receipt("r-1", charged)
+
+
+def test_a_child_context_result_comes_back_as_its_generator_return_type():
+    @replayflow.durable
+    def wf(_, ctx):
+        receipt = yield ctx.run_in_child_context(billing, 9.5)
+        return [type(receipt).__name__, receipt.total]
+
+    assert invoke(wf, event())["Result"] == '["Receipt",9.5]'
+    recorded = op(1, "CONTEXT", "SUCCEEDED", name="billing", ContextDetails={"Result": '{"id":"r-1","total":9.5}'})
+    assert invoke(wf, event(recorded))["Result"] == '["Receipt",9.5]'

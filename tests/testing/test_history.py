@@ -183,7 +183,7 @@ def test_a_completed_batch_records_the_result_the_sdk_would_replay():
             h.step("still-running", started=True)
     summary = h.operation("m")
     assert summary["Status"] == "SUCCEEDED"
-    result = BatchSerDes(DEFAULT_SERDES).deserialize(summary["ContextDetails"]["Result"], None)
+    result = BatchSerDes(lambda index: DEFAULT_SERDES).deserialize(summary["ContextDetails"]["Result"], None)
     assert result.completion_reason is CompletionReason.MIN_SUCCESSFUL_REACHED
     assert [(i.index, i.status, i.name) for i in result.all] == [
         (0, BatchItemStatus.SUCCEEDED, "map-item-0"),
@@ -195,7 +195,9 @@ def test_a_completed_batch_records_the_result_the_sdk_would_replay():
 
     shortcut = History()
     shortcut.parallel("p", results=["a", "b"])
-    result = BatchSerDes(DEFAULT_SERDES).deserialize(shortcut.operation("p")["ContextDetails"]["Result"], None)
+    result = BatchSerDes(lambda index: DEFAULT_SERDES).deserialize(
+        shortcut.operation("p")["ContextDetails"]["Result"], None
+    )
     assert result.get_results() == ["a", "b"] and result.completion_reason is CompletionReason.ALL_COMPLETED
     assert [op["Name"] for op in shortcut.operations[2:]] == ["parallel-branch-0", "parallel-branch-1"]
 
