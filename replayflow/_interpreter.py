@@ -119,15 +119,6 @@ class Scope:
         self.counter = 0
         self.next_id = operation_id(prefix, 1)
 
-    def take_id(self) -> str:
-        """Allocate the next operation id of this scope."""
-        op_id = self.next_id
-        self.counter = n = self.counter + 1
-        prefix = self.prefix
-        key = f"{prefix}-{n + 1}" if prefix else str(n + 1)
-        self.next_id = _blake2b(key.encode()).hexdigest()[:64]  # == operation_id(prefix, n + 1)
-        return op_id
-
     @property
     def replaying(self) -> bool:
         """Whether the code running now ran before: the history already holds this scope's next operation."""
@@ -370,7 +361,7 @@ class Interpreter:
         A record that exists must have been written by the same operation: same Type, SubType, Name and
         ParentId. Anything else is a :class:`NonDeterminismError` (never a silent skip).
         """
-        # Scope.take_id inlined: this runs once per operation on every replay
+        # allocate the scope's next id (and compute the one after): this runs once per operation on replay
         scope = frame.scope
         op_id = scope.next_id
         scope.counter = n = scope.counter + 1
