@@ -27,8 +27,6 @@ from collections.abc import Callable, Generator
 from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final
 
-from orjson import loads as _orjson_loads
-
 from ._checkpoint import TokenRevoked
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
 from ._hooks import OperationInfo
@@ -561,10 +559,7 @@ class Interpreter:
             return None
         try:
             if serdes is DEFAULT_SERDES:  # the common case: plain JSON, no context needed
-                try:
-                    return _orjson_loads(payload)
-                except ValueError:
-                    return _loads(payload)  # stdlib fallback (e.g. integers beyond 64 bits) or a clear error
+                return _loads(payload)
             return serdes.deserialize(payload, SerDesContext(op_id, self.arn))
         except DurableExecutionError as exc:
             if isinstance(exc, SerDesError):

@@ -17,6 +17,7 @@ import contextlib
 import decimal
 import functools
 import json
+import re
 import types
 import typing
 import uuid
@@ -97,15 +98,20 @@ def dumps(value: Any) -> str:
         raise SerDesError(f"cannot serialize {type(value).__qualname__}: {exc}") from exc
 
 
+#: A number with 19 digits or more may not fit 64 bits, and orjson reads such integers as floats (losing
+#: digits); text that may hold one is parsed with the stdlib instead, which keeps integers exact.
+_LONG_NUMBER = re.compile(r"\d{19}")
+SHORT_PAYLOAD = 19  # shorter JSON text cannot hold such a number: orjson is exact for it
+
+
 def loads(data: str) -> Any:
-    """Parse JSON text; raises :class:`SerDesError` naming what is wrong."""
+    """Parse JSON text exactly (integers of any size); raises :class:`SerDesError` naming what is wrong."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        try:
-            return json.loads(data)  # e.g. integers beyond 64 bits, which orjson refuses
-        except ValueError:
-            raise SerDesError(f"payload is not valid JSON ({exc}): {data[:80]!r}") from exc
+        if len(data) < SHORT_PAYLOAD or not _LONG_NUMBER.search(data):
+            return orjson.loads(data)
+        return json.loads(data)
+    except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
+        raise SerDesError(f"payload is not valid JSON ({exc}): {data[:80]!r}") from exc
 
 
 class JsonSerDes:

@@ -42,7 +42,15 @@ from ._interpreter import BLOCKED, Throw
 from ._logging import DurableLogger
 from ._operation import Operation, field, update
 from ._retry import RetryPresets, RetryStrategy, delay_seconds
-from ._serdes import DEFAULT_SERDES, SerDes, SerDesContext, needs_structuring, serdes_for, typed_serdes
+from ._serdes import (
+    DEFAULT_SERDES,
+    SHORT_PAYLOAD,
+    SerDes,
+    SerDesContext,
+    needs_structuring,
+    serdes_for,
+    typed_serdes,
+)
 from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ERROR_OBJECT_LIMIT_BYTES, MAX_WAIT_SECONDS, ErrorObjectDict
 
 if TYPE_CHECKING:
@@ -228,11 +236,11 @@ class Step(Operation[T]):
             details = rec.get("StepDetails")
             payload = details.get("Result") if details else None
             serdes = self[5]
-            if serdes is DEFAULT_SERDES and payload is not None:
+            if serdes is DEFAULT_SERDES and payload is not None and len(payload) < SHORT_PAYLOAD:
                 try:
-                    return _orjson_loads(payload)  # plain JSON: the common case on every replay
+                    return _orjson_loads(payload)  # short plain JSON: the common case on every replay
                 except ValueError:
-                    pass  # decode() says what is wrong (or reads integers beyond 64 bits)
+                    pass  # decode() says what is wrong
             return it.decode(serdes, payload, op_id, self)
         if status == "READY":
             return self._attempt(it, frame, op_id, _attempts(rec) + 1, True)

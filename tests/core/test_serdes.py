@@ -106,3 +106,25 @@ def test_pass_through_keeps_strings():
     assert PassThroughSerDes().deserialize('{"a": 1}', None) == '{"a": 1}'
     with pytest.raises(SerDesError):
         PassThroughSerDes().serialize(1, None)
+
+
+@pytest.mark.parametrize("value", [-(2**63) - 1, 2**64, -(10**30), [1, 10**25, "x" * 30], {"n": 99999999999999999999}])
+def test_integers_beyond_64_bits_stay_exact(value):
+    serdes = JsonSerDes()
+    back = serdes.deserialize(serdes.serialize(value, None), None)
+    assert back == value
+    assert repr(back) == repr(value)  # not floats
+
+
+def test_a_replayed_step_result_with_a_huge_integer_is_exact():
+    import replayflow
+
+    from .wire import event, invoke, step
+
+    @replayflow.durable
+    def wf(_, ctx):
+        value = yield ctx.step(lambda: 0, name="big")
+        return str(value)
+
+    out = invoke(wf, event(step(1, name="big", raw="-9223372036854775809")))
+    assert out["Result"] == '"-9223372036854775809"'

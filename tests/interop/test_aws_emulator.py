@@ -128,7 +128,9 @@ def test_the_aws_emulator_runs_a_replayflow_workflow(emulator):
     client = boto3.client("lambda", endpoint_url=url, region_name="us-west-2")
     deadline = time.monotonic() + 60
     while (execution := client.get_durable_execution(DurableExecutionArn=arn))["Status"] == "RUNNING":
-        assert time.monotonic() < deadline, "the execution did not finish"
+        if time.monotonic() > deadline:
+            events = client.get_durable_execution_history(DurableExecutionArn=arn, IncludeExecutionData=True)
+            pytest.fail(f"the execution did not finish; invocations {lambdas.invocations!r}; history {events!r}")
         time.sleep(0.2)
     assert execution["Status"] == "SUCCEEDED", execution
     assert orjson.loads(execution["Result"]) == {"greeting": "hello ada", "packed": "ada packed"}
