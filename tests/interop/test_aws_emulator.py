@@ -60,10 +60,11 @@ def emulator(monkeypatch):
         pytest.fail("dex-local-runner is not installed: pip install -e '.[test]'")
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    transport = AwsTransport(endpoint_url=url, region_name="us-west-2")
-    with LambdaInvokeServer({"interop": replayflow.durable(interop, transport=transport)}) as lambdas:
+    with LambdaInvokeServer({}) as lambdas:  # bound first, so the port picked below cannot be its port
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        transport = AwsTransport(endpoint_url=url, region_name="us-west-2")
+        lambdas.handlers["interop"] = replayflow.durable(interop, transport=transport)
         process = subprocess.Popen(
             [
                 str(RUNNER if RUNNER.exists() else shutil.which("dex-local-runner")),
