@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from replayflow._errors import ServiceError
 
@@ -74,7 +74,7 @@ class LocalLambdaClient:
                     "Error": {"Code": error.code, "Message": error.message},
                     "ResponseMetadata": {"HTTPStatusCode": error.status or 500},
                 }
-                raise ClientError(response, operation) from error  # type: ignore[arg-type]
+                raise ClientError(cast(Any, response), operation) from error
 
         return call
 
