@@ -156,6 +156,20 @@ def test_step_by_step():
     assert result.assert_succeeded() == "approved and done"
 
 
+def test_a_failed_callback_fails_the_workflow_with_the_sent_error():
+    with start(wf.approval_workflow, {}) as execution:
+        execution.send_callback_failure("approval", ValueError("manager said no"))
+        assert execution.status == "FAILED"
+        result = execution.finish()
+    result.assert_failed("ValueError", match="manager said no")
+    assert result.get_callback("approval").status == "FAILED"
+    assert result.get_callback("approval").error["ErrorMessage"] == "manager said no"
+    assert all(op.get("Name") != "ask-countersign" for op in result.operations)  # nothing after it ran
+    with start(wf.approval_workflow, {}) as execution:
+        execution.send_callback_failure("approval")  # the default error
+        execution.finish().assert_failed(match="the callback failed")
+
+
 def test_a_recorded_run_replays_and_reloads_from_json():
     result = run(wf.order_workflow, ORDER)
     loaded = load_history(result.to_json())
