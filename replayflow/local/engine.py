@@ -33,7 +33,7 @@ from .events import data, op_event, plain_event
 from .invokers import InProcessInvoker, InvocationOutcome, Invoker
 from .limits import Limits
 from .records import Execution, Function, Invocation, InvocationRetry
-from .shapes import page_size, parse_marker
+from .shapes import operation_bytes, page_size, parse_marker
 from .store import Store, open_store
 from .timers import Timer, Timers
 from .updates import apply_updates, validate_updates
@@ -571,13 +571,17 @@ class Engine:
         order = ex.order
         ops = ex.ops
         end = len(order)
+        budget = self.limits.page_bytes
         out: list[dict[str, Any]] = []
         index = start
         while index < end and len(out) < size:
             op = ops[order[index]]
-            index += 1
             if "ParentId" not in op or self._visible(ex, op):
+                budget -= operation_bytes(op)
+                if budget < 0 and out:
+                    break  # the next page starts with this operation
                 out.append(op)
+            index += 1
         return out, (str(index) if index < end else None)
 
     @staticmethod

@@ -17,6 +17,10 @@ Defaults and where they come from:
   ``Event`` one (the Lambda quotas).
 * ``page_size`` 1000 operations per page of ``InitialExecutionState`` and the cap (and, when ``MaxItems``
   is not given, the default is ``min(100, page_size)``) for GetDurableExecutionState and history pages.
+* ``page_bytes`` 5 MiB of operation payloads (results, inputs, errors) per page of ``InitialExecutionState``
+  and of GetDurableExecutionState, so that an invocation input fits Lambda's 6 MB request limit however
+  large its operations' results (the reference emulator pages by the same bytes). A page always holds at
+  least one operation.
 """
 
 from __future__ import annotations
@@ -40,3 +44,4 @@ class Limits:
     invoke_payload_bytes: int = 6 * 1024 * 1024
     async_invoke_payload_bytes: int = 1024 * 1024
     page_size: int = 1000
+    page_bytes: int = 5 * 1024 * 1024

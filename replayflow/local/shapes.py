@@ -11,7 +11,7 @@ from . import naming
 from .errors import invalid_parameter
 from .limits import Limits
 
-__all__ = ["check_error_object", "invoke_response", "page_size", "parse_marker"]
+__all__ = ["check_error_object", "invoke_response", "operation_bytes", "page_size", "parse_marker"]
 
 
 def invoke_response(output: Any, error: dict[str, Any] | None, arn: str | None) -> dict[str, Any]:
@@ -44,6 +44,29 @@ def page_size(max_items: Any, cap: int) -> int:
     if type(max_items) is not int or not 0 < max_items <= 1000:
         raise invalid_parameter("MaxItems must be between 0 and 1000.")
     return min(max_items, cap)
+
+
+_DETAILS = ("StepDetails", "ContextDetails", "CallbackDetails", "ChainedInvokeDetails", "ExecutionDetails")
+_PAYLOADS = ("Result", "InputPayload")
+
+
+def operation_bytes(op: dict[str, Any]) -> int:
+    """What an operation weighs for paging: its payloads' and errors' UTF-8 bytes (at least 1).
+
+    The service bounds pages by these bytes; names, ids and timestamps are small and bounded.
+    """
+    size = 1
+    for key in _DETAILS:
+        details = op.get(key)
+        if not details:
+            continue
+        for field in _PAYLOADS:
+            text = details.get(field)
+            if text:
+                size += len(text) if text.isascii() else len(text.encode())
+        if error := details.get("Error"):
+            size += len(orjson.dumps(error))
+    return size
 
 
 def check_error_object(error: Any, limits: Limits) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import replayflow
@@ -177,6 +178,53 @@ def test_sdk_workflow_with_small_pages() -> None:
     result = svc.run("wf")
     assert result.value == 45
     assert svc.calls["GetDurableExecutionState"] > 5
+
+
+def test_pages_are_bounded_by_payload_bytes_so_an_invocation_input_fits_lambda() -> None:
+    """30 results of 200 KB (6 MB) do not fit one 6 MB invocation: the service pages them by bytes."""
+    svc = LocalDurableService()
+    big = "x" * 200_000
+    sizes: list[int] = []
+
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        results = []
+        for i in range(30):
+            results.append((yield ctx.step(lambda: big, name=f"s{i}")))
+        yield ctx.wait(seconds=1)
+        return sum(len(r) for r in results)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        sizes.append(len(json.dumps(event)))
+        return wf(event, context)
+
+    svc.register("wf", handler)
+    assert svc.run("wf").value == 6_000_000
+    assert len(sizes) == 2  # the first run, then the replay after the wait
+    assert sizes[1] <= Limits().page_bytes + 100_000  # the first page: 5 MiB of payloads and small change
+    assert svc.calls["GetDurableExecutionState"] >= 1  # the rest came as pages
+
+
+def test_a_page_holds_at_least_one_operation_however_large() -> None:
+    svc = LocalDurableService(limits=Limits(page_bytes=10))
+    seen: dict[str, Any] = {}
+
+    def body(s: Session) -> dict[str, Any]:
+        if len(s.ops) == 1:
+            for i in range(1, 4):
+                s.checkpoint(step(op_id(i)), step(op_id(i), "SUCCEED", Payload=f'"{"é" * 20}"'))
+            s.checkpoint({"Id": op_id(4), "Type": "WAIT", "Action": "START", "WaitOptions": {"WaitSeconds": 1}})
+            return {"Status": "PENDING"}
+        seen["first_page"] = len(s.event["InitialExecutionState"]["Operations"])
+        seen["pages"] = s.pages
+        seen["ids"] = list(s.ops)
+        return {"Status": "SUCCEEDED"}
+
+    svc.register("f", raw_handler(body))
+    assert svc.run("f").succeeded
+    # EXECUTION (its input "{}" fits) then one step per page: each step's 42 UTF-8 bytes exceed the budget
+    assert seen["first_page"] == 1 and seen["pages"] == 5
+    assert seen["ids"][1:] == [op_id(i) for i in range(1, 5)]
 
 
 def test_children_of_completed_contexts_are_not_replayed(service: LocalDurableService) -> None:
