@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._alarms import ALARMS
 from ._checkpoint import Checkpointer, TokenRevoked
@@ -26,6 +26,7 @@ from ._errors import (
     RetryableSerDesError,
     SerDesError,
     ServiceError,
+    ValidationError,
 )
 from ._hooks import Hooks, InvocationInfo, Plugin
 from ._interpreter import Interpreter, Scope
@@ -43,6 +44,8 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 Workflow = Callable[[Any, DurableContext], "Generator[Any, Any, R] | R"]
+#: What a handler does when the code no longer matches the history (see :func:`durable`).
+NonDeterminismPolicy = Literal["fail", "retry"]
 
 
 class DurableHandler(Generic[R]):
@@ -63,6 +66,7 @@ class DurableHandler(Generic[R]):
         shutdown_margin: float = 2.0,
         result_serdes: SerDes[Any] | None = None,
         start_checkpoint_delay: float = 0.1,
+        on_non_determinism: NonDeterminismPolicy = "fail",
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
@@ -74,6 +78,9 @@ class DurableHandler(Generic[R]):
         self.max_workers = max_workers
         self.shutdown_margin = shutdown_margin
         self.start_checkpoint_delay = start_checkpoint_delay
+        if on_non_determinism not in ("fail", "retry"):
+            raise ValidationError(f'on_non_determinism must be "fail" or "retry", got {on_non_determinism!r}')
+        self.on_non_determinism = on_non_determinism
         self.result_serdes: Any = result_serdes or JsonSerDes()
         self._hooks = Hooks(self.plugins)
         self._input_serdes = _input_serdes(workflow)
@@ -172,8 +179,11 @@ class DurableHandler(Generic[R]):
             except (NonDeterminismError, SerDesError) as error:
                 if isinstance(error, RetryableSerDesError):
                     raise
+                _flush_quietly(checkpointer)  # what finished before the error is still good
+                if isinstance(error, NonDeterminismError) and self.on_non_determinism == "retry":
+                    log.error("durable execution %s: %s (the invocation fails; the service retries it)", arn, error)
+                    raise
                 log.error("durable execution %s failed: %s", arn, error)
-                _flush_quietly(checkpointer)
                 return failed_output(error)
             if status == "PENDING":
                 checkpointer.flush()
@@ -242,6 +252,7 @@ def durable(
     shutdown_margin: float = 2.0,
     result_serdes: SerDes[Any] | None = None,
     start_checkpoint_delay: float = 0.1,
+    on_non_determinism: NonDeterminismPolicy = "fail",
 ) -> Callable[[Callable[..., Any]], DurableHandler[Any]]: ...
 
 
@@ -257,6 +268,7 @@ def durable(
     shutdown_margin: float = 2.0,
     result_serdes: SerDes[Any] | None = None,
     start_checkpoint_delay: float = 0.1,
+    on_non_determinism: NonDeterminismPolicy = "fail",
 ) -> Any:
     """Turn ``workflow(input, ctx)`` (a generator function, or a plain one) into a Lambda handler.
 
@@ -266,7 +278,9 @@ def durable(
     for step bodies of concurrent branches), ``shutdown_margin`` (seconds before the Lambda deadline at which
     running steps are told to stop and the invocation suspends), ``result_serdes``, ``start_checkpoint_delay``
     (a step body still running after this many seconds gets its START checkpointed at once; a quicker one's
-    START travels with its result).
+    START travels with its result), ``on_non_determinism``: ``"fail"`` (default) fails the execution with
+    :class:`NonDeterminismError`; ``"retry"`` raises it from the handler instead, so the invocation fails,
+    nothing is recorded, and the service retries it: roll back the change and the execution carries on.
     """
 
     def wrap(fn: Callable[..., Any]) -> DurableHandler[Any]:
@@ -280,6 +294,7 @@ def durable(
             shutdown_margin=shutdown_margin,
             result_serdes=result_serdes,
             start_checkpoint_delay=start_checkpoint_delay,
+            on_non_determinism=on_non_determinism,
         )
 
     if workflow is not None:
@@ -318,6 +333,9 @@ def parse_event(event: Any) -> InvocationInputDict:
     return event  # type: ignore[return-value]
 
 
+_STR_ONLY = frozenset({str})
+
+
 def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict]:
     """Operations by Id; an entry that is not an operation is an :class:`InvalidEventError`."""
     records: dict[str, OperationDict] = {}
@@ -325,7 +343,7 @@ def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict
         intern_value(operations, records)
     except (TypeError, KeyError, AttributeError):
         records = {}
-    if len(records) != len(operations) or not all(isinstance(op_id, str) for op_id in records):
+    if len(records) != len(operations) or not set(map(type, records)) <= _STR_ONLY:  # ids are all str
         for i, op in enumerate(operations):
             if not isinstance(op, dict) or not isinstance(op.get("Id"), str) or not isinstance(op.get("Type"), str):
                 raise InvalidEventError(f"InitialExecutionState.Operations[{i}] is not an operation with Id and Type")

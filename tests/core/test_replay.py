@@ -151,6 +151,20 @@ def test_non_determinism_cannot_be_caught_by_the_workflow():
     assert "NonDeterminismError" in out["Error"]["ErrorType"]
 
 
+def test_non_determinism_can_fail_the_invocation_instead_of_the_execution():
+    def wf(_, ctx):
+        yield ctx.step(body_must_not_run, name="reserve")
+
+    rec = Recorder()
+    with pytest.raises(NonDeterminismError, match="named 'other'") as raised:
+        invoke(replayflow.durable(on_non_determinism="retry")(wf), event(step(1, name="other")), rec)
+    assert raised.value.operation_id == op_id(1)
+    assert rec.checkpoints == []  # nothing recorded: the service retries the invocation, the execution lives on
+    assert invoke(replayflow.durable(wf), event(step(1, name="other")))["Status"] == "FAILED"  # the default
+    with pytest.raises(replayflow.ValidationError, match='"fail" or "retry"'):
+        replayflow.durable(on_non_determinism="ignore")(wf)  # type: ignore[arg-type]
+
+
 def test_code_that_ends_before_the_recorded_history_is_non_deterministic():
     @replayflow.durable
     def wf(_, ctx):

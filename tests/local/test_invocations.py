@@ -270,3 +270,41 @@ def test_pending_after_progress_is_reinvoked_at_once(service: LocalDurableServic
     result = service.run("f")
     assert result.value == 4 and calls == [1, 2, 3, 4]
     assert [e["EventType"] for e in events(service, result.arn)].count("InvocationCompleted") == 4
+
+
+def test_with_on_non_determinism_retry_a_bad_deploy_can_be_rolled_back_without_losing_the_execution() -> None:
+    svc = LocalDurableService(invocation_retry=InvocationRetry(max_attempts=20, initial_delay=1, max_delay=60))
+    reserved: list[str] = []
+
+    def reserve() -> str:
+        reserved.append("r-1")
+        return "r-1"
+
+    @replayflow.durable(on_non_determinism="retry")
+    def original(order: Any, ctx: Any) -> Any:
+        reservation = yield ctx.step(reserve, name="reserve")
+        yield ctx.wait(hours=1, name="cool-off")
+        return f"shipped {reservation}"
+
+    @replayflow.durable(on_non_determinism="retry")
+    def changed(order: Any, ctx: Any) -> Any:  # the step was renamed: old executions cannot replay
+        reservation = yield ctx.step(reserve, name="reserve-v2")
+        yield ctx.wait(hours=1, name="cool-off")
+        return f"shipped {reservation}"
+
+    svc.register("orders", original)
+    arn = svc.start_execution("orders", "{}")
+    svc.advance(60)  # the first invocation reserved and is waiting
+    svc.register("orders", changed)  # a bad deploy
+    svc.advance(3600 + 30)  # the wait ends: the changed code's invocations fail and are retried
+    assert svc.execution(arn).status == "RUNNING"
+    svc.register("orders", original)  # the rollback
+    assert svc.wait(arn).value == "shipped r-1"
+    assert reserved == ["r-1"]  # nothing ran twice, nothing was lost
+    failures = [
+        e["InvocationCompletedDetails"]["Error"]["Payload"]
+        for e in events(svc, arn)
+        if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+    ]
+    assert len(failures) >= 3
+    assert all("NonDeterminismError" in f["ErrorType"] and "named 'reserve'" in f["ErrorMessage"] for f in failures)
