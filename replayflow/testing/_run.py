@@ -27,6 +27,7 @@ import attrs
 from replayflow._errors import DurableExecutionError
 from replayflow._handler import DurableHandler, durable
 from replayflow._serdes import dumps
+from replayflow._wire import OperationDict
 from replayflow.local import LocalDurableService, VirtualClock
 
 from ._history import EPOCH, ErrorLike, error_dict
@@ -128,8 +129,16 @@ class LocalExecution:
         return snapshot(self.service, self.arn)
 
     def callback_id(self, name: str, index: int = 0) -> str:
-        """The id of the callback named ``name`` (or created by ``wait_for_callback(name=...)``)."""
-        return self.snapshot().get_callback(name, index).callback_id or ""
+        """The id of the callback named ``name`` (or created by ``wait_for_callback(name=...)``).
+
+        Callbacks of durable child executions (``ctx.invoke`` of a durable function) are found too.
+        """
+        current = self.snapshot()
+        names = (name, f"{name} create callback id")
+        matches = [op for op in _callbacks(self.service, current) if op.get("Name") in names]
+        if len(matches) > index:
+            return str((matches[index].get("CallbackDetails") or {}).get("CallbackId", ""))
+        return current.get_callback(name, index).callback_id or ""  # raises, listing what there is
 
     # -- callbacks ---------------------------------------------------------------------------------------
 
@@ -245,7 +254,8 @@ def run(
 ) -> RunResult:
     """Run ``workflow`` with ``input`` to its end on a local durable service with virtual time.
 
-    ``callbacks`` answers callbacks by name (a ``wait_for_callback``'s name works too) with an action, or a
+    ``callbacks`` answers callbacks by name (a ``wait_for_callback``'s name works too; callbacks of durable
+    functions it invokes count) with an action, or a
     list of actions (heartbeats, then an answer), for every callback of that name: each acts ``after``
     seconds of virtual time after the workflow created the callback (:func:`succeed`, :func:`fail`,
     :func:`heartbeat`, :func:`time_out`). Other options as for :func:`start`.
@@ -298,8 +308,8 @@ def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequ
     scheduled: list[tuple[int, int, str, CallbackAction]] = []  # (due ms, order, callback id, action)
     while execution.status == "RUNNING":
         current = execution.snapshot()
-        for op in current.operations:
-            if op["Type"] != "CALLBACK" or op["Id"] in handled or op["Status"] != "STARTED":
+        for op in _callbacks(execution.service, current):
+            if op["Id"] in handled or op["Status"] != "STARTED":
                 continue
             handled.add(op["Id"])
             created = int(op.get("StartTimestamp") or 0)
@@ -319,6 +329,16 @@ def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequ
         if not candidates:
             return  # nothing will happen but the execution timeout: finish() reports how it ends
         execution.advance(max(min(candidates) - now, 0) / 1000)
+
+
+def _callbacks(service: LocalDurableService, result: RunResult) -> list[OperationDict]:
+    """The CALLBACK operations of an execution and of its durable child executions (chained invokes)."""
+    found = [op for op in result.operations if op["Type"] == "CALLBACK"]
+    for event in result.events:
+        details = event.get("ChainedInvokeStartedDetails") or {}
+        if event["EventType"] == "ChainedInvokeStarted" and details.get("DurableExecutionArn"):
+            found += _callbacks(service, snapshot(service, details["DurableExecutionArn"]))
+    return found
 
 
 def _plan_for(name: str | None, actions: Mapping[str, tuple[CallbackAction, ...]]) -> tuple[CallbackAction, ...]:

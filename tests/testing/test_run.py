@@ -140,6 +140,27 @@ def test_chained_invoke_targets_plain_and_durable():
     missing.assert_failed("ResourceNotFoundException", match="Function not found")
 
 
+def test_callbacks_of_durable_child_executions_are_answered_too():
+    @replayflow.durable
+    def approver(request: dict[str, Any], ctx: Any) -> Any:  # a chained-invoke target that waits for a human
+        answer = yield ctx.wait_for_callback(lambda callback_id: None, name="sign-off", timeout=3600)
+        return {"signed": answer, "by": request["team"]}
+
+    @replayflow.durable
+    def parent(order: dict[str, Any], ctx: Any) -> Any:
+        return (yield ctx.invoke("approver", {"team": order["team"]}, name="approval"))
+
+    functions = {"approver": approver}
+    result = run(parent, {"team": "ops"}, functions=functions, callbacks={"sign-off": succeed("yes", after=600)})
+    result.assert_succeeded({"signed": "yes", "by": "ops"})
+    invoke = result.get_invoke("approval")
+    assert invoke.ended_at - invoke.started_at == dt.timedelta(minutes=10)
+
+    with start(parent, {"team": "ops"}, functions=functions) as execution:
+        execution.advance(minutes=5).send_callback_failure("sign-off", "declined")
+        execution.finish().assert_failed(match="declined")
+
+
 def test_step_by_step():
     with start(wf.approval_workflow, {}) as execution:
         assert execution.status == "RUNNING"
