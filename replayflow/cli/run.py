@@ -3,8 +3,9 @@
 Time is virtual by default (a two-hour wait takes no time); ``--real-time`` waits for real. The history
 scrolls by on a terminal, one line per event; the result JSON goes to stdout. The exit status is 0 when the
 execution succeeded, 1 when it failed, timed out or was stopped, 2 when the workflow or input cannot be
-loaded. With ``--store PATH`` the execution is kept in a SQLite file (see ``replayflow history``) and
-survives the process: run the same command again and it resumes.
+loaded. ``--callback NAME=RESULT`` answers a callback as soon as the workflow creates it (otherwise virtual
+time runs on to its timeout). With ``--store PATH`` the execution is kept in a SQLite file (see
+``replayflow history``) and survives the process: run the same command again and it resumes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--function", help="the function name to register (default: the workflow's name)")
     parser.add_argument("--timeout", type=float, help="give up after this many real seconds")
     parser.add_argument("--quiet", action="store_true", help="print only the result")
+    parser.add_argument(
+        "--callback",
+        action="append",
+        default=[],
+        metavar="NAME=RESULT",
+        help="answer the callback NAME (or wait_for_callback NAME) with RESULT (sent as given) when it is created",
+    )
+    parser.add_argument(
+        "--callback-error",
+        action="append",
+        default=[],
+        metavar="NAME=MESSAGE",
+        help="fail the callback NAME with MESSAGE when it is created",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         handler = load_handler(args.workflow)
         payload = read_json_argument(args.input)
+        answers = _callback_answers(args.callback, args.callback_error)
+        if answers and args.real_time:
+            raise ValueError(
+                "--callback needs virtual time; with --real-time, serve the workflow (replayflow serve) "
+                "and answer with replayflow callback"
+            )
     except (ImportError, AttributeError, ValueError, TypeError, OSError) as exc:
         print(f"replayflow run: {exc}", file=sys.stderr)
         return 2
@@ -48,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         progress = not args.quiet and sys.stderr.isatty()
         if progress:
             print(f"execution {arn}", file=sys.stderr)
-        outcome = _drive(service, arn, args.timeout, progress)
+        outcome = _drive(service, arn, args.timeout, progress, answers)
     except KeyboardInterrupt:
         print("\ninterrupted" + (f"; run again to resume from {args.store}" if args.store else ""), file=sys.stderr)
         return 130
@@ -63,15 +84,49 @@ def run(args: argparse.Namespace) -> int:
         return 0
     error = outcome.error or {}
     print(f"execution {outcome.status}: {error.get('ErrorType', '')}: {error.get('ErrorMessage', '')}", file=sys.stderr)
+    if not args.real_time:
+        for name in _timed_out_callbacks(service, arn):
+            print(
+                f"hint: callback {name!r} timed out in virtual time: nobody answered it. "
+                f"Answer it with --callback '{name}=RESULT'.",
+                file=sys.stderr,
+            )
     return 1
 
 
-def _drive(service: Any, arn: str, timeout: float | None, progress: bool) -> Any:
+def _callback_answers(succeed: list[str], fail: list[str]) -> dict[str, Any]:
+    """``NAME=RESULT`` and ``NAME=MESSAGE`` arguments as the testing toolkit's callback actions."""
+    from replayflow.testing import fail as failure
+    from replayflow.testing import succeed as success
+
+    answers: dict[str, Any] = {}
+    for values, action in ((succeed, success), (fail, failure)):
+        for value in values:
+            name, sep, text = value.partition("=")
+            if not sep or not name:
+                raise ValueError(f"--callback takes NAME=VALUE, got {value!r}")
+            answers[name] = action(text)
+    return answers
+
+
+def _timed_out_callbacks(service: Any, arn: str) -> list[str]:
+    names = []
+    for event in all_events(service, arn):
+        if event["EventType"] == "CallbackTimedOut" and event.get("Name"):
+            names.append(event["Name"].removesuffix(" create callback id"))
+    return names
+
+
+def _drive(service: Any, arn: str, timeout: float | None, progress: bool, answers: dict[str, Any]) -> Any:
     """Drive the service on a thread; on a terminal, print each new history event as it lands."""
     outcome: dict[str, Any] = {}
 
     def drive() -> None:
         try:
+            if answers:
+                from replayflow.testing import LocalExecution
+
+                LocalExecution(service, arn, owned=False, timeout=timeout or 60.0).answer_callbacks(answers)
             outcome["result"] = service.wait(arn, timeout=timeout)
         except Exception as exc:
             outcome["result"] = exc

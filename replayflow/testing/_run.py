@@ -165,6 +165,14 @@ class LocalExecution:
         self._heartbeats[callback_id] = round(self.clock.now() * 1000)
         return self
 
+    def answer_callbacks(self, callbacks: Mapping[str, CallbackAction | Sequence[CallbackAction]]) -> LocalExecution:
+        """Answer callbacks by name as they are created, until the execution ends or waits on nothing else.
+
+        ``callbacks`` maps a callback's name to an action or a list of actions, as for :func:`run`.
+        """
+        _answer(self.settle(), callbacks)
+        return self
+
     # -- the end -----------------------------------------------------------------------------------------
 
     def finish(self, *, timeout: float | None = None) -> RunResult:
@@ -272,7 +280,7 @@ def run(
     )
     with execution:
         if callbacks:
-            _answer(execution, callbacks)
+            execution.answer_callbacks(callbacks)
         return execution.finish()
 
 

@@ -49,6 +49,21 @@ def test_run_reports_what_cannot_be_loaded():
     assert replayflow("run", "samples.order_processing:process_order", "--input", "{not json").returncode == 2
 
 
+def test_run_answers_callbacks_by_name_and_hints_at_one_nobody_answered(tmp_path):
+    order = json.dumps({"id": 7, "callback_file": str(tmp_path / "callback-id")})
+    workflow = "tests.cli.workflows:approval"
+    out = replayflow("run", workflow, "--input", order, "--callback", "approval=yes")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"order": 7, "answer": "yes"}  # create_callback passes the text through
+    refused = replayflow("run", workflow, "--input", order, "--callback-error", "approval=manager said no")
+    assert refused.returncode == 1 and "manager said no" in refused.stderr
+    unanswered = replayflow("run", workflow, "--input", order)
+    assert unanswered.returncode == 1
+    assert "Callback.Timeout" in unanswered.stderr and "--callback 'approval=RESULT'" in unanswered.stderr
+    assert replayflow("run", workflow, "--callback", "approval").returncode == 2  # not NAME=VALUE
+    assert replayflow("run", workflow, "--real-time", "--callback", "approval=yes").returncode == 2
+
+
 def test_a_stored_run_can_be_shown_and_replayed(tmp_path):
     store = tmp_path / "runs.db"
     out = replayflow(
