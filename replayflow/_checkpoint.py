@@ -95,6 +95,18 @@ class Checkpointer:
                 self.pending = rest
                 self._send(batch, self.merge)
 
+    def refresh(self) -> None:
+        """Send what is queued, or an empty checkpoint: either way, merge what changed on the service."""
+        if self.pending or self.transport is None:
+            self.flush()
+            return
+        with self._lock:
+            self._raise_failure()
+            if self._received:  # older than what the refresh brings: merged first
+                received, self._received = self._received, []
+                self.merge(received)
+            self._send([], self.merge)
+
     def flush_soon(self, delay: float) -> Callable[[], None]:
         """Flush what is queued now from a background thread in ``delay`` seconds; returns a cancel function.
 

@@ -9,7 +9,9 @@ resumed later: when a child frame finishes, when a step body running on a worker
 the service reports a change to an operation (a wait elapsed, a callback arrived...).
 
 When no frame can move and no step body is running, everything still queued is checkpointed and the
-invocation suspends: the handler returns PENDING and the service re-invokes the function later.
+invocation suspends: the handler returns PENDING and the service re-invokes the function later. While step
+bodies are running, a frame parked on a wait need not sit out the rest of the invocation: when the wait
+is due, an empty checkpoint asks the service for what changed, and the frame resumes if the wait is over.
 
 Step bodies run inline on the interpreter's thread unless another frame could make progress meanwhile;
 then they go to a thread pool, so branches of a parallel really run at the same time. Replay itself never
@@ -23,6 +25,7 @@ import contextlib
 import gc
 import queue
 import threading
+import time
 from collections.abc import Callable, Generator
 from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final
@@ -199,6 +202,9 @@ class Interpreter:
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
         self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = queue.SimpleQueue()
         self._inflight = 0
+        self._timers: set[str] = set()  # WAIT operations frames are parked on
+        self._refresh_not_before = 0.0  # epoch seconds
+        self._refresh_backoff = 1.0
         self._pool: ThreadPoolExecutor | None = None
         self._done = False
         self._result: Any = None
@@ -224,7 +230,8 @@ class Interpreter:
                 elif self._inflight:
                     if self.checkpointer.has_service_work:
                         self.checkpointer.flush()  # start timers and invokes now, not when the steps finish
-                    self._take_completion(block=True)
+                    if not self._take_completion(block=True, timeout=self._refresh_delay()):
+                        self._refresh()
                 elif self.checkpointer.pending or self.checkpointer.has_received:
                     self.checkpointer.flush()
                 else:
@@ -421,12 +428,17 @@ class Interpreter:
         """Ids of the operations that parked frames wait for the service to change."""
         return [op_id for op_id, waiters in self._waiting.items() if any(not f.closed for f, _ in waiters)]
 
-    def wait_for(self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any]) -> Any:
+    def wait_for(
+        self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any], *, timer: bool = False
+    ) -> Any:
         """Park ``frame`` until the service changes ``op_id``; then ``resume(record)`` decides.
 
         ``resume`` returns the value to send, raises :class:`Throw`, or returns ``BLOCKED`` to keep waiting.
+        ``timer``: ``op_id`` is a WAIT, which the interpreter may check on when it is due (see :meth:`run`).
         """
         self._waiting.setdefault(op_id, []).append((frame, resume))
+        if timer:
+            self._timers.add(op_id)
         return BLOCKED
 
     def _on_update(self, op_id: str) -> None:
@@ -466,7 +478,7 @@ class Interpreter:
         checkpointer = self.checkpointer
         # a body still running after a moment gets its START checkpointed without waiting for its result
         cancel = checkpointer.flush_soon(self.start_checkpoint_delay) if checkpointer.pending else _no_op
-        if not self._ready and not self._inflight:
+        if not self._ready and not self._inflight and not self._timer_waiters():
             try:
                 outcome = work()
             except Exception as error:
@@ -494,23 +506,62 @@ class Interpreter:
         self._pool.submit(task)
         return BLOCKED
 
-    def _take_completion(self, *, block: bool) -> None:
+    def _take_completion(self, *, block: bool, timeout: float | None = None) -> bool:
+        """Hand a finished step body's outcome to its frame; ``False`` if none came within ``timeout``."""
         try:
-            frame, finish, ok, value = self._completions.get(block=block)
+            frame, finish, ok, value = self._completions.get(block=block, timeout=timeout)
         except queue.Empty:
-            return
+            return False
         self._inflight -= 1
         if frame.closed:
-            return
+            return True
         if not ok and not isinstance(value, Exception):
             raise value
         try:
             result = finish(ok, value)
         except Throw as throw:
             self.resume(frame, None, throw.error)
-            return
+            return True
         if result is not BLOCKED:
             self.resume(frame, result)
+        return True
+
+    # -- waits that end while step bodies run -------------------------------------------------------------------
+
+    def _refresh_delay(self) -> float | None:
+        """Seconds until the earliest wait a parked frame is waiting for is due (``None``: no such wait)."""
+        if self.dry_run or self.shutdown.is_set() or not self._timer_waiters():
+            return None
+        due: int | None = None
+        for op_id in self._timers:
+            rec = self.records.get(op_id)
+            if rec is None or rec.get("Status") != "STARTED":
+                continue
+            end = (rec.get("WaitDetails") or {}).get("ScheduledEndTimestamp")
+            if isinstance(end, int) and (due is None or end < due):
+                due = end
+        if due is None:
+            return None
+        now = time.time()
+        return max(due / 1000 - now, self._refresh_not_before - now, 0.0)
+
+    def _timer_waiters(self) -> bool:
+        """Whether a frame is parked on a wait (forgetting the waits nobody waits for any more)."""
+        waiting = self._waiting
+        for op_id in list(self._timers):
+            if not any(not frame.closed for frame, _ in waiting.get(op_id, ())):
+                self._timers.discard(op_id)
+        return bool(self._timers)
+
+    def _refresh(self) -> None:
+        """Ask the service what changed (an empty checkpoint); back off while its timer has not fired yet."""
+        parked = len(self._ready)
+        self.checkpointer.refresh()  # merging the answer resumes the frames whose wait is over
+        if len(self._ready) > parked:
+            self._refresh_backoff = 1.0
+        else:
+            self._refresh_not_before = time.time() + self._refresh_backoff
+            self._refresh_backoff = min(self._refresh_backoff * 2, 60.0)
 
     def _stop_workers(self) -> None:
         if self._pool is None:

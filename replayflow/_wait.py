@@ -33,10 +33,10 @@ class Wait(Operation[None]):
             start["WaitOptions"] = {"WaitSeconds": self.seconds}
             it.enqueue(start)
             it.operation_started(frame, op_id, "WAIT", "Wait", self.name)
-            return it.wait_for(frame, op_id, _elapsed)
+            return it.wait_for(frame, op_id, _elapsed, timer=True)
         if rec["Status"] in _DONE:
             return None
-        return it.wait_for(frame, op_id, _elapsed)
+        return it.wait_for(frame, op_id, _elapsed, timer=True)
 
 
 def _elapsed(rec: Any) -> Any:

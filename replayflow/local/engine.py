@@ -499,7 +499,8 @@ class Engine:
         """Apply ``request["Updates"]`` atomically; consumes the token and returns the next one.
 
         The response's ``NewExecutionState.Operations`` are the operations changed since the handler last
-        saw them. After an EXECUTION update the response carries no ``CheckpointToken``.
+        saw them, timers that fell due included. After an EXECUTION update the response carries no
+        ``CheckpointToken``.
         """
         if self.latency:
             time.sleep(self.latency)
@@ -519,6 +520,9 @@ class Engine:
                 cached: CheckpointResponse = last[2]
                 return cached
             if ex.token is None or token != ex.token:
+                raise invalid_token()
+            self._fire_due(self.clock.now())  # so that a checkpoint (an empty one too) sees a wait that ended
+            if ex.token is None:  # one of them was the execution's timeout
                 raise invalid_token()
             if updates:
                 validate_updates(ex, updates, self.limits)

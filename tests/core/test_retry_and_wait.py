@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 from hypothesis import given
@@ -132,3 +134,53 @@ def test_an_elapsed_wait_continues_and_a_started_one_stays_suspended():
     rec = Recorder()
     assert invoke(wf, event(op(1, "WAIT", "STARTED")), rec) == {"Status": "PENDING"}
     assert rec.checkpoints == []
+
+
+class LaggingTimers(Recorder):
+    """A service whose WAITs are due 0.2 s after they start and whose timer fires a little late: the
+    first empty checkpoint after the due time still finds the wait STARTED, the next one SUCCEEDED."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: dict[str, dict] = {}
+        self.refreshes: list[float] = []
+
+    def handle(self, operation, request):
+        response = super().handle(operation, request)
+        changed = response["NewExecutionState"]["Operations"]
+        for update in request["Updates"]:
+            if update["Type"] == "WAIT" and update["Action"] == "START":
+                wait = op(0, "WAIT", "STARTED", id=update["Id"], name=update.get("Name"),
+                          parent=update.get("ParentId"),
+                          WaitDetails={"ScheduledEndTimestamp": int((time.time() + 0.2) * 1000)})
+                self.waits[update["Id"]] = wait
+                changed.append(wait)
+        if operation == "CheckpointDurableExecution" and not request["Updates"]:
+            self.refreshes.append(time.monotonic())
+            if len(self.refreshes) >= 2:
+                changed += [{**wait, "Status": "SUCCEEDED"} for wait in self.waits.values()]
+        return response
+
+
+def test_a_due_wait_is_checked_with_backed_off_empty_checkpoints_while_a_sibling_step_runs():
+    released = threading.Event()
+
+    def left(ctx):
+        yield ctx.wait(seconds=1, name="short")
+        yield ctx.step(released.set, name="release")
+        return "left"
+
+    def right(ctx):
+        return (yield ctx.step(lambda: released.wait(10), name="long"))
+
+    @replayflow.durable
+    def wf(_, ctx):
+        return (yield ctx.parallel([left, right], name="pair")).get_results()
+
+    service = LaggingTimers()
+    started = time.monotonic()
+    out = invoke(wf, event(), service)
+    assert out == {"Status": "SUCCEEDED", "Result": '["left",true]'}  # the sibling saw the release
+    assert len(service.refreshes) == 2  # no busy loop while the service's timer lagged
+    assert service.refreshes[1] - service.refreshes[0] >= 0.9  # backed off ~1 s
+    assert time.monotonic() - started < 5

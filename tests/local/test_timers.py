@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -186,3 +187,32 @@ def test_real_clock_waits_for_real() -> None:
     started = time.monotonic()
     assert svc.run("wf", timeout=10).value == "ok"
     assert 0.9 < time.monotonic() - started < 5
+
+
+def test_a_wait_that_ends_while_a_sibling_step_runs_resumes_in_the_same_invocation() -> None:
+    """The SDK refreshes its state (an empty checkpoint) when the wait is due; the service fires due timers
+    on every checkpoint, so the waiting branch carries on while its sibling's step is still running."""
+    svc = LocalDurableService(clock=RealClock())
+    released = threading.Event()
+
+    def left(ctx: Any) -> Any:
+        yield ctx.wait(seconds=1, name="short-wait")
+        yield ctx.step(released.set, name="release")
+        return "left"
+
+    def right(ctx: Any) -> Any:
+        return (yield ctx.step(lambda: released.wait(10), name="long-step"))  # True once left released it
+
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        both = yield ctx.parallel([left, right], name="pair")
+        return both.get_results()
+
+    svc.register("wf", wf)
+    started = time.monotonic()
+    result = svc.run("wf", timeout=30)
+    assert result.value == ["left", True]
+    assert time.monotonic() - started < 5
+    kinds = event_types(svc, result.arn)
+    assert kinds.count("InvocationCompleted") == 1  # no suspension: one invocation did it all
+    assert kinds.index("WaitSucceeded") < kinds.index("StepSucceeded")
