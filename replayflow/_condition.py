@@ -21,7 +21,7 @@ from ._errors import (
     ValidationError,
     WaitForConditionError,
 )
-from ._interpreter import BLOCKED, Throw
+from ._interpreter import BLOCKED, Later, Throw
 from ._operation import Operation, field, update
 from ._retry import Jitter, RetryPolicy, delay_seconds
 from ._serdes import DEFAULT_SERDES
@@ -113,13 +113,29 @@ class WaitForCondition(Operation[S]):
         if status == "SUCCEEDED":
             return it.decode(self.serdes, details.get("Result"), op_id, what)
         if status in ("READY", "STARTED"):
-            result = details.get("Result")
-            state = it.decode(self.serdes, result, op_id, what) if result is not None else self.initial_state
-            attempt = (details.get("Attempt") or 0) + 1
-            return self._poll(it, frame, op_id, attempt, state, status == "READY")
+            return self._next_poll(it, frame, op_id, rec)
         if status == "PENDING":
-            return it.wait_for(frame, op_id, _pending)
+            return self._await_poll(it, frame, op_id)
         raise Throw(self._recorded_error(it, details, op_id, status))
+
+    def _next_poll(self, it: Interpreter, frame: Frame, op_id: str, rec: Any) -> Any:
+        """Poll again from the state the last poll recorded (a READY poll starts anew, a STARTED one resumes)."""
+        details = rec.get("StepDetails") or {}
+        result = details.get("Result")
+        what = f"wait_for_condition {self.name!r}"
+        state = it.decode(self.serdes, result, op_id, what) if result is not None else self.initial_state
+        attempt = (details.get("Attempt") or 0) + 1
+        return self._poll(it, frame, op_id, attempt, state, rec["Status"] == "READY")
+
+    def _await_poll(self, it: Interpreter, frame: Frame, op_id: str) -> Any:
+        """Park until the service makes the condition READY (the poll delay is over); then poll."""
+
+        def resume(rec: Any) -> Any:
+            if rec["Status"] != "READY":
+                return BLOCKED
+            return Later(lambda: self._next_poll(it, frame, op_id, rec))
+
+        return it.wait_for(frame, op_id, resume, timer=True)
 
     def _recorded_error(self, it: Interpreter, details: Any, op_id: str, status: str) -> BaseException:
         error = details.get("Error") or {}
@@ -185,7 +201,7 @@ class WaitForCondition(Operation[S]):
                 update["Payload"] = payload
             update["StepOptions"] = {"NextAttemptDelaySeconds": min(delay, MAX_WAIT_SECONDS)}
             it.enqueue(update)
-            return it.wait_for(frame, op_id, _pending)
+            return self._await_poll(it, frame, op_id)
 
         return it.run_side_effect(frame, work, finish, op_id, attempt)
 

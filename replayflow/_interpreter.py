@@ -10,8 +10,9 @@ the service reports a change to an operation (a wait elapsed, a callback arrived
 
 When no frame can move and no step body is running, everything still queued is checkpointed and the
 invocation suspends: the handler returns PENDING and the service re-invokes the function later. While step
-bodies are running, a frame parked on a wait need not sit out the rest of the invocation: when the wait
-is due, an empty checkpoint asks the service for what changed, and the frame resumes if the wait is over.
+bodies are running, a frame parked on a timer (a wait, a step's retry delay, a condition's poll delay) need
+not sit out the rest of the invocation: when the timer is due, an empty checkpoint asks the service what
+changed, and the frame resumes if the wait is over or the next attempt is READY.
 
 Step bodies run inline on the interpreter's thread unless another frame could make progress meanwhile;
 then they go to a thread pool, so branches of a parallel really run at the same time. Replay itself never
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from ._hooks import Hooks
     from ._logging import DurableLogger
 
-__all__ = ["BLOCKED", "Frame", "Interpreter", "Scope", "Throw"]
+__all__ = ["BLOCKED", "Frame", "Interpreter", "Later", "Scope", "Throw"]
 
 
 class _Blocked:
@@ -57,6 +58,17 @@ class _Blocked:
 
 #: Returned by ``op._run`` when the frame must wait.
 BLOCKED: Final = _Blocked()
+
+
+class Later:
+    """Returned by a :meth:`Interpreter.wait_for` resume function to go on with the operation when the
+    frame's turn comes (not while a checkpoint answer is being merged): ``fn()`` returns the value to send,
+    raises :class:`Throw`, or returns ``BLOCKED`` (a retry that starts a new attempt, say)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
 
 
 class Throw(Exception):
@@ -202,7 +214,7 @@ class Interpreter:
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
         self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = queue.SimpleQueue()
         self._inflight = 0
-        self._timers: set[str] = set()  # WAIT operations frames are parked on
+        self._timers: set[str] = set()  # WAITs and retrying steps that frames are parked on
         self._refresh_not_before = 0.0  # epoch seconds
         self._refresh_backoff = 1.0
         self._pool: ThreadPoolExecutor | None = None
@@ -250,6 +262,17 @@ class Interpreter:
             self._error = value
 
     def _drive(self, frame: Frame, value: Any, exc: BaseException | None) -> None:
+        if value.__class__ is Later:
+            try:
+                value = value.fn()
+            except Throw as throw:
+                value, exc = None, throw.error
+            except _ABORTS:
+                raise
+            except Exception as failure:
+                value, exc = None, failure
+            if value is BLOCKED:
+                return
         gen = frame.gen
         send = gen.send
         while True:
@@ -433,8 +456,9 @@ class Interpreter:
     ) -> Any:
         """Park ``frame`` until the service changes ``op_id``; then ``resume(record)`` decides.
 
-        ``resume`` returns the value to send, raises :class:`Throw`, or returns ``BLOCKED`` to keep waiting.
-        ``timer``: ``op_id`` is a WAIT, which the interpreter may check on when it is due (see :meth:`run`).
+        ``resume`` returns the value to send, raises :class:`Throw`, returns ``BLOCKED`` to keep waiting,
+        or returns :class:`Later` to go on with the operation. ``timer``: ``op_id`` is a WAIT or a step
+        waiting for its next attempt, which the interpreter checks on when it is due (see :meth:`run`).
         """
         self._waiting.setdefault(op_id, []).append((frame, resume))
         if timer:
@@ -529,16 +553,13 @@ class Interpreter:
     # -- waits that end while step bodies run -------------------------------------------------------------------
 
     def _refresh_delay(self) -> float | None:
-        """Seconds until the earliest wait a parked frame is waiting for is due (``None``: no such wait)."""
+        """Seconds until the earliest timer a parked frame waits for is due (``None``: no such timer)."""
         if self.dry_run or self.shutdown.is_set() or not self._timer_waiters():
             return None
         due: int | None = None
         for op_id in self._timers:
-            rec = self.records.get(op_id)
-            if rec is None or rec.get("Status") != "STARTED":
-                continue
-            end = (rec.get("WaitDetails") or {}).get("ScheduledEndTimestamp")
-            if isinstance(end, int) and (due is None or end < due):
+            end = _due(self.records.get(op_id))
+            if end is not None and (due is None or end < due):
                 due = end
         if due is None:
             return None
@@ -546,7 +567,7 @@ class Interpreter:
         return max(due / 1000 - now, self._refresh_not_before - now, 0.0)
 
     def _timer_waiters(self) -> bool:
-        """Whether a frame is parked on a wait (forgetting the waits nobody waits for any more)."""
+        """Whether a frame is parked on a timer (forgetting the timers nobody waits for any more)."""
         waiting = self._waiting
         for op_id in list(self._timers):
             if not any(not frame.closed for frame, _ in waiting.get(op_id, ())):
@@ -622,6 +643,20 @@ class Interpreter:
 
 #: Errors that end the invocation instead of being raised into the workflow.
 _ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)
+
+
+def _due(rec: OperationDict | None) -> int | None:
+    """When the service's timer for a started WAIT or a PENDING step falls due (epoch ms), if it has one."""
+    if rec is None:
+        return None
+    status = rec.get("Status")
+    if status == "STARTED":
+        end = (rec.get("WaitDetails") or {}).get("ScheduledEndTimestamp")
+    elif status == "PENDING":
+        end = (rec.get("StepDetails") or {}).get("NextAttemptTimestamp")
+    else:
+        return None
+    return end if isinstance(end, int) else None
 
 
 def _no_op() -> None:

@@ -38,7 +38,7 @@ from ._errors import (
     error_type_name,
 )
 from ._hooks import OperationInfo
-from ._interpreter import BLOCKED, Throw
+from ._interpreter import BLOCKED, Later, Throw
 from ._logging import DurableLogger
 from ._operation import Operation, field, update
 from ._retry import RetryPresets, RetryStrategy, delay_seconds
@@ -257,8 +257,18 @@ class Step(Operation[T]):
                 return self._failed(it, frame, op_id, attempt, interrupted)
             return self._attempt(it, frame, op_id, attempt, False)
         if status == "PENDING":
-            return it.wait_for(frame, op_id, _still_pending)
+            return self._await_retry(it, frame, op_id)
         raise Throw(self._recorded_error(rec, op_id))
+
+    def _await_retry(self, it: Interpreter, frame: Frame, op_id: str) -> Any:
+        """Park until the service makes the step READY (its retry delay is over); then the next attempt."""
+
+        def resume(rec: Any) -> Any:
+            if rec["Status"] != "READY":
+                return BLOCKED
+            return Later(lambda: self._attempt(it, frame, op_id, _attempts(rec) + 1, True))
+
+        return it.wait_for(frame, op_id, resume, timer=True)
 
     def _what(self) -> str:
         return repr(self.name) if self.name else "(unnamed step)"
@@ -343,7 +353,7 @@ class Step(Operation[T]):
             update["Error"] = err
             update["StepOptions"] = {"NextAttemptDelaySeconds": min(delay, MAX_WAIT_SECONDS)}
             it.enqueue(update)
-            return it.wait_for(frame, op_id, _still_pending)
+            return self._await_retry(it, frame, op_id)
         update = self._update(frame, op_id, "FAIL")
         update["Error"] = err
         it.enqueue(update)

@@ -216,3 +216,36 @@ def test_a_wait_that_ends_while_a_sibling_step_runs_resumes_in_the_same_invocati
     kinds = event_types(svc, result.arn)
     assert kinds.count("InvocationCompleted") == 1  # no suspension: one invocation did it all
     assert kinds.index("WaitSucceeded") < kinds.index("StepSucceeded")
+
+
+def test_a_retry_and_a_condition_poll_due_while_a_sibling_step_runs_go_on_in_the_same_invocation() -> None:
+    svc = LocalDurableService(clock=RealClock())
+    released = threading.Event()
+    attempts: list[int] = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("blip")
+        return "charged"
+
+    def left(ctx: Any) -> Any:
+        charged = yield ctx.step(flaky, name="charge", retry=replayflow.RetryPresets.fixed(delay=1, max_attempts=3))
+        every_second = replayflow.WaitStrategy(is_done=lambda n: n >= 2, initial_delay=1, jitter=replayflow.Jitter.NONE)
+        polls = yield ctx.wait_for_condition(lambda n: n + 1, initial_state=0, wait_strategy=every_second, name="poll")
+        yield ctx.step(released.set, name="release")
+        return [charged, polls]
+
+    def right(ctx: Any) -> Any:
+        return (yield ctx.step(lambda: released.wait(15), name="long-step"))
+
+    @replayflow.durable
+    def wf(input: Any, ctx: Any) -> Any:
+        return (yield ctx.parallel([left, right], name="pair")).get_results()
+
+    svc.register("wf", wf)
+    result = svc.run("wf", timeout=30)
+    assert result.value == [["charged", 2], True]
+    kinds = event_types(svc, result.arn)
+    assert kinds.count("InvocationCompleted") == 1  # the retry and the second poll ran in the first invocation
+    assert len(attempts) == 2
