@@ -502,7 +502,7 @@ class Interpreter:
         checkpointer = self.checkpointer
         # a body still running after a moment gets its START checkpointed without waiting for its result
         cancel = checkpointer.flush_soon(self.start_checkpoint_delay) if checkpointer.pending else _no_op
-        if not self._ready and not self._inflight and not self._timer_waiters():
+        if not self._ready and not self._inflight and not (self._timers and self._timer_waiters()):
             try:
                 outcome = work()
             except Exception as error:
