@@ -451,9 +451,7 @@ class Interpreter:
         """Ids of the operations that parked frames wait for the service to change."""
         return [op_id for op_id, waiters in self._waiting.items() if any(not f.closed for f, _ in waiters)]
 
-    def wait_for(
-        self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any], *, timer: bool = False
-    ) -> Any:
+    def wait_for(self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any], *, timer: bool = False) -> Any:
         """Park ``frame`` until the service changes ``op_id``; then ``resume(record)`` decides.
 
         ``resume`` returns the value to send, raises :class:`Throw`, returns ``BLOCKED`` to keep waiting,

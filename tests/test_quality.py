@@ -1,4 +1,4 @@
-"""The house rules, checked by the suite: mypy --strict and ruff are clean."""
+"""The house rules, checked by the suite: mypy --strict, ruff and ruff format are clean."""
 
 from __future__ import annotations
 
@@ -19,5 +19,16 @@ def test_mypy_strict_is_clean():
 def test_ruff_is_clean():
     out = subprocess.run(
         [sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format_is_clean():
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "replayflow", "tests"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr

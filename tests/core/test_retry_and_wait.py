@@ -150,9 +150,15 @@ class LaggingTimers(Recorder):
         changed = response["NewExecutionState"]["Operations"]
         for update in request["Updates"]:
             if update["Type"] == "WAIT" and update["Action"] == "START":
-                wait = op(0, "WAIT", "STARTED", id=update["Id"], name=update.get("Name"),
-                          parent=update.get("ParentId"),
-                          WaitDetails={"ScheduledEndTimestamp": int((time.time() + 0.2) * 1000)})
+                wait = op(
+                    0,
+                    "WAIT",
+                    "STARTED",
+                    id=update["Id"],
+                    name=update.get("Name"),
+                    parent=update.get("ParentId"),
+                    WaitDetails={"ScheduledEndTimestamp": int((time.time() + 0.2) * 1000)},
+                )
                 self.waits[update["Id"]] = wait
                 changed.append(wait)
         if operation == "CheckpointDurableExecution" and not request["Updates"]:
