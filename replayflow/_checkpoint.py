@@ -78,8 +78,12 @@ class Checkpointer:
         elif update["Type"] in ("WAIT", "CHAINED_INVOKE"):
             self.has_service_work = True
 
-    def flush(self) -> None:
-        """Send every queued update, in order, in as few requests as the limits allow."""
+    def flush(self, *, refresh: bool = False) -> None:
+        """Send every queued update, in order, in as few requests as the limits allow.
+
+        ``refresh``: with nothing queued, send an empty checkpoint anyway, to learn what changed on the
+        service (a timer that fired, say).
+        """
         with self._lock:
             self._raise_failure()
             self.has_completions = self.has_service_work = False
@@ -90,22 +94,12 @@ class Checkpointer:
                 self.unsent.extend(self.pending)
                 self.pending = []
                 return
+            if refresh and not self.pending:
+                self._send([], self.merge)
             while self.pending:
                 batch, rest = split_batch(self.pending)
                 self.pending = rest
                 self._send(batch, self.merge)
-
-    def refresh(self) -> None:
-        """Send what is queued, or an empty checkpoint: either way, merge what changed on the service."""
-        if self.pending or self.transport is None:
-            self.flush()
-            return
-        with self._lock:
-            self._raise_failure()
-            if self._received:  # older than what the refresh brings: merged first
-                received, self._received = self._received, []
-                self.merge(received)
-            self._send([], self.merge)
 
     def flush_soon(self, delay: float) -> Callable[[], None]:
         """Flush what is queued now from a background thread in ``delay`` seconds; returns a cancel function.

@@ -21,7 +21,7 @@ from ._errors import (
     ValidationError,
     WaitForConditionError,
 )
-from ._interpreter import BLOCKED, Later, Throw
+from ._interpreter import BLOCKED, Throw
 from ._operation import Operation, field, update
 from ._retry import Jitter, RetryPolicy, delay_seconds
 from ._serdes import DEFAULT_SERDES
@@ -129,13 +129,7 @@ class WaitForCondition(Operation[S]):
 
     def _await_poll(self, it: Interpreter, frame: Frame, op_id: str) -> Any:
         """Park until the service makes the condition READY (the poll delay is over); then poll."""
-
-        def resume(rec: Any) -> Any:
-            if rec["Status"] != "READY":
-                return BLOCKED
-            return Later(lambda: self._next_poll(it, frame, op_id, rec))
-
-        return it.wait_for(frame, op_id, resume, timer=True)
+        return it.wait_for_ready(frame, op_id, lambda rec: self._next_poll(it, frame, op_id, rec))
 
     def _recorded_error(self, it: Interpreter, details: Any, op_id: str, status: str) -> BaseException:
         error = details.get("Error") or {}

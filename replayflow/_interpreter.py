@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from ._hooks import Hooks
     from ._logging import DurableLogger
 
-__all__ = ["BLOCKED", "Frame", "Interpreter", "Later", "Scope", "Throw"]
+__all__ = ["BLOCKED", "Frame", "Interpreter", "Scope", "Throw"]
 
 
 class _Blocked:
@@ -60,7 +60,7 @@ class _Blocked:
 BLOCKED: Final = _Blocked()
 
 
-class Later:
+class _Later:
     """Returned by a :meth:`Interpreter.wait_for` resume function to go on with the operation when the
     frame's turn comes (not while a checkpoint answer is being merged): ``fn()`` returns the value to send,
     raises :class:`Throw`, or returns ``BLOCKED`` (a retry that starts a new attempt, say)."""
@@ -262,7 +262,7 @@ class Interpreter:
             self._error = value
 
     def _drive(self, frame: Frame, value: Any, exc: BaseException | None) -> None:
-        if value.__class__ is Later:
+        if value.__class__ is _Later:
             try:
                 value = value.fn()
             except Throw as throw:
@@ -454,14 +454,28 @@ class Interpreter:
     def wait_for(self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any], *, timer: bool = False) -> Any:
         """Park ``frame`` until the service changes ``op_id``; then ``resume(record)`` decides.
 
-        ``resume`` returns the value to send, raises :class:`Throw`, returns ``BLOCKED`` to keep waiting,
-        or returns :class:`Later` to go on with the operation. ``timer``: ``op_id`` is a WAIT or a step
-        waiting for its next attempt, which the interpreter checks on when it is due (see :meth:`run`).
+        ``resume`` returns the value to send, raises :class:`Throw`, or returns ``BLOCKED`` to keep waiting.
+        ``timer``: ``op_id`` is a WAIT, which the interpreter checks on when it is due (see :meth:`run`).
         """
         self._waiting.setdefault(op_id, []).append((frame, resume))
         if timer:
             self._timers.add(op_id)
         return BLOCKED
+
+    def wait_for_ready(self, frame: Frame, op_id: str, then: Callable[[OperationDict], Any]) -> Any:
+        """Park ``frame`` on a step waiting for its next attempt (PENDING: a retry or poll delay).
+
+        When the service makes it READY, ``then(record)`` goes on with the operation on the frame's turn
+        (returning the value to send, raising :class:`Throw`, or returning ``BLOCKED``). The delay is a
+        timer the interpreter checks on when it is due, like a WAIT's.
+        """
+
+        def resume(rec: OperationDict) -> Any:
+            if rec["Status"] != "READY":
+                return BLOCKED
+            return _Later(lambda: then(rec))
+
+        return self.wait_for(frame, op_id, resume, timer=True)
 
     def _on_update(self, op_id: str) -> None:
         waiters = self._waiting.pop(op_id, None)
@@ -575,7 +589,7 @@ class Interpreter:
     def _refresh(self) -> None:
         """Ask the service what changed (an empty checkpoint); back off while its timer has not fired yet."""
         parked = len(self._ready)
-        self.checkpointer.refresh()  # merging the answer resumes the frames whose wait is over
+        self.checkpointer.flush(refresh=True)  # merging the answer resumes the frames whose wait is over
         if len(self._ready) > parked:
             self._refresh_backoff = 1.0
         else:

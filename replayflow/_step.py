@@ -38,7 +38,7 @@ from ._errors import (
     error_type_name,
 )
 from ._hooks import OperationInfo
-from ._interpreter import BLOCKED, Later, Throw
+from ._interpreter import BLOCKED, Throw
 from ._logging import DurableLogger
 from ._operation import Operation, field, update
 from ._retry import RetryPresets, RetryStrategy, delay_seconds
@@ -262,13 +262,7 @@ class Step(Operation[T]):
 
     def _await_retry(self, it: Interpreter, frame: Frame, op_id: str) -> Any:
         """Park until the service makes the step READY (its retry delay is over); then the next attempt."""
-
-        def resume(rec: Any) -> Any:
-            if rec["Status"] != "READY":
-                return BLOCKED
-            return Later(lambda: self._attempt(it, frame, op_id, _attempts(rec) + 1, True))
-
-        return it.wait_for(frame, op_id, resume, timer=True)
+        return it.wait_for_ready(frame, op_id, lambda rec: self._attempt(it, frame, op_id, _attempts(rec) + 1, True))
 
     def _what(self) -> str:
         return repr(self.name) if self.name else "(unnamed step)"

@@ -100,11 +100,11 @@ def _callback_answers(succeed: list[str], fail: list[str]) -> dict[str, Any]:
     from replayflow.testing import succeed as success
 
     answers: dict[str, Any] = {}
-    for values, action in ((succeed, success), (fail, failure)):
+    for flag, values, action in (("--callback", succeed, success), ("--callback-error", fail, failure)):
         for value in values:
             name, sep, text = value.partition("=")
             if not sep or not name:
-                raise ValueError(f"--callback takes NAME=VALUE, got {value!r}")
+                raise ValueError(f"{flag} takes NAME=VALUE, got {value!r}")
             answers[name] = action(text)
     return answers
 

@@ -342,11 +342,19 @@ def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequ
 def _callbacks(service: LocalDurableService, result: RunResult) -> list[OperationDict]:
     """The CALLBACK operations of an execution and of its durable child executions (chained invokes)."""
     found = [op for op in result.operations if op["Type"] == "CALLBACK"]
+    for child in _child_executions(service, result):
+        found += _callbacks(service, child)
+    return found
+
+
+def _child_executions(service: LocalDurableService, result: RunResult) -> list[RunResult]:
+    """The durable executions that ``result``'s chained invokes started, as they stand now."""
+    children = []
     for event in result.events:
         details = event.get("ChainedInvokeStartedDetails") or {}
         if event["EventType"] == "ChainedInvokeStarted" and details.get("DurableExecutionArn"):
-            found += _callbacks(service, snapshot(service, details["DurableExecutionArn"]))
-    return found
+            children.append(snapshot(service, details["DurableExecutionArn"]))
+    return children
 
 
 def _plan_for(name: str | None, actions: Mapping[str, tuple[CallbackAction, ...]]) -> tuple[CallbackAction, ...]:
@@ -389,15 +397,11 @@ def _next_timer(service: LocalDurableService, result: RunResult, heartbeats: Map
     """
     now = round(service.clock.now() * 1000)
     due: list[int] = []
-    for event in result.events:
-        kind = event["EventType"]
-        details = event.get(f"{kind}Details") or {}
-        if kind == "ChainedInvokeStarted" and details.get("DurableExecutionArn"):
-            child = snapshot(service, details["DurableExecutionArn"])
-            if child.status == "RUNNING":
-                nested = _next_timer(service, child, heartbeats)
-                if nested is not None:
-                    due.append(nested)
+    for child in _child_executions(service, result):
+        if child.status == "RUNNING":
+            nested = _next_timer(service, child, heartbeats)
+            if nested is not None:
+                due.append(nested)
     for op in result.operations:
         status, details = op["Status"], _details(op)
         if op["Type"] == "WAIT" and status == "STARTED" and details.get("ScheduledEndTimestamp"):
