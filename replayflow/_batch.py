@@ -231,11 +231,20 @@ class ParallelBranch:
 class BatchSerDes:
     """The default serdes of a batch result: JSON with each item's payload as its item serdes wrote it.
 
-    ``item_serdes(index)`` is the serdes of branch ``index``'s result.
+    ``item_serdes(index)`` is the serdes of branch ``index``'s result. The summary also records how many
+    branches the batch has (``branchCount``): ``check(summary)`` compares it (and the branch names) with
+    the code before any item is read.
     """
 
-    def __init__(self, item_serdes: Callable[[int], Any]) -> None:
+    def __init__(
+        self,
+        item_serdes: Callable[[int], Any],
+        count: int | None = None,
+        check: Callable[[Any], None] | None = None,
+    ) -> None:
         self.item_serdes = item_serdes
+        self.count = count
+        self.check = check
 
     def serialize(self, value: BatchResult[Any], context: Any) -> str:
         items = []
@@ -248,10 +257,15 @@ class BatchSerDes:
             elif item.error is not None:
                 entry["error"] = error_object(item.error)
             items.append(entry)
-        return dumps({"completionReason": value.completion_reason.value, "items": items})
+        summary: dict[str, Any] = {"completionReason": value.completion_reason.value, "items": items}
+        if self.count is not None:
+            summary["branchCount"] = self.count
+        return dumps(summary)
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
         raw = loads(data)
+        if self.check is not None:
+            self.check(raw)
         items = []
         for entry in raw["items"]:
             status = BatchItemStatus(entry["status"])
@@ -265,14 +279,15 @@ class BatchSerDes:
         return BatchResult(items, CompletionReason(raw["completionReason"]))
 
 
-def _stripped_summary(result: BatchResult[Any]) -> str:
-    """What a batch result too big for one checkpoint is replaced by: statuses only."""
-    return dumps(
-        {
-            "completionReason": result.completion_reason.value,
-            "items": [{"index": i.index, "status": i.status.value} for i in result.all],
-        }
-    )
+def _stripped_summary(result: BatchResult[Any], count: int) -> str:
+    """What a batch result too big for one checkpoint is replaced by: statuses (and names) only."""
+    items = []
+    for i in result.all:
+        entry: dict[str, Any] = {"index": i.index, "status": i.status.value}
+        if i.name is not None:
+            entry["name"] = i.name
+        items.append(entry)
+    return dumps({"completionReason": result.completion_reason.value, "items": items, "branchCount": count})
 
 
 def _branch_error(error: Any, op_id: str | None, name: str | None) -> ChildContextError:
@@ -328,7 +343,8 @@ class _BatchOp(Operation[BatchResult[T]]):
         op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, self.name)
         branches = self.branches()  # user namers run before anything is checkpointed
         config = self.config
-        items = BatchSerDes(lambda index: branches[index][3])
+        check = None if rec is None else Identity(self, op_id, branches).check_summary
+        items = BatchSerDes(lambda index: branches[index][3], len(branches), check)
         serdes = config.serdes or items
         replay: BatchResult[Any] | None = None
         if rec is not None:
@@ -337,14 +353,19 @@ class _BatchOp(Operation[BatchResult[T]]):
             what = f"{self.sub_type.lower()} {self.name!r}"
             if status == "SUCCEEDED":
                 if not details.get("ReplayChildren"):
-                    return it.decode(serdes, details.get("Result"), op_id, what)
+                    result = it.decode(serdes, details.get("Result"), op_id, what)
+                    if serdes is not items and isinstance(result, BatchResult):
+                        Identity(self, op_id, branches).check_result(result)  # a custom serdes' result
+                    return result
                 replay = it.decode(items, details.get("Result"), op_id, what)
             elif status != "STARTED":
                 raise Throw(_branch_error(details.get("Error") or {}, op_id, self.name))
+            else:
+                Identity(self, op_id, branches).check_in_flight(it.records)
         else:
             it.enqueue(context_update(frame.scope.parent_id, op_id, "START", self.sub_type, self.name))
             it.operation_started(frame, op_id, "CONTEXT", self.sub_type, self.name)
-        run = _BatchRun(it, frame, self, branches, op_id, serdes, replay)
+        run = _BatchRun(it, frame, self, branches, op_id, serdes, replay, rec is not None and replay is None)
         run.start_more()
         return BLOCKED
 
@@ -429,6 +450,7 @@ class _BatchRun:
         op_id: str,
         serdes: Any,
         replay: BatchResult[Any] | None,
+        in_flight: bool = False,
     ) -> None:
         self.it = it
         self.parent = parent
@@ -444,6 +466,10 @@ class _BatchRun:
         self.failed = 0
         self.next = 0
         self.done = False
+        #: Replaying a batch the history holds STARTED: a branch with no record may be one the code added.
+        self.in_flight = in_flight and self.config.nesting is NestingType.NESTED
+        self.live_completions = 0  # branches that finished in this invocation (not settled from records)
+        self.progress = False  # a recorded branch finished or holds an operation: its siblings' STARTs are durable
         if replay is not None:
             self.todo = [i.index for i in replay.all if i.status is not BatchItemStatus.STARTED]
         else:
@@ -471,6 +497,8 @@ class _BatchRun:
             if rec is not None:
                 self._check_identity(rec, branch_id, name)
                 status = rec["Status"]
+                if self.in_flight and not self.progress:
+                    self.progress = status != "STARTED" or operation_id(branch_id, 1) in it.records
                 details: dict[str, Any] = rec.get("ContextDetails") or {}
                 if status == "SUCCEEDED" and not details.get("ReplayChildren"):
                     what = f"{op.branch_sub_type} {name!r}"
@@ -482,6 +510,9 @@ class _BatchRun:
                     return
                 replay_children = replay_children or status == "SUCCEEDED"
             elif not replay_children:
+                if self.in_flight and self.progress and not self.live_completions and index:
+                    # the first run started this many branches and would have started this one with them
+                    Identity(op, self.op_id, self.branches).added(index)
                 it.enqueue(context_update(self.op_id, branch_id, "START", op.branch_sub_type, name))
         scope = Scope(it.records, branch_id, branch_id if nested else self.op_id, f"{op.branch_sub_type} {name!r}")
         gen = start_body(fn, (it.make_context(scope), *args), {})
@@ -515,6 +546,7 @@ class _BatchRun:
         self.running.pop(index, None)
         if self.done:
             return
+        self.live_completions += 1
         it = self.it
         if checkpoint:
             sub_type = self.op.branch_sub_type
@@ -578,7 +610,7 @@ class _BatchRun:
                 op.sub_type,
                 self.serdes,
                 result,
-                _stripped_summary(result),
+                _stripped_summary(result, len(self.branches)),
             )
         except RetryableSerDesError:
             raise
@@ -591,3 +623,86 @@ class _BatchRun:
             return
         it.operation_ended(self.parent, self.op_id, "CONTEXT", op.sub_type, op.name, "SUCCEEDED", None)
         it.resume(self.parent, value)
+
+
+class Identity:
+    """A batch's identity (its branch count and branch names) checked against what the history recorded.
+
+    Completed batches are checked from their summary (``branchCount`` and each item's name), in-flight ones
+    from their branch records: a record beyond the code's last branch means branches were removed; a
+    branch with no record that the first run would have started with the others means one was added.
+    """
+
+    __slots__ = ("branches", "op", "op_id")
+
+    def __init__(self, op: _BatchOp[Any], op_id: str, branches: list[Branch]) -> None:
+        self.op = op
+        self.op_id = op_id
+        self.branches = branches
+
+    def _unit(self, count: int) -> str:
+        noun = "item" if self.op.sub_type == "Map" else "branch"
+        return f"{count} {noun}{'' if count == 1 else ('es' if noun == 'branch' else 's')}"
+
+    def _fail(self, recorded: str, attempted: str, detail: str = "") -> NonDeterminismError:
+        op = self.op
+        what = f"{op.sub_type.lower()} {op.name!r}" if op.name else f"unnamed {op.sub_type.lower()}"
+        return NonDeterminismError(
+            f"Non-deterministic execution: {what} (id {self.op_id}) was recorded with {recorded}, but the code "
+            f"now has {attempted}{detail}. The items and branches of a map or parallel are part of its identity: "
+            f"deploy the change as a new version.",
+            operation_id=self.op_id,
+            name=op.name,
+            recorded=recorded,
+            attempted=attempted,
+        )
+
+    def check_summary(self, raw: Any) -> None:
+        """Compare a recorded batch summary with the code (before any of its items is read)."""
+        if not isinstance(raw, dict):
+            return  # not a summary: reading it fails with a SerDesError
+        count = len(self.branches)
+        recorded = raw.get("branchCount")
+        entries = raw.get("items") or ()
+        if not isinstance(recorded, int):  # a summary from before branchCount: the started branches show
+            indexes: list[int] = [
+                e["index"] for e in entries if isinstance(e, dict) and isinstance(e.get("index"), int)
+            ]
+            if indexes and max(indexes) >= count:
+                raise self._fail(f"at least {self._unit(max(indexes) + 1)}", self._unit(count))
+        elif recorded != count:
+            raise self._fail(self._unit(recorded), self._unit(count))
+        for entry in entries:
+            if isinstance(entry, dict):
+                self._check_name(entry.get("index"), entry.get("name"))
+
+    def check_result(self, result: BatchResult[Any]) -> None:
+        """Compare a completed batch's result (read by a custom serdes) with the code."""
+        count = len(self.branches)
+        for item in result.all:
+            if item.index >= count:
+                raise self._fail(f"at least {self._unit(item.index + 1)}", self._unit(count))
+            self._check_name(item.index, item.name)
+
+    def check_in_flight(self, records: dict[str, Any]) -> None:
+        """A batch still running: a recorded branch beyond the code's last one means branches were removed."""
+        count = len(self.branches)
+        beyond = operation_id(self.op_id, count)
+        if beyond in records or operation_id(beyond, 1) in records:  # a nested branch, or a flat one's operation
+            raise self._fail(f"at least {self._unit(count + 1)}", self._unit(count), " (the batch is still running)")
+
+    def added(self, index: int) -> None:
+        """Branch ``index`` has no record, but the first run started every branch before it together."""
+        raise self._fail(
+            self._unit(index),
+            self._unit(len(self.branches)),
+            f" (the batch is still running: {self._unit(index)} started, and the code would start another)",
+        )
+
+    def _check_name(self, index: Any, name: Any) -> None:
+        if isinstance(index, int) and isinstance(name, str) and index < len(self.branches):
+            current = self.branches[index][2]
+            if current != name:
+                raise self._fail(
+                    f"branch {index} named {name!r}", f"branch {index} named {current!r}", " (a branch was renamed)"
+                )

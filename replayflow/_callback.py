@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._child import ChildContext
+from ._child import ChildContext, recorded_error_class
 from ._errors import (
     CallbackError,
     CallbackFailedError,
@@ -181,15 +181,21 @@ def _body(
 def _errors(
     it: Interpreter, error: Any, op_id: str, name: str | None, cause: BaseException | None
 ) -> DurableOperationError:
-    """Map a WaitForCallback failure to the callback error that caused it (live or from the history)."""
+    """Map a WaitForCallback failure to the callback error that caused it (live or from the history).
+
+    On replay the class comes from the context's own record (its children are absent once it finished).
+    """
     cls: type[DurableOperationError]
-    if isinstance(cause, CallbackError):
+    recorded, error = recorded_error_class(error)
+    if cause is None and recorded in _CLASSES:
+        cls = _CLASSES[recorded]
+    elif isinstance(cause, CallbackError):
         cls = type(cause)
     elif isinstance(cause, StepError):
         cls = CallbackSubmitterError
     elif cause is not None:
         cls = CallbackError
-    else:  # replaying a failed WaitForCallback: its children say what failed
+    else:  # a history written before the class was recorded: the children, when present, say what failed
         status = (it.records.get(operation_id(op_id, 1)) or {}).get("Status")
         if status == "TIMED_OUT":
             heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
@@ -201,6 +207,18 @@ def _errors(
         else:
             cls = CallbackError
     return cls.from_error_object(error, operation_id=op_id, name=name)
+
+
+_CLASSES: dict[str, type[DurableOperationError]] = {
+    cls.__name__: cls
+    for cls in (
+        CallbackError,
+        CallbackFailedError,
+        CallbackTimeoutError,
+        CallbackHeartbeatTimeoutError,
+        CallbackSubmitterError,
+    )
+}
 
 
 def wait_for_callback_op(

@@ -30,7 +30,7 @@ from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
 
-__all__ = ["ChildContext", "start_body", "validate_sub_type"]
+__all__ = ["ChildContext", "recorded_error_class", "start_body", "validate_sub_type", "with_error_class"]
 
 T = TypeVar("T")
 
@@ -168,11 +168,38 @@ class ChildContext(Operation[T]):
                 it.resume(frame, value)
                 return
         err = error_object(value)
+        raised = self.errors(it, err, op_id, name, value)
+        if type(raised) is not ChildContextError:  # replay reads the class from this record alone
+            err = with_error_class(err, type(raised))
         update = context_update(frame.scope.parent_id, op_id, "FAIL", self.sub_type, name)
         update["Error"] = err
         it.enqueue(update)
         it.operation_ended(frame, op_id, "CONTEXT", self.sub_type, name, "FAILED", value)
-        it.resume(frame, None, self.errors(it, err, op_id, name, value))
+        it.resume(frame, None, raised)
+
+
+#: The last StackTrace line of a context's recorded error that names the class its failure raises.
+ERROR_CLASS_MARK = "raised as replayflow."
+
+
+def with_error_class(error: ErrorObjectDict, cls: type[BaseException]) -> ErrorObjectDict:
+    """``error`` with a last StackTrace line naming ``cls``, so that replay raises the same class."""
+    marked: ErrorObjectDict = {**error}
+    marked["StackTrace"] = [*(error.get("StackTrace") or ()), ERROR_CLASS_MARK + cls.__name__]
+    return marked
+
+
+def recorded_error_class(error: Any) -> tuple[str | None, Any]:
+    """``(class name or None, the error without the mark)`` for a context's recorded ErrorObject."""
+    trace = error.get("StackTrace") if isinstance(error, dict) else None
+    if not trace or not isinstance(trace[-1], str) or not trace[-1].startswith(ERROR_CLASS_MARK):
+        return None, error
+    rest = {**error}
+    if len(trace) > 1:
+        rest["StackTrace"] = trace[:-1]
+    else:
+        del rest["StackTrace"]
+    return trace[-1][len(ERROR_CLASS_MARK) :], rest
 
 
 def context_update(parent_id: str | None, op_id: str, action: str, sub_type: str, name: str | None) -> dict[str, Any]:

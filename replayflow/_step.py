@@ -276,8 +276,9 @@ class Step(Operation[T]):
 
     def _recorded_error(self, rec: Any, op_id: str) -> StepError:
         details = rec.get("StepDetails") or {}
-        return StepError.from_error_object(
-            details.get("Error"),
+        error = details.get("Error")
+        return _error_class(error).from_error_object(
+            error,
             operation_id=op_id,
             name=self.name,
             default_message=f"step {self._what()} ended with status {rec['Status']}",
@@ -353,7 +354,15 @@ class Step(Operation[T]):
         it.enqueue(update)
         if it.hooks.active:
             it.hooks.emit("on_operation_end", self._info(it, frame, op_id), "FAILED", error)
-        raise Throw(StepError.from_error_object(err, operation_id=op_id, name=self.name))
+        raise Throw(_error_class(err).from_error_object(err, operation_id=op_id, name=self.name))
+
+
+_INTERRUPTED = "replayflow.StepInterruptedError"
+
+
+def _error_class(error: Any) -> type[StepError]:
+    """The class a step's recorded ErrorObject raises: an interrupted at-most-once step stays interrupted."""
+    return StepInterruptedError if error and error.get("ErrorType") == _INTERRUPTED else StepError
 
 
 def _attempts(rec: Any) -> int:

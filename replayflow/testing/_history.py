@@ -420,14 +420,19 @@ class History:
         completed: bool | str | CompletionReason = False,
         nesting: Nesting = "NESTED",
         error: ErrorLike | None = None,
+        branch_count: int | None = None,
     ) -> BatchBlock:
         """A ``ctx.parallel``; add its branches with ``block.branch(...)``.
 
         ``results=[...]`` is the shortcut for a completed parallel whose branches all succeeded. Otherwise the
         parallel is running until ``completed=`` says it completed (``True`` for ``ALL_COMPLETED``, or the
         completion reason); its result is then built from the branches, as the SDK builds it.
+        ``branch_count`` is how many branches the code had (default: as many as are added; more when
+        the batch completed before starting them all).
         """
-        return self._batch("Parallel", "ParallelBranch", "parallel-branch", name, results, completed, nesting, error)
+        return self._batch(
+            "Parallel", "ParallelBranch", "parallel-branch", name, results, completed, nesting, error, branch_count
+        )
 
     def map(
         self,
@@ -437,9 +442,10 @@ class History:
         completed: bool | str | CompletionReason = False,
         nesting: Nesting = "NESTED",
         error: ErrorLike | None = None,
+        branch_count: int | None = None,
     ) -> BatchBlock:
         """A ``ctx.map``; add its iterations with ``block.item(...)``. Options as for :meth:`parallel`."""
-        return self._batch("Map", "MapIteration", "map-item", name, results, completed, nesting, error)
+        return self._batch("Map", "MapIteration", "map-item", name, results, completed, nesting, error, branch_count)
 
     def add(self, operation: Mapping[str, Any]) -> str:
         """Append a raw ``Operation`` dict as it is (an escape hatch for shapes the builder does not make)."""
@@ -607,12 +613,14 @@ class History:
         completed: bool | str | CompletionReason,
         nesting: Nesting,
         error: ErrorLike | None,
+        branch_count: int | None = None,
     ) -> BatchBlock:
         if nesting not in ("NESTED", "FLAT"):
             raise ValidationError(f"nesting must be 'NESTED' or 'FLAT', got {nesting!r}")
         op = self._new("CONTEXT", sub_type, name)
         self._append(op)
         block = BatchBlock(self, op, branch_sub_type, default_prefix, nesting == "NESTED")
+        block.branch_count = branch_count
         if error is not None:
             self._finish(op, "FAILED", ContextDetails={"Error": error_dict(error)})
             block.reason = None
@@ -653,7 +661,7 @@ class ContextBlock:
 class BatchBlock:
     """A parallel or map in the history: add branches with :meth:`branch` (``item`` for maps)."""
 
-    __slots__ = ("_branches", "_default_prefix", "_history", "_op", "_sub_type", "nested", "reason")
+    __slots__ = ("_branches", "_default_prefix", "_history", "_op", "_sub_type", "branch_count", "nested", "reason")
 
     def __init__(self, history: History, op: dict[str, Any], sub_type: str, default_prefix: str, nested: bool) -> None:
         self._history = history
@@ -663,6 +671,7 @@ class BatchBlock:
         self._branches: list[tuple[str, str, str | None, ErrorObjectDict | None]] = []  # name, status, payload, error
         self.nested = nested
         self.reason: CompletionReason | None = None
+        self.branch_count: int | None = None  #: the code's branch count (default: the branches added)
 
     @property
     def id(self) -> str:
@@ -735,7 +744,8 @@ class BatchBlock:
             else:
                 items.append(BatchItem(index, BatchItemStatus.STARTED, None, None, name))
         pass_through = PassThroughSerDes()
-        summary = BatchSerDes(lambda index: pass_through).serialize(BatchResult(items, self.reason), None)
+        count = len(self._branches) if self.branch_count is None else self.branch_count
+        summary = BatchSerDes(lambda index: pass_through, count).serialize(BatchResult(items, self.reason), None)
         self._op["Status"] = "SUCCEEDED"
         self._op["ContextDetails"] = {"Result": summary}
         self._op["EndTimestamp"] = self._history._now
