@@ -6,6 +6,7 @@
     ├── ValidationError (ValueError)      bad arguments to a ctx method or a config (raised at once)
     ├── InvalidEventError (ValueError)    the handler got an event that is not a durable invocation
     ├── NonDeterminismError               the code no longer matches the recorded history (execution FAILS)
+    ├── ReplayDivergenceError             replayflow.testing: a replay saw something else than the first run
     ├── SerDesError                       a value could not be (de)serialized; the operation FAILS
     │   └── RetryableSerDesError          ... transiently; the invocation is retried instead
     ├── PayloadTooLargeError              a payload is over a service limit; the operation FAILS
@@ -50,6 +51,7 @@ __all__ = [
     "InvokeTimedOutError",
     "NonDeterminismError",
     "PayloadTooLargeError",
+    "ReplayDivergenceError",
     "RetryableSerDesError",
     "SerDesError",
     "ServiceError",
@@ -98,6 +100,32 @@ class NonDeterminismError(DurableExecutionError):
         self.recorded = recorded
         self.attempted = attempted
         self.location = location
+
+
+class ReplayDivergenceError(DurableExecutionError):
+    """A replay saw something other than the first run at a ``yield`` (raised by ``replayflow.testing``).
+
+    ``frame`` names the context (the workflow, a child context, a branch), ``operation`` the operation
+    whose outcome differs (``position`` its number in the frame), ``first_run`` and ``replay`` what each
+    saw: a value (as its ``repr``), an exception (class, message and attributes) or the next operation.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        frame: str | None = None,
+        operation: str | None = None,
+        position: int | None = None,
+        first_run: str | None = None,
+        replay: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.frame = frame
+        self.operation = operation
+        self.position = position
+        self.first_run = first_run
+        self.replay = replay
 
 
 class SerDesError(DurableExecutionError):

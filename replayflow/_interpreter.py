@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import gc
 import queue
 import threading
@@ -46,7 +47,12 @@ if TYPE_CHECKING:
     from ._hooks import Hooks
     from ._logging import DurableLogger
 
-__all__ = ["BLOCKED", "Frame", "Interpreter", "Scope", "Throw"]
+__all__ = ["BLOCKED", "TRACER", "Frame", "Interpreter", "Scope", "Throw"]
+
+#: The tracer of ``replayflow.testing``'s replay-equivalence checker for the invocations run in this context
+#: (``None``: nothing is traced). An interpreter reads it once; ``tracer.wrap(gen, scope)`` then wraps each
+#: frame's generator, so an untraced invocation pays nothing per operation.
+TRACER: contextvars.ContextVar[Any] = contextvars.ContextVar("replayflow_tracer", default=None)
 
 
 class _Blocked:
@@ -221,6 +227,7 @@ class Interpreter:
         self._done = False
         self._result: Any = None
         self._error: BaseException | None = None
+        self.tracer: Any = TRACER.get()
         checkpointer.on_update = self._on_update
 
     # -- driving ------------------------------------------------------------------------------------------
@@ -345,6 +352,8 @@ class Interpreter:
 
         ``cancel`` is the signal its step bodies watch (default: the invocation's shutdown signal).
         """
+        if self.tracer is not None:
+            gen = self.tracer.wrap(gen, scope)
         frame = Frame(gen, scope, on_done, self.shutdown if cancel is None else cancel)
         self._ready.append((frame, None, None))
         return frame

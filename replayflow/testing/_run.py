@@ -30,6 +30,7 @@ from replayflow._serdes import dumps
 from replayflow._wire import OperationDict
 from replayflow.local import LocalDurableService, VirtualClock
 
+from ._equivalence import Checked, EquivalenceChecker
 from ._history import EPOCH, ErrorLike, error_dict
 from ._recorded import operations_from_events
 from ._result import RunResult
@@ -86,12 +87,22 @@ class LocalExecution:
     drives the execution to its end. Close it (or use it as a context manager) when the service is ours.
     """
 
-    def __init__(self, service: LocalDurableService, arn: str, *, owned: bool, timeout: float) -> None:
+    def __init__(
+        self,
+        service: LocalDurableService,
+        arn: str,
+        *,
+        owned: bool,
+        timeout: float,
+        checker: EquivalenceChecker | None = None,
+    ) -> None:
         self.service = service
         self.arn = arn
         self._owned = owned
         self._timeout = timeout
         self._heartbeats: dict[str, int] = {}
+        #: The replay-equivalence checker watching this execution's invocations (``None`` when turned off).
+        self.checker = checker
 
     # -- time --------------------------------------------------------------------------------------------
 
@@ -115,7 +126,13 @@ class LocalExecution:
         """Let virtual time go by, firing the timers that fall due and running the invocations they cause."""
         total = _seconds(seconds) + 60 * minutes + 3600 * hours + 86400 * days
         self.service.advance(total)
+        self._check()
         return self
+
+    def _check(self) -> None:
+        """Raise :class:`~replayflow.ReplayDivergenceError` if an invocation or a replay diverged."""
+        if self.checker is not None:
+            self.checker.raise_if_diverged()
 
     # -- state -------------------------------------------------------------------------------------------
 
@@ -181,6 +198,7 @@ class LocalExecution:
         ``timeout`` bounds the real time spent (default: the one given to :func:`start`).
         """
         self._finish_now(self._timeout if timeout is None else timeout)
+        self._check()
         return self.snapshot()
 
     def _finish_now(self, timeout: float) -> None:
@@ -220,6 +238,7 @@ def start(
     execution_timeout: int | None = None,
     at: _dt.datetime = EPOCH,
     timeout: float = 60.0,
+    check_replay: bool = True,
 ) -> LocalExecution:
     """Start ``workflow`` (a ``@durable`` handler or a workflow function) on a local service; run what can run.
 
@@ -227,13 +246,20 @@ def start(
     other callables are plain Lambda functions called with the payload (``fn(payload)`` or
     ``fn(payload, context)``). ``service`` reuses a service (default: a new one whose virtual clock starts
     at ``at``). ``timeout`` bounds the real time spent driving it.
+
+    ``check_replay`` (default on) runs the replay-equivalence checker: every invocation is traced (what
+    the workflow was sent or had thrown into it at each ``yield``, and what it yielded next), the history
+    is replayed from scratch after each invocation, and any difference from the first run raises
+    :class:`~replayflow.ReplayDivergenceError` from the call that drove it.
     """
     owned = service is None
     svc = service if service is not None else LocalDurableService(clock=VirtualClock(start=at.timestamp()))
+    checker = EquivalenceChecker() if check_replay else None
     try:
         handler = workflow if isinstance(workflow, DurableHandler) else durable(workflow)
         function_name = name or _function_name(handler.workflow)
-        svc.register(function_name, handler, execution_timeout=execution_timeout)
+        registered: Any = handler if checker is None else Checked(handler, checker, svc)
+        svc.register(function_name, registered, execution_timeout=execution_timeout)
         for target, fn in (functions or {}).items():
             if isinstance(fn, DurableHandler):
                 svc.register(target, fn)
@@ -245,7 +271,12 @@ def start(
         if owned:
             svc.close()
         raise
-    return LocalExecution(svc, arn, owned=owned, timeout=timeout).settle()
+    execution = LocalExecution(svc, arn, owned=owned, timeout=timeout, checker=checker)
+    try:
+        return execution.settle()
+    except BaseException:
+        execution.close()
+        raise
 
 
 def run(
@@ -259,6 +290,7 @@ def run(
     execution_timeout: int | None = None,
     at: _dt.datetime = EPOCH,
     timeout: float = 60.0,
+    check_replay: bool = True,
 ) -> RunResult:
     """Run ``workflow`` with ``input`` to its end on a local durable service with virtual time.
 
@@ -266,7 +298,8 @@ def run(
     functions it invokes count) with an action, or a
     list of actions (heartbeats, then an answer), for every callback of that name: each acts ``after``
     seconds of virtual time after the workflow created the callback (:func:`succeed`, :func:`fail`,
-    :func:`heartbeat`, :func:`time_out`). Other options as for :func:`start`.
+    :func:`heartbeat`, :func:`time_out`). Other options as for :func:`start` (``check_replay=False``
+    turns the replay-equivalence checker off).
     """
     execution = start(
         workflow,
@@ -277,6 +310,7 @@ def run(
         execution_timeout=execution_timeout,
         at=at,
         timeout=timeout,
+        check_replay=check_replay,
     )
     with execution:
         if callbacks:

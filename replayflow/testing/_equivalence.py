@@ -1,0 +1,233 @@
+"""The replay-equivalence checker: a workflow must see the same thing at every ``yield``, run after run.
+
+:func:`run` and :func:`start` register the workflow wrapped in :class:`Checked`. Each invocation installs
+a :class:`Trace` (through :data:`replayflow._interpreter.TRACER`), which wraps every frame's generator and
+records, per frame, what it was sent or had thrown into it (a value as its ``repr``, an exception as its
+class, message and attributes), what it yielded next, and how it ended. After each invocation the whole
+history, as the service hands it to an invocation, is replayed from scratch with no service and no step
+bodies, and traced too. Every trace is compared with the first-run trace of each frame (the first time
+each event was seen); the first difference is kept as a :class:`~replayflow.ReplayDivergenceError`, raised
+by the toolkit once the service call that caused it returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from replayflow._errors import NonDeterminismError, ReplayDivergenceError
+from replayflow._interpreter import TRACER, Scope
+
+if TYPE_CHECKING:
+    from replayflow.local import LocalDurableService
+
+__all__ = ["Checked", "EquivalenceChecker", "Trace", "service_view"]
+
+#: One observation in a frame: ``(kind, what)``; kind is sent, thrown, yielded, returned or raised.
+Event = tuple[str, str]
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
+
+
+def _show(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # a repr that fails: say so (the same way every time)
+        text = f"<{type(value).__qualname__} whose repr raised {type(exc).__name__}>"
+    return _ADDRESS.sub("", text)
+
+
+def _show_error(error: BaseException) -> str:
+    cls = type(error)
+    attributes = {k: v for k, v in sorted(vars(error).items()) if not k.startswith("_")}
+    shown = f"{cls.__module__}.{cls.__qualname__}: {error}"
+    return f"{shown} {_show(attributes)}" if attributes else shown
+
+
+def _show_op(op: Any) -> str:
+    name = getattr(op, "name", None) if isinstance(op, tuple) else None
+    return f"{type(op).__name__} {name!r}" if name is not None else type(op).__name__
+
+
+class _Traced:
+    """A frame's generator, recording what goes in and what comes out."""
+
+    __slots__ = ("events", "gen")
+
+    def __init__(self, gen: Generator[Any, Any, Any], events: list[Event]) -> None:
+        self.gen = gen
+        self.events = events
+
+    def send(self, value: Any) -> Any:
+        self.events.append(("sent", _show(value)))
+        return self._step(self.gen.send, value)
+
+    def throw(self, error: BaseException) -> Any:
+        self.events.append(("thrown", _show_error(error)))
+        return self._step(self.gen.throw, error)
+
+    def _step(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        try:
+            op = fn(arg)
+        except StopIteration as stop:
+            self.events.append(("returned", _show(stop.value)))
+            raise
+        except BaseException as error:
+            self.events.append(("raised", _show_error(error)))
+            raise
+        self.events.append(("yielded", _show_op(op)))
+        return op
+
+    def close(self) -> None:
+        self.gen.close()
+
+    @property
+    def gi_frame(self) -> Any:
+        return getattr(self.gen, "gi_frame", None)
+
+    @property
+    def gi_yieldfrom(self) -> Any:
+        return getattr(self.gen, "gi_yieldfrom", None)
+
+
+class Trace:
+    """What every frame of one invocation (or one dry replay) saw, by the id of the frame's scope."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self) -> None:
+        self.frames: dict[str | None, tuple[str, list[Event]]] = {}
+
+    def wrap(self, gen: Generator[Any, Any, Any], scope: Scope) -> _Traced:
+        events: list[Event] = []
+        self.frames[scope.prefix] = (scope.label, events)
+        return _Traced(gen, events)
+
+
+def service_view(operations: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The operations as the service hands them to an invocation: none inside a finished context."""
+    by_id = {op["Id"]: op for op in operations}
+
+    def visible(op: Mapping[str, Any]) -> bool:
+        parent = by_id.get(op.get("ParentId") or "")
+        while parent is not None:
+            details = parent.get("ContextDetails") or {}
+            if parent["Status"] in _TERMINAL and not details.get("ReplayChildren"):
+                return False
+            parent = by_id.get(parent.get("ParentId") or "")
+        return True
+
+    return [op for op in operations if visible(op)]
+
+
+class EquivalenceChecker:
+    """The first-run trace of every frame, and the first divergence any later trace showed."""
+
+    def __init__(self) -> None:
+        self.first_run: dict[str | None, tuple[str, list[Event]]] = {}
+        self.divergence: ReplayDivergenceError | None = None
+        self.invocations = 0
+        self.replays = 0
+
+    def compare(self, trace: Trace, what: str) -> None:
+        """Compare ``trace`` with the first run (extending it with what was seen for the first time)."""
+        for key, (label, events) in trace.frames.items():
+            known = self.first_run.get(key)
+            if known is None:
+                self.first_run[key] = (label, list(events))
+                continue
+            seen = known[1]
+            for index, (before, now) in enumerate(zip(seen, events, strict=False)):
+                if before != now:
+                    self._diverged(label, seen, index, before, now, what)
+                    return
+            if len(events) > len(seen):
+                seen.extend(events[len(seen) :])
+
+    def _diverged(self, label: str, seen: list[Event], index: int, before: Event, now: Event, what: str) -> None:
+        if self.divergence is not None:
+            return
+        yields = [i for i, (kind, _) in enumerate(seen[:index]) if kind == "yielded"]
+        operation = seen[yields[-1]][1] if yields else None
+        position = len(yields) if yields else None
+        where = f"operation #{position} ({operation}) of {label}" if operation else f"the start of {label}"
+        self.divergence = ReplayDivergenceError(
+            f"Replay divergence at {where}: the first run was {before[0]} {before[1]}, but {what} was "
+            f"{now[0]} {now[1]}. A workflow must see the same values and errors at every yield on every replay.",
+            frame=label,
+            operation=operation,
+            position=position,
+            first_run=f"{before[0]} {before[1]}",
+            replay=f"{now[0]} {now[1]}",
+        )
+
+    def raise_if_diverged(self) -> None:
+        if self.divergence is not None:
+            raise self.divergence
+
+    def replay_from_scratch(
+        self, handler: Any, operations: Sequence[Mapping[str, Any]], live_non_determinism: bool
+    ) -> None:
+        """Replay ``operations`` with no service and no bodies, traced, and compare."""
+        from ._replay import replay
+
+        self.replays += 1
+        trace = Trace()
+        token = TRACER.set(trace)
+        try:
+            report = replay(handler, service_view(operations))
+        finally:
+            TRACER.reset(token)
+        self.compare(trace, f"replay #{self.replays} from scratch")
+        error = report.error
+        if isinstance(error, NonDeterminismError) and not live_non_determinism and self.divergence is None:
+            self.divergence = ReplayDivergenceError(
+                f"Replay divergence: the history the first run wrote does not replay from scratch: {error}",
+                operation=error.name,
+                first_run="the history as written",
+                replay=f"NonDeterminismError: {error}",
+            )
+
+
+class Checked:
+    """A durable handler run under the checker: each invocation is traced, then the history replayed."""
+
+    def __init__(self, handler: Any, checker: EquivalenceChecker, service: LocalDurableService) -> None:
+        self.handler = handler
+        self.checker = checker
+        self.service = service
+        self.__name__ = getattr(handler, "__name__", "handler")
+        self.__qualname__ = getattr(handler, "__qualname__", self.__name__)
+        self.__module__ = getattr(handler, "__module__", __name__)
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        checker = self.checker
+        trace = Trace()
+        token = TRACER.set(trace)
+        live_non_determinism = False
+        try:
+            output = self.handler(event, context)
+            error = output.get("Error") if isinstance(output, dict) else None
+            live_non_determinism = "NonDeterminismError" in str((error or {}).get("ErrorType"))
+            return output
+        except NonDeterminismError:
+            live_non_determinism = True
+            raise
+        finally:
+            TRACER.reset(token)
+            checker.invocations += 1
+            checker.compare(trace, f"invocation #{checker.invocations}")
+            arn = event.get("DurableExecutionArn") if isinstance(event, dict) else None
+            if arn:
+                self._replay(arn, live_non_determinism)
+
+    def _replay(self, arn: str, live_non_determinism: bool) -> None:
+        from ._run import snapshot
+
+        try:
+            operations = snapshot(self.service, arn).operations
+        except Exception:  # pragma: no cover - the execution is gone (the service closed)
+            return
+        self.checker.replay_from_scratch(self.handler, operations, live_non_determinism)
