@@ -131,19 +131,22 @@ class EquivalenceChecker:
         self.invocations = 0
         self.replays = 0
 
-    def compare(self, trace: Trace, what: str) -> None:
-        """Compare ``trace`` with the first run (extending it with what was seen for the first time)."""
+    def compare(self, trace: Trace, what: str, *, first_run: bool = True) -> None:
+        """Compare ``trace`` with the first run; a live invocation (``first_run``) extends the first run with
+        what it saw for the first time. A dry replay does not: past the history it does new work that the
+        next invocation does for real."""
         for key, (label, events) in trace.frames.items():
             known = self.first_run.get(key)
             if known is None:
-                self.first_run[key] = (label, list(events))
+                if first_run:
+                    self.first_run[key] = (label, list(events))
                 continue
             seen = known[1]
             for index, (before, now) in enumerate(zip(seen, events, strict=False)):
                 if before != now:
                     self._diverged(label, seen, index, before, now, what)
                     return
-            if len(events) > len(seen):
+            if first_run and len(events) > len(seen):
                 seen.extend(events[len(seen) :])
 
     def _diverged(self, label: str, seen: list[Event], index: int, before: Event, now: Event, what: str) -> None:
@@ -180,7 +183,7 @@ class EquivalenceChecker:
             report = replay(handler, service_view(operations))
         finally:
             TRACER.reset(token)
-        self.compare(trace, f"replay #{self.replays} from scratch")
+        self.compare(trace, f"replay #{self.replays} from scratch", first_run=False)
         error = report.error
         if isinstance(error, NonDeterminismError) and not live_non_determinism and self.divergence is None:
             self.divergence = ReplayDivergenceError(
@@ -203,25 +206,31 @@ class Checked:
         self.__module__ = getattr(handler, "__module__", __name__)
 
     def __call__(self, event: Any, context: Any) -> Any:
-        checker = self.checker
         trace = Trace()
         token = TRACER.set(trace)
-        live_non_determinism = False
+        failure: BaseException | None = None
         try:
             output = self.handler(event, context)
-            error = output.get("Error") if isinstance(output, dict) else None
-            live_non_determinism = "NonDeterminismError" in str((error or {}).get("ErrorType"))
-            return output
-        except NonDeterminismError:
-            live_non_determinism = True
-            raise
-        finally:
-            TRACER.reset(token)
-            checker.invocations += 1
-            checker.compare(trace, f"invocation #{checker.invocations}")
-            arn = event.get("DurableExecutionArn") if isinstance(event, dict) else None
-            if arn:
-                self._replay(arn, live_non_determinism)
+        except BaseException as exc:  # a crash (ProcessExit), an invocation-level failure...
+            failure, output = exc, None
+        # replayed outside the except block, so that what the replay raises is not chained to the crash
+        error = output.get("Error") if isinstance(output, dict) else None
+        non_determinism = isinstance(failure, NonDeterminismError) or (
+            "NonDeterminismError" in str((error or {}).get("ErrorType"))
+        )
+        self._after(event, trace, token, non_determinism)
+        if failure is not None:
+            raise failure
+        return output
+
+    def _after(self, event: Any, trace: Trace, token: Any, live_non_determinism: bool) -> None:
+        TRACER.reset(token)
+        checker = self.checker
+        checker.invocations += 1
+        checker.compare(trace, f"invocation #{checker.invocations}")
+        arn = event.get("DurableExecutionArn") if isinstance(event, dict) else None
+        if arn:
+            self._replay(arn, live_non_determinism)
 
     def _replay(self, arn: str, live_non_determinism: bool) -> None:
         from ._run import snapshot

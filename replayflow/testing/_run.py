@@ -446,8 +446,24 @@ def _next_timer(service: LocalDurableService, result: RunResult, heartbeats: Map
             due.extend(_callback_deadlines(op, result, heartbeats))
     if result.status != "RUNNING":
         return None
+    retry = _reinvocation_due(service, result)
+    if retry is not None:
+        due.append(retry)
     later = [t for t in due if t > now]
     return min(later) if later else None
+
+
+def _reinvocation_due(service: LocalDurableService, result: RunResult) -> int | None:
+    """When the service re-invokes after failed invocations (a crash, say), from the history; epoch ms."""
+    failures, ended = 0, None
+    for event in result.events:
+        if event["EventType"] == "InvocationCompleted":
+            details = event.get("InvocationCompletedDetails") or {}
+            failures = failures + 1 if details.get("Error") else 0
+            ended = _ms(details.get("EndTimestamp") or event.get("EventTimestamp"))
+    if not failures or ended is None:
+        return None
+    return ended + round(service.invocation_retry.delay(failures) * 1000)
 
 
 def _callback_deadlines(op: Mapping[str, Any], result: RunResult, heartbeats: Mapping[str, int]) -> Iterable[int]:

@@ -1,0 +1,278 @@
+"""A small grammar of workflows, the workflow that runs a case, and its straight-line reference interpretation.
+
+A case is a list of operations (JSON lists, so that it travels as the execution's input)::
+
+    ["step", label, outcome, semantics]   outcome: ok | fail | retry1 | retry2 | exhaust; semantics: alo | amo
+    ["crash", label, semantics]           a step whose first run kills the Lambda process (ProcessExit)
+    ["wait", label, seconds]
+    ["callback", label, answer]           wait_for_callback answered: succeed | fail | timeout | heartbeat
+    ["invoke", label, target]             chained invoke of a plain function: ok | fail
+    ["cond", label, polls]                wait_for_condition that holds after ``polls`` polls
+    ["child", label, body, raises]        a child context running ``body`` (then raising if ``raises``)
+    ["batch", label, kind, items, policy, max_concurrency]
+                                          kind: map | parallel; items: [[body, raises], ...];
+                                          policy: all_completed | fail_fast | min_successful_<k>
+
+Every failing operation is caught and logged as ``["caught", <error class>]``, so the run's result names
+the class each failure raised; :func:`expected` says what the result must be.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import replayflow
+from replayflow import (
+    CompletionConfig,
+    DurableOperationError,
+    RetryPolicy,
+    RetryPresets,
+    StepSemantics,
+    WaitStrategy,
+    step_context,
+)
+from replayflow.local import ProcessExit
+
+#: (step key, attempt) of every step body that finished (returned or raised), and those that ran again.
+COMPLETED: set[tuple[str, int]] = set()
+RAN_AGAIN: list[tuple[str, int]] = []
+CRASHED: set[str] = set()
+
+_RETRY = {
+    "ok": RetryPresets.none(),
+    "fail": RetryPresets.none(),
+    "retry1": RetryPolicy(max_attempts=2, initial_delay=1, jitter=replayflow.Jitter.NONE),
+    "retry2": RetryPolicy(max_attempts=3, initial_delay=1, jitter=replayflow.Jitter.NONE),
+    "exhaust": RetryPolicy(max_attempts=2, initial_delay=1, jitter=replayflow.Jitter.NONE),
+}
+_FAILING_ATTEMPTS = {"ok": 0, "fail": 99, "retry1": 1, "retry2": 2, "exhaust": 99}
+_SEMANTICS = {"alo": StepSemantics.AT_LEAST_ONCE_PER_RETRY, "amo": StepSemantics.AT_MOST_ONCE_PER_RETRY}
+
+
+def reset() -> None:
+    COMPLETED.clear()
+    RAN_AGAIN.clear()
+    CRASHED.clear()
+
+
+def step_body(key: str, outcome: str) -> str:
+    attempt = step_context().attempt
+    done = (key, attempt)
+    if done in COMPLETED:
+        RAN_AGAIN.append(done)
+    if outcome == "crash" and key not in CRASHED:
+        CRASHED.add(key)
+        raise ProcessExit(1)
+    COMPLETED.add(done)
+    if attempt <= _FAILING_ATTEMPTS.get(outcome, 0):
+        raise ValueError(f"{key} failed attempt {attempt}")
+    return key
+
+
+def submitter(key: str, callback_id: str) -> None:
+    done = (key, step_context().attempt)
+    if done in COMPLETED:
+        RAN_AGAIN.append(done)
+    COMPLETED.add(done)
+
+
+def invoke_ok(payload: Any) -> Any:
+    return payload
+
+
+def invoke_fail(payload: Any) -> Any:
+    raise PermissionError(f"refused {payload}")
+
+
+FUNCTIONS = {"target-ok": invoke_ok, "target-fail": invoke_fail}
+
+
+def _poll(state: int) -> int:
+    return state + 1
+
+
+def _reached(polls: int, state: int) -> bool:
+    return state >= polls
+
+
+def _completion(policy: str) -> CompletionConfig:
+    if policy == "all_completed":
+        return CompletionConfig.all_completed()
+    if policy == "fail_fast":
+        return CompletionConfig.all_successful()
+    return CompletionConfig(min_successful=int(policy.rsplit("_", 1)[1]))
+
+
+def interpret(ctx: Any, body: list[Any], path: str) -> Any:
+    """Run ``body``; returns its log."""
+    log: list[Any] = []
+    for op in body:
+        kind, label = op[0], op[1]
+        key = f"{path}{label}"
+        try:
+            if kind == "step":
+                _, _, outcome, semantics = op
+                value = yield ctx.step(
+                    step_body, key, outcome, name=label, semantics=_SEMANTICS[semantics], retry=_RETRY[outcome]
+                )
+                log.append(["step", value])
+            elif kind == "crash":
+                semantics = op[2]
+                value = yield ctx.step(
+                    step_body, key, "crash", name=label, semantics=_SEMANTICS[semantics], retry=RetryPresets.none()
+                )
+                log.append(["step", value])
+            elif kind == "wait":
+                yield ctx.wait(seconds=op[2], name=label)
+                log.append(["wait"])
+            elif kind == "callback":
+                answer = op[2]
+                value = yield ctx.wait_for_callback(
+                    functools.partial(submitter, key),
+                    name=label,
+                    timeout=30,
+                    heartbeat_timeout=10 if answer == "heartbeat" else None,
+                )
+                log.append(["callback", value])
+            elif kind == "invoke":
+                value = yield ctx.invoke(f"target-{op[2]}", key, name=label)
+                log.append(["invoke", value])
+            elif kind == "cond":
+                polls = op[2]
+                strategy = WaitStrategy(
+                    is_done=functools.partial(_reached, polls), initial_delay=1, jitter=replayflow.Jitter.NONE
+                )
+                value = yield ctx.wait_for_condition(_poll, initial_state=0, wait_strategy=strategy, name=label)
+                log.append(["cond", value])
+            elif kind == "child":
+                value = yield ctx.run_in_child_context(functools.partial(_child, op[2], op[3], f"{key}/"), name=label)
+                log.append(["child", value])
+            elif kind == "batch":
+                log.append((yield from _batch(ctx, op, key)))
+            else:  # pragma: no cover - the grammar has no other operations
+                raise AssertionError(f"unknown operation {op!r}")
+        except DurableOperationError as error:
+            log.append(["caught", type(error).__name__])
+    return log
+
+
+def _child(body: list[Any], raises: bool, path: str, ctx: Any) -> Any:
+    log = yield from interpret(ctx, body, path)
+    if raises:
+        raise LookupError(f"{path} raised")
+    return log
+
+
+def _item(items: list[Any], path: str, ctx: Any, item: int, index: int, all_items: Any) -> Any:
+    body, raises = items[index]
+    return (yield from _child(body, raises, f"{path}/{index}/", ctx))
+
+
+def _branch(items: list[Any], path: str, index: int, ctx: Any) -> Any:
+    body, raises = items[index]
+    return (yield from _child(body, raises, f"{path}/{index}/", ctx))
+
+
+def _batch(ctx: Any, op: list[Any], key: str) -> Any:
+    _, label, kind, items, policy, max_concurrency = op
+    options = {"name": label, "completion": _completion(policy), "max_concurrency": max_concurrency}
+    if kind == "map":
+        result = yield ctx.map(list(range(len(items))), functools.partial(_item, items, key), **options)
+    else:
+        branches = [functools.partial(_branch, items, key, i) for i in range(len(items))]
+        result = yield ctx.parallel(branches, **options)
+    return ["batch", [[i.status.value, i.result] for i in result.all], result.completion_reason.value]
+
+
+@replayflow.durable
+def generated(case: list[Any], ctx: Any) -> Any:
+    """The workflow that runs a generated case."""
+    return (yield from interpret(ctx, case, ""))
+
+
+# -- the reference: what the case returns, read straight through -----------------------------------------------
+
+_CALLBACK = {
+    "succeed": ["callback", "yes"],
+    "fail": ["caught", "CallbackFailedError"],
+    "timeout": ["caught", "CallbackTimeoutError"],
+    "heartbeat": ["caught", "CallbackHeartbeatTimeoutError"],
+}
+
+
+def expected(body: list[Any], path: str = "") -> list[Any]:
+    """The log :func:`interpret` returns for ``body``, by reading the case straight through."""
+    log: list[Any] = []
+    for op in body:
+        kind, label = op[0], op[1]
+        key = f"{path}{label}"
+        if kind == "step":
+            log.append(["caught", "StepError"] if op[2] in ("fail", "exhaust") else ["step", key])
+        elif kind == "crash":
+            log.append(["step", key] if op[2] == "alo" else ["caught", "StepInterruptedError"])
+        elif kind == "wait":
+            log.append(["wait"])
+        elif kind == "callback":
+            log.append(_CALLBACK[op[2]])
+        elif kind == "invoke":
+            log.append(["invoke", key] if op[2] == "ok" else ["caught", "InvokeFailedError"])
+        elif kind == "cond":
+            log.append(["cond", op[2]])
+        elif kind == "child":
+            inner = expected(op[2], f"{key}/")
+            log.append(["caught", "ChildContextError"] if op[3] else ["child", inner])
+        else:
+            log.append(_expected_batch(op, key))
+    return log
+
+
+def _expected_batch(op: list[Any], key: str) -> list[Any]:
+    _, _, _, items, policy, _ = op
+    succeeded = failed = 0
+    outcome: list[Any] = []
+    reason = None
+    for index, (body, raises) in enumerate(items):
+        reason = _reason(policy, succeeded, failed)
+        if reason:
+            break
+        if raises:
+            failed += 1
+            outcome.append(["FAILED", None])
+        else:
+            succeeded += 1
+            outcome.append(["SUCCEEDED", expected(body, f"{key}/{index}/")])
+    else:
+        reason = _reason(policy, succeeded, failed) or "ALL_COMPLETED"
+    return ["batch", outcome, reason]
+
+
+def _reason(policy: str, succeeded: int, failed: int) -> str | None:
+    if policy == "fail_fast" and failed:
+        return "FAILURE_TOLERANCE_EXCEEDED"
+    if policy.startswith("min_successful_") and succeeded >= int(policy.rsplit("_", 1)[1]):
+        return "MIN_SUCCESSFUL_REACHED"
+    return None
+
+
+def callbacks_of(body: list[Any]) -> dict[str, Any]:
+    """The ``callbacks=`` for :func:`replayflow.testing.run` that answer the case's callbacks."""
+    from replayflow.testing import fail, succeed, time_out
+
+    actions: dict[str, Any] = {}
+    for op in body:
+        if op[0] == "callback":
+            answer = op[2]
+            actions[op[1]] = (
+                succeed("yes", after=5)
+                if answer == "succeed"
+                else fail("no", after=5)
+                if answer == "fail"
+                else time_out()
+            )
+        elif op[0] == "child":
+            actions.update(callbacks_of(op[2]))
+        elif op[0] == "batch":
+            for item_body, _ in op[3]:
+                actions.update(callbacks_of(item_body))
+    return actions

@@ -1,0 +1,121 @@
+"""Generated workflows on the local service, with crashes: the checker passes, no completed step body runs
+again, and the result is what a straight-line reading of the case says.
+
+``REPLAYFLOW_PROPERTY_EXAMPLES=5000 pytest tests/testing/test_generated.py`` runs thousands of cases; the
+default (the ``replayflow-ci`` profile) keeps the suite's share to well under a minute.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from replayflow.testing import run
+
+from . import generated_workflows as g
+
+settings.register_profile(
+    "replayflow-ci",
+    max_examples=int(os.environ.get("REPLAYFLOW_PROPERTY_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+_LEAVES = st.one_of(
+    st.tuples(
+        st.just("step"),
+        st.just(""),
+        st.sampled_from(["ok", "fail", "retry1", "retry2", "exhaust"]),
+        st.sampled_from(["alo", "amo"]),
+    ),
+    st.tuples(st.just("wait"), st.just(""), st.integers(1, 20)),
+    st.tuples(st.just("callback"), st.just(""), st.sampled_from(["succeed", "fail", "timeout", "heartbeat"])),
+    st.tuples(st.just("invoke"), st.just(""), st.sampled_from(["ok", "fail"])),
+    st.tuples(st.just("cond"), st.just(""), st.integers(1, 3)),
+)
+_CRASH = st.tuples(st.just("crash"), st.just(""), st.sampled_from(["alo", "amo"]))
+_POLICIES = ["all_completed", "fail_fast", "min_successful_1", "min_successful_2"]
+
+
+def bodies(depth: int, crashes: bool) -> st.SearchStrategy[list[Any]]:
+    """Operation lists nested ``depth`` deep; crashes only outside batches (a crash while sibling
+    branches run on worker threads may legitimately re-run a body that finished but was not checkpointed)."""
+    options = [_LEAVES, _CRASH] if crashes else [_LEAVES]
+    if depth > 0:
+        options.append(st.tuples(st.just("child"), st.just(""), bodies(depth - 1, crashes), st.booleans()))
+        options.append(_batches(depth - 1))
+    return st.lists(st.one_of(options), max_size=4)
+
+
+def _batches(depth: int) -> st.SearchStrategy[Any]:
+    @st.composite
+    def batch(draw: Any) -> Any:
+        kind = draw(st.sampled_from(["map", "parallel"]))
+        items = draw(st.lists(st.tuples(bodies(depth, False), st.booleans()), min_size=1, max_size=3))
+        policy = draw(st.sampled_from(_POLICIES))
+        # with a policy that stops early, one branch at a time makes which branches ran deterministic
+        concurrency = draw(st.sampled_from([None, 1, 2])) if policy == "all_completed" else 1
+        return ("batch", "", kind, items, policy, concurrency)
+
+    return batch()
+
+
+def _labelled(body: list[Any], counter: itertools.count[int]) -> list[Any]:
+    """JSON lists, each operation with a label of its own (callbacks are answered by name)."""
+    out = []
+    for generated in body:
+        op = [*generated]
+        op[1] = f"op{next(counter)}"
+        if op[0] == "child":
+            op[2] = _labelled(op[2], counter)
+        elif op[0] == "batch":
+            op[3] = [[_labelled(item, counter), raises] for item, raises in op[3]]
+        out.append(op)
+    return out
+
+
+def run_case(case: list[Any]) -> None:
+    g.reset()
+    result = run(g.generated, case, callbacks=g.callbacks_of(case), functions=g.FUNCTIONS)  # the checker is on
+    assert result.status == "SUCCEEDED", result.explain()
+    assert result.result == g.expected(case)
+    assert g.RAN_AGAIN == [], "a completed step body ran again"
+
+
+@settings(settings.get_profile("replayflow-ci"))
+@given(st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)))
+def test_generated_workflows_replay_equivalently_and_match_the_reference(case):
+    run_case(case)
+
+
+# -- regressions: failing examples found by the property above --------------------------------------------------
+
+
+def test_regression_a_callback_created_after_a_crash_is_answered():
+    """run() stopped answering callbacks when the only timer left was the service's re-invocation."""
+    run_case([["crash", "op0", "alo"], ["callback", "op1", "succeed"]])
+    run_case([["crash", "op0", "amo"], ["wait", "op1", 3], ["callback", "op2", "fail"]])
+
+
+@pytest.mark.parametrize("answer", ["succeed", "fail", "timeout", "heartbeat"])
+def test_every_operation_kind_in_one_case(answer):
+    run_case(
+        [
+            ["step", "op0", "retry2", "amo"],
+            ["crash", "op1", "alo"],
+            ["callback", "op2", answer],
+            ["child", "op3", [["cond", "op4", 2], ["invoke", "op5", "fail"]], False],
+            ["batch", "op6", "map", [[[["step", "op7", "exhaust", "alo"]], False], [[], True]], "all_completed", 2],
+            ["batch", "op8", "parallel", [[[["wait", "op9", 2]], False], [[], False]], "min_successful_1", 1],
+        ]
+    )
+
+
+def test_regression_a_child_failing_after_an_interrupted_step():
+    """The checker compared the dry replay's own stack trace of a not-yet-recorded failure with the run's."""
+    run_case([["child", "op0", [["crash", "op1", "amo"]], True]])
