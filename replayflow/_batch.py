@@ -232,19 +232,19 @@ class BatchSerDes:
     """The default serdes of a batch result: JSON with each item's payload as its item serdes wrote it.
 
     ``item_serdes(index)`` is the serdes of branch ``index``'s result. The summary also records how many
-    branches the batch has (``branchCount``): ``check(summary)`` compares it (and the branch names) with
-    the code before any item is read.
+    branches the batch has (``branchCount``); on replay ``identity`` compares it with the code before any
+    item is read, and each item's name before that item is read.
     """
 
     def __init__(
         self,
         item_serdes: Callable[[int], Any],
         count: int | None = None,
-        check: Callable[[Any], None] | None = None,
+        identity: Identity | None = None,
     ) -> None:
         self.item_serdes = item_serdes
         self.count = count
-        self.check = check
+        self.identity = identity
 
     def serialize(self, value: BatchResult[Any], context: Any) -> str:
         items = []
@@ -264,18 +264,22 @@ class BatchSerDes:
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
         raw = loads(data)
-        if self.check is not None:
-            self.check(raw)
+        identity = self.identity
+        if identity is not None:
+            identity.check_count(raw)
         items = []
         for entry in raw["items"]:
+            name = entry.get("name")
+            if identity is not None and name is not None and name != identity.branches[entry["index"]][2]:
+                raise identity.renamed(entry["index"], name)
             status = BatchItemStatus(entry["status"])
             result = None
             error = None
             if status is BatchItemStatus.SUCCEEDED and entry.get("payload") is not None:
                 result = self.item_serdes(entry["index"]).deserialize(entry["payload"], context)
             elif entry.get("error") is not None:
-                error = _branch_error(entry["error"], None, entry.get("name"))
-            items.append(BatchItem(entry["index"], status, result, error, entry.get("name")))
+                error = _branch_error(entry["error"], None, name)
+            items.append(BatchItem(entry["index"], status, result, error, name))
         return BatchResult(items, CompletionReason(raw["completionReason"]))
 
 
@@ -343,8 +347,8 @@ class _BatchOp(Operation[BatchResult[T]]):
         op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, self.name)
         branches = self.branches()  # user namers run before anything is checkpointed
         config = self.config
-        check = None if rec is None else Identity(self, op_id, branches).check_summary
-        items = BatchSerDes(lambda index: branches[index][3], len(branches), check)
+        identity = None if rec is None else Identity(self, op_id, branches)
+        items = BatchSerDes(lambda index: branches[index][3], len(branches), identity)
         serdes = config.serdes or items
         replay: BatchResult[Any] | None = None
         if rec is not None:
@@ -354,14 +358,14 @@ class _BatchOp(Operation[BatchResult[T]]):
             if status == "SUCCEEDED":
                 if not details.get("ReplayChildren"):
                     result = it.decode(serdes, details.get("Result"), op_id, what)
-                    if serdes is not items and isinstance(result, BatchResult):
-                        Identity(self, op_id, branches).check_result(result)  # a custom serdes' result
+                    if serdes is not items and isinstance(result, BatchResult) and identity is not None:
+                        identity.check_result(result)  # a custom serdes' result
                     return result
                 replay = it.decode(items, details.get("Result"), op_id, what)
             elif status != "STARTED":
                 raise Throw(_branch_error(details.get("Error") or {}, op_id, self.name))
-            else:
-                Identity(self, op_id, branches).check_in_flight(it.records)
+            elif identity is not None:
+                identity.check_in_flight(it.records)
         else:
             it.enqueue(context_update(frame.scope.parent_id, op_id, "START", self.sub_type, self.name))
             it.operation_started(frame, op_id, "CONTEXT", self.sub_type, self.name)
@@ -657,8 +661,8 @@ class Identity:
             attempted=attempted,
         )
 
-    def check_summary(self, raw: Any) -> None:
-        """Compare a recorded batch summary with the code (before any of its items is read)."""
+    def check_count(self, raw: Any) -> None:
+        """Compare a recorded batch summary's branch count with the code (before any of its items is read)."""
         if not isinstance(raw, dict):
             return  # not a summary: reading it fails with a SerDesError
         count = len(self.branches)
@@ -672,9 +676,6 @@ class Identity:
                 raise self._fail(f"at least {self._unit(max(indexes) + 1)}", self._unit(count))
         elif recorded != count:
             raise self._fail(self._unit(recorded), self._unit(count))
-        for entry in entries:
-            if isinstance(entry, dict):
-                self._check_name(entry.get("index"), entry.get("name"))
 
     def check_result(self, result: BatchResult[Any]) -> None:
         """Compare a completed batch's result (read by a custom serdes) with the code."""
@@ -682,7 +683,8 @@ class Identity:
         for item in result.all:
             if item.index >= count:
                 raise self._fail(f"at least {self._unit(item.index + 1)}", self._unit(count))
-            self._check_name(item.index, item.name)
+            if item.name is not None and item.name != self.branches[item.index][2]:
+                raise self.renamed(item.index, item.name)
 
     def check_in_flight(self, records: dict[str, Any]) -> None:
         """A batch still running: a recorded branch beyond the code's last one means branches were removed."""
@@ -699,10 +701,9 @@ class Identity:
             f" (the batch is still running: {self._unit(index)} started, and the code would start another)",
         )
 
-    def _check_name(self, index: Any, name: Any) -> None:
-        if isinstance(index, int) and isinstance(name, str) and index < len(self.branches):
-            current = self.branches[index][2]
-            if current != name:
-                raise self._fail(
-                    f"branch {index} named {name!r}", f"branch {index} named {current!r}", " (a branch was renamed)"
-                )
+    def renamed(self, index: int, name: str) -> NonDeterminismError:
+        """Branch ``index`` was recorded as ``name``; the code names it otherwise."""
+        current = self.branches[index][2]
+        return self._fail(
+            f"branch {index} named {name!r}", f"branch {index} named {current!r}", " (a branch was renamed)"
+        )
