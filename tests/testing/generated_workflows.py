@@ -20,6 +20,8 @@ the class each failure raised; :func:`expected` says what the result must be.
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 from typing import Any
 
 import replayflow
@@ -50,21 +52,46 @@ _FAILING_ATTEMPTS = {"ok": 0, "fail": 99, "retry1": 1, "retry2": 2, "exhaust": 9
 _SEMANTICS = {"alo": StepSemantics.AT_LEAST_ONCE_PER_RETRY, "amo": StepSemantics.AT_MOST_ONCE_PER_RETRY}
 
 
+#: In worker processes (``SubprocessInvoker``): the directory that keeps the sets above across processes,
+#: and a crash is the process exiting for real.
+STATE_DIR = os.environ.get("REPLAYFLOW_GENERATED_DIR")
+
+
 def reset() -> None:
     COMPLETED.clear()
     RAN_AGAIN.clear()
     CRASHED.clear()
 
 
+def _seen(kind: str, key: str) -> bool:
+    if STATE_DIR is None:
+        return False
+    path = Path(STATE_DIR) / kind
+    return path.exists() and key in path.read_text().splitlines()
+
+
+def _mark(kind: str, key: str) -> None:
+    if STATE_DIR is not None:
+        with open(Path(STATE_DIR) / kind, "a") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
 def step_body(key: str, outcome: str) -> str:
     attempt = step_context().attempt
     done = (key, attempt)
-    if done in COMPLETED:
+    if done in COMPLETED or _seen("completed", f"{key}#{attempt}"):
         RAN_AGAIN.append(done)
-    if outcome == "crash" and key not in CRASHED:
+        _mark("ran-again", f"{key}#{attempt}")
+    if outcome == "crash" and key not in CRASHED and not _seen("crashed", key):
         CRASHED.add(key)
+        if STATE_DIR is not None:
+            _mark("crashed", key)
+            os._exit(1)  # the worker process dies mid-invocation
         raise ProcessExit(1)
     COMPLETED.add(done)
+    _mark("completed", f"{key}#{attempt}")
     if attempt <= _FAILING_ATTEMPTS.get(outcome, 0):
         raise ValueError(f"{key} failed attempt {attempt}")
     return key

@@ -140,3 +140,27 @@ def test_regression_six_crashes_in_a_row_exhaust_the_invocation_retries():
     result = run(g.generated, case, callbacks={}, functions=g.FUNCTIONS)
     result.assert_failed("Runtime.ExitError")
     run_case(case[:MAX_CRASHES])
+
+
+@pytest.mark.slow
+def test_a_case_whose_worker_processes_are_killed(tmp_path):
+    """The same case with each crash a real worker process exiting (``SubprocessInvoker``)."""
+    from replayflow.local import LocalDurableService, SubprocessInvoker, VirtualClock
+
+    case = [
+        ["step", "op0", "retry1", "alo"],
+        ["crash", "op1", "alo"],
+        ["child", "op2", [["crash", "op3", "amo"], ["wait", "op4", 5]], False],
+        ["callback", "op5", "succeed"],
+        ["batch", "op6", "map", [[[["step", "op7", "ok", "alo"]], False], [[], True]], "all_completed", None],
+    ]
+    invoker = SubprocessInvoker(env={"REPLAYFLOW_GENERATED_DIR": str(tmp_path)})
+    with LocalDurableService(clock=VirtualClock(), invoker=invoker) as service:
+        service.register("target-ok", g.invoke_ok, durable=False)
+        # the tracer lives in this process, the workflow runs in the workers: the checker stays off
+        result = run(g.generated, case, callbacks=g.callbacks_of(case), service=service, check_replay=False)
+    assert result.status == "SUCCEEDED", result.explain()
+    assert result.result == g.expected(case)
+    assert (tmp_path / "crashed").read_text().split() == ["op1", "op2/op3"]
+    assert not (tmp_path / "ran-again").exists(), "a completed step body ran again"
+    assert invoker.started >= 3  # the killed workers were replaced
