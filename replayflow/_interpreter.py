@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import heapq
 import queue
 import threading
 import time
@@ -214,7 +215,10 @@ class Interpreter:
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
         self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = queue.SimpleQueue()
         self._inflight = 0
-        self._timers: set[str] = set()  # WAITs and retrying steps that frames are parked on
+        # (due epoch ms or _NO_DUE, op id) for the WAITs and retrying steps frames park on; an entry is
+        # pushed whenever one is parked or changes, and stale ones are dropped when they reach the top
+        self._timers: list[tuple[int, str]] = []
+        self._timer_ids: set[str] = set()
         self._refresh_not_before = 0.0  # epoch seconds
         self._refresh_backoff = 1.0
         self._pool: ThreadPoolExecutor | None = None
@@ -459,7 +463,8 @@ class Interpreter:
         """
         self._waiting.setdefault(op_id, []).append((frame, resume))
         if timer:
-            self._timers.add(op_id)
+            self._timer_ids.add(op_id)
+            heapq.heappush(self._timers, (_due(self.records.get(op_id)), op_id))
         return BLOCKED
 
     def wait_for_ready(self, frame: Frame, op_id: str, then: Callable[[OperationDict], Any]) -> Any:
@@ -494,6 +499,8 @@ class Interpreter:
                 self._waiting.setdefault(op_id, []).append((frame, resume))
             else:
                 self.resume(frame, value)
+        if op_id in self._timer_ids and op_id in self._waiting:  # still waited on: the due time may be new
+            heapq.heappush(self._timers, (_due(rec), op_id))
 
     def run_side_effect(
         self,
@@ -568,23 +575,25 @@ class Interpreter:
         """Seconds until the earliest timer a parked frame waits for is due (``None``: no such timer)."""
         if self.dry_run or self.shutdown.is_set() or not self._timer_waiters():
             return None
-        due: int | None = None
-        for op_id in self._timers:
-            end = _due(self.records.get(op_id))
-            if end is not None and (due is None or end < due):
-                due = end
-        if due is None:
+        due = self._timers[0][0]
+        if due == _NO_DUE:
             return None
         now = time.time()
         return max(due / 1000 - now, self._refresh_not_before - now, 0.0)
 
     def _timer_waiters(self) -> bool:
-        """Whether a frame is parked on a timer (forgetting the timers nobody waits for any more)."""
-        waiting = self._waiting
-        for op_id in list(self._timers):
-            if not any(not frame.closed for frame, _ in waiting.get(op_id, ())):
-                self._timers.discard(op_id)
-        return bool(self._timers)
+        """Whether a frame is parked on a timer; the earliest one is then at the top of :attr:`_timers`.
+
+        Entries whose operation nobody waits for any more, or whose due time changed since (a newer entry
+        was pushed), are popped here: each entry is pushed and popped once, so the cost per item is flat.
+        """
+        timers, waiting, records = self._timers, self._waiting, self.records
+        while timers:
+            due, op_id = timers[0]
+            if due == _due(records.get(op_id)) and any(not frame.closed for frame, _ in waiting.get(op_id, ())):
+                return True
+            heapq.heappop(timers)
+        return False
 
     def _refresh(self) -> None:
         """Ask the service what changed (an empty checkpoint); back off while its timer has not fired yet."""
@@ -657,18 +666,22 @@ class Interpreter:
 _ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)
 
 
-def _due(rec: OperationDict | None) -> int | None:
-    """When the service's timer for a started WAIT or a PENDING step falls due (epoch ms), if it has one."""
+#: The due time of a timer the service has not scheduled yet (sorts after every real one).
+_NO_DUE: Final = 2**62
+
+
+def _due(rec: OperationDict | None) -> int:
+    """When the service's timer for a started WAIT or a PENDING step falls due (epoch ms), or ``_NO_DUE``."""
     if rec is None:
-        return None
+        return _NO_DUE
     status = rec.get("Status")
     if status == "STARTED":
         end = (rec.get("WaitDetails") or {}).get("ScheduledEndTimestamp")
     elif status == "PENDING":
         end = (rec.get("StepDetails") or {}).get("NextAttemptTimestamp")
     else:
-        return None
-    return end if isinstance(end, int) else None
+        return _NO_DUE
+    return end if isinstance(end, int) else _NO_DUE
 
 
 def _no_op() -> None:
