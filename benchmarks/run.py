@@ -36,8 +36,8 @@ __all__ = ["Plan", "main"]
 class Plan:
     """Sizes and round counts of one benchmark run."""
 
-    replay_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
-    replay_rounds: dict[int, int] = field(default_factory=lambda: {1_000: 9, 10_000: 7, 100_000: 5})
+    replay_ns: tuple[int, ...] = (100, 1_000, 3_000, 10_000, 100_000)
+    replay_rounds: dict[int, int] = field(default_factory=lambda: {100: 21, 1_000: 11, 3_000: 9, 10_000: 7, 100_000: 5})
     first_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
     first_rounds: dict[int, int] = field(default_factory=lambda: {1_000: 7, 10_000: 5, 100_000: 3})
     #: the official SDK's first run costs ~1.7 ms/step: fewer rounds at 10k, extrapolated above this N.

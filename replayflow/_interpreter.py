@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Final
 from ._checkpoint import TokenRevoked
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
 from ._hooks import OperationInfo
-from ._ids import operation_id
+from ._ids import ROOT_IDS as _ROOT_IDS
+from ._ids import operation_id, root_id
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
 from ._wire import OperationDict
@@ -398,8 +399,10 @@ class Interpreter:
         op_id = scope.next_id
         scope.counter = n = scope.counter + 1
         prefix = scope.prefix
-        key = f"{prefix}-{n + 1}" if prefix else str(n + 1)
-        scope.next_id = _blake2b(key.encode()).hexdigest()[:64]
+        if prefix:
+            scope.next_id = _blake2b(f"{prefix}-{n + 1}".encode()).hexdigest()[:64]
+        else:
+            scope.next_id = _ROOT_IDS[n + 1] if n + 1 < len(_ROOT_IDS) else root_id(n + 1)
         rec = self.records.get(op_id)
         if rec is None:
             if self.dry_run:
