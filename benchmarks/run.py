@@ -23,10 +23,12 @@ from typing import Any
 
 from . import local_backend, sys_floor, sys_official, sys_replayflow
 from .bench import Config, Result, interleave
+from .breakdown import breakdown, breakdown_table
 from .common import Sample
 from .importtime import import_time, imports_boto3
 from .memory import measure
 from .report import first_run_table, import_table, memory_table, replay_table, targets
+from .scale import run_scale, scale_table
 from .workload import PAGE_SIZE, build_workload
 
 __all__ = ["Plan", "main"]
@@ -51,6 +53,10 @@ class Plan:
     memory_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
     first_memory_ns: tuple[int, ...] = (10_000,)
     import_runs: int = 9
+    breakdown_n: int = 10_000
+    breakdown_rounds: int = 9
+    scale_ns: tuple[int, ...] = (1_000, 4_000, 16_000)
+    scale_rounds: int = 3
 
 
 QUICK = Plan(
@@ -66,6 +72,10 @@ QUICK = Plan(
     memory_ns=(1_000,),
     first_memory_ns=(),
     import_runs=3,
+    breakdown_n=1_000,
+    breakdown_rounds=3,
+    scale_ns=(200, 800),
+    scale_rounds=1,
 )
 
 
@@ -203,11 +213,17 @@ def machine() -> str:
     )
 
 
+#: Every section, in report order (a new section: add its name here and its part in :func:`main`).
+SECTIONS = ("replay", "breakdown", "scale", "first", "memory", "import")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (CI smoke, ~20 s)")
     parser.add_argument(
-        "--sections", default="replay,first,memory,import", help="comma-separated subset of replay,first,memory,import"
+        "--sections",
+        default=",".join(SECTIONS),
+        help="comma-separated subset of " + ",".join(SECTIONS),
     )
     parser.add_argument(
         "--latency-10k",
@@ -226,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     header = machine()
     replay = run_replay(plan, official) if "replay" in sections else []
+    per_op = breakdown(plan.breakdown_n, plan.breakdown_rounds) if "breakdown" in sections else []
+    if "scale" in sections:
+        _log("scale curves")
+    scale = run_scale(plan.scale_ns, plan.scale_rounds, _log) if "scale" in sections else []
     first, extrapolated = run_first(plan, official) if "first" in sections else ([], [])
     memory = run_memory(plan, official) if "memory" in sections else []
     imports = run_imports(plan, official) if "import" in sections else []
@@ -233,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     parts = [f"Machine: {header}. Whole run: {elapsed:.0f} s{' (--quick)' if args.quick else ''}."]
     if replay:
         parts += ["### Replay", replay_table(replay)]
+    if per_op:
+        parts += ["### Replay, per-op breakdown", breakdown_table(plan.breakdown_n, per_op)]
+    if scale:
+        parts += ["### Scale curves (local service, virtual clock)", scale_table(scale)]
     if first:
         parts += ["### First run", first_run_table(first, extrapolated)]
     if memory:
@@ -250,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": header,
         "elapsed_s": elapsed,
         "replay": [r.to_json() for r in replay],
+        "breakdown": {"n": plan.breakdown_n, "us_per_op": {label: sec * 1e6 for label, sec in per_op}},
+        "scale": [vars(row) for row in scale],
         "first_run": [r.to_json() for r in first],
         "first_run_extrapolated": extrapolated,
         "memory": memory,
