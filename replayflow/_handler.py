@@ -68,6 +68,7 @@ class DurableHandler(Generic[R]):
         result_serdes: SerDes[Any] | None = None,
         start_checkpoint_delay: float = 0.1,
         on_non_determinism: NonDeterminismPolicy = "fail",
+        pipelined: bool = False,
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
@@ -82,6 +83,7 @@ class DurableHandler(Generic[R]):
         if on_non_determinism not in ("fail", "retry"):
             raise ValidationError(f'on_non_determinism must be "fail" or "retry", got {on_non_determinism!r}')
         self.on_non_determinism = on_non_determinism
+        self.pipelined = bool(pipelined)
         self.result_serdes: Any = result_serdes or JsonSerDes()
         self._hooks = Hooks(self.plugins)
         self._input_serdes = _input_serdes(workflow)
@@ -144,6 +146,7 @@ class DurableHandler(Generic[R]):
             log_replay=self.log_replay if log_replay is None else log_replay,
             dry_run=dry_run,
             start_checkpoint_delay=self.start_checkpoint_delay,
+            pipelined=self.pipelined,
         )
         it.make_context = functools.partial(DurableContext, it)
         return it
@@ -201,6 +204,7 @@ class DurableHandler(Generic[R]):
             log.error("durable execution %s: the service rejected a checkpoint: %s", arn, error)
             return failed_output(error)
         finally:
+            checkpointer.stop()
             if cancel_deadline is not None:
                 cancel_deadline()
 
@@ -254,6 +258,7 @@ def durable(
     result_serdes: SerDes[Any] | None = None,
     start_checkpoint_delay: float = 0.1,
     on_non_determinism: NonDeterminismPolicy = "fail",
+    pipelined: bool = False,
 ) -> Callable[[Callable[..., Any]], DurableHandler[Any]]: ...
 
 
@@ -270,6 +275,7 @@ def durable(
     result_serdes: SerDes[Any] | None = None,
     start_checkpoint_delay: float = 0.1,
     on_non_determinism: NonDeterminismPolicy = "fail",
+    pipelined: bool = False,
 ) -> Any:
     """Turn ``workflow(input, ctx)`` (a generator function, or a plain one) into a Lambda handler.
 
@@ -282,6 +288,11 @@ def durable(
     START travels with its result), ``on_non_determinism``: ``"fail"`` (default) fails the execution with
     :class:`NonDeterminismError`; ``"retry"`` raises it from the handler instead, so the invocation fails,
     nothing is recorded, and the service retries it: roll back the change and the execution carries on.
+    ``pipelined``: at-least-once steps start while the steps before them are still being checkpointed
+    (in batches, by a background sender); everything is durable before a suspension, an at-most-once step,
+    a callback or invoke, and the handler's return. A crash can run again every at-least-once step whose
+    result the service had not acknowledged yet (README, "Pipelined checkpoints"). Per step:
+    ``ctx.step(..., pipelined=True/False)``.
     """
 
     def wrap(fn: Callable[..., Any]) -> DurableHandler[Any]:
@@ -296,6 +307,7 @@ def durable(
             result_serdes=result_serdes,
             start_checkpoint_delay=start_checkpoint_delay,
             on_non_determinism=on_non_determinism,
+            pipelined=pipelined,
         )
 
     if workflow is not None:

@@ -192,6 +192,7 @@ class Interpreter:
         log_replay: bool = False,
         dry_run: bool = False,
         start_checkpoint_delay: float = 0.1,
+        pipelined: bool = False,
     ) -> None:
         self.records = records
         self.arn = arn
@@ -202,6 +203,9 @@ class Interpreter:
         self.lambda_context = lambda_context
         self.log_replay = log_replay
         self.start_checkpoint_delay = start_checkpoint_delay
+        #: Pipelined checkpoints by default: at-least-once steps start while finished work is still being
+        #: checkpointed (see :meth:`before_side_effect`).
+        self.pipelined = pipelined
         #: Dry run: run no user side effects and send nothing; frames stop at their next new work, which is
         #: recorded in :attr:`planned` (used by ``replayflow.testing.replay``).
         self.dry_run = dry_run
@@ -449,10 +453,18 @@ class Interpreter:
         """Send everything queued now (and merge what the service answers)."""
         self.checkpointer.flush()
 
-    def before_side_effect(self) -> None:
-        """Make finished work durable before user code with side effects runs."""
-        if self.checkpointer.has_completions:
-            self.checkpointer.flush()
+    def before_side_effect(self, pipelined: bool | None = None) -> None:
+        """Make finished work durable before user code with side effects runs.
+
+        ``pipelined`` (default: the invocation's setting): hand it to the background sender instead and go
+        on at once; a crash before the service acknowledges it runs the steps it records again.
+        """
+        checkpointer = self.checkpointer
+        if self.pipelined if pipelined is None else pipelined:
+            if checkpointer.has_completions:
+                checkpointer.send_in_background()
+        elif checkpointer.has_completions or checkpointer.sending:
+            checkpointer.flush()
 
     def waiting_on(self) -> list[str]:
         """Ids of the operations that parked frames wait for the service to change."""
