@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import local_backend, sys_floor, sys_official, sys_replayflow
+from . import local_backend, sys_floor, sys_official, sys_pipelined, sys_replayflow
 from .bench import Config, Result, interleave
 from .breakdown import breakdown, breakdown_table
 from .common import Sample
@@ -48,6 +48,9 @@ class Plan:
     latency: float = 0.010
     latency_ns: tuple[int, ...] = (1_000,)
     latency_rounds: int = 5
+    #: Pipelined checkpoints: (latency per call, N) rows against the local service, all three systems.
+    pipelined_runs: tuple[tuple[float, int], ...] = ((0.0, 1_000), (0.010, 1_000), (0.040, 250))
+    pipelined_rounds: int = 3
     #: N at which only replayflow runs with latency (the official SDK would take ~N x 11 ms).
     latency_replayflow_only_ns: tuple[int, ...] = ()
     memory_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
@@ -69,6 +72,8 @@ QUICK = Plan(
     latency=0.002,
     latency_ns=(20,),
     latency_rounds=2,
+    pipelined_runs=((0.0, 50), (0.002, 50)),
+    pipelined_rounds=1,
     memory_ns=(1_000,),
     first_memory_ns=(),
     import_runs=3,
@@ -162,6 +167,21 @@ def run_first(plan: Plan, official: bool) -> tuple[list[Result], list[dict[str, 
     return sorted(results, key=lambda r: (r.variant, r.n, order[r.system])), extrapolated
 
 
+def run_pipelined(plan: Plan, official: bool) -> list[Result]:
+    """First runs against the local service with pipelined checkpoints, beside both unpipelined SDKs."""
+    if not local_backend.available():
+        return []
+    systems: list[Any] = [sys_replayflow, sys_pipelined] + ([sys_official] if official else [])
+    warm = [m.make_first_run(10, 0.0) for m in systems]
+    results: list[Result] = []
+    for latency, n in plan.pipelined_runs:
+        variant = f"local, {latency * 1e3:.0f} ms"
+        _log(f"pipelined first run N={n:,} {variant}")
+        configs = [Config(m.NAME, variant, n, _first_maker(m, "local", n, latency)) for m in systems]
+        results += interleave(configs, plan.pipelined_rounds, warmups=warm)
+    return results
+
+
 def run_memory(plan: Plan, official: bool) -> list[dict[str, Any]]:
     """Peak RSS growth, one fresh process per (system, run kind, history form, N)."""
     systems = ["replayflow", "official", "floor"] if official else ["replayflow", "floor"]
@@ -214,7 +234,7 @@ def machine() -> str:
 
 
 #: Every section, in report order (a new section: add its name here and its part in :func:`main`).
-SECTIONS = ("replay", "breakdown", "scale", "first", "memory", "import")
+SECTIONS = ("replay", "breakdown", "scale", "first", "pipelined", "memory", "import")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         _log("scale curves")
     scale = run_scale(plan.scale_ns, plan.scale_rounds, _log) if "scale" in sections else []
     first, extrapolated = run_first(plan, official) if "first" in sections else ([], [])
+    pipelined = run_pipelined(plan, official) if "pipelined" in sections else []
     memory = run_memory(plan, official) if "memory" in sections else []
     imports = run_imports(plan, official) if "import" in sections else []
     elapsed = time.perf_counter() - started
@@ -259,11 +280,13 @@ def main(argv: list[str] | None = None) -> int:
         parts += ["### Scale curves (local service, virtual clock)", scale_table(scale)]
     if first:
         parts += ["### First run", first_run_table(first, extrapolated)]
+    if pipelined:
+        parts += ["### First run, pipelined checkpoints (local service)", first_run_table(pipelined, [])]
     if memory:
         parts += ["### Memory (peak RSS growth, fresh process per row)", memory_table(memory)]
     if imports:
         parts += ["### Import time (fresh interpreter per sample)", import_table(imports)]
-    parts += ["### Targets", targets(replay, first, memory, imports)]
+    parts += ["### Targets", targets(replay, first, memory, imports, pipelined)]
     report = "\n\n".join(parts) + "\n"
     print(report)
     out = Path(args.out)
@@ -278,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": [vars(row) for row in scale],
         "first_run": [r.to_json() for r in first],
         "first_run_extrapolated": extrapolated,
+        "pipelined": [r.to_json() for r in pipelined],
         "memory": memory,
         "imports": imports,
     }
