@@ -61,12 +61,12 @@ def make_first_run(system: str, n: int, latency: float) -> Callable[[], Sample]:
     from replayflow.local import LocalDurableService
 
     probe = Probe()
-    if system == "replayflow":
+    if system.startswith("replayflow"):
         import replayflow
 
         from .sys_replayflow import _workflow
 
-        handler: Any = replayflow.durable(_workflow(n, probe))
+        handler: Any = replayflow.durable(pipelined=system.endswith("pipelined"))(_workflow(n, probe))
         invoker = None
     else:
         from .sys_official import _handler

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import local_backend, sys_floor, sys_official, sys_replayflow
+from . import local_backend, sys_floor, sys_official, sys_pipelined, sys_replayflow
 from .bench import Config, Result, interleave
+from .breakdown import breakdown, breakdown_table
 from .common import Sample
 from .importtime import import_time, imports_boto3
 from .memory import measure
 from .report import first_run_table, import_table, memory_table, replay_table, targets
+from .scale import run_scale, scale_table
 from .workload import PAGE_SIZE, build_workload
 
 __all__ = ["Plan", "main"]
@@ -36,8 +38,8 @@ __all__ = ["Plan", "main"]
 class Plan:
     """Sizes and round counts of one benchmark run."""
 
-    replay_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
-    replay_rounds: dict[int, int] = field(default_factory=lambda: {1_000: 9, 10_000: 7, 100_000: 5})
+    replay_ns: tuple[int, ...] = (100, 1_000, 3_000, 10_000, 100_000)
+    replay_rounds: dict[int, int] = field(default_factory=lambda: {100: 21, 1_000: 11, 3_000: 9, 10_000: 7, 100_000: 5})
     first_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
     first_rounds: dict[int, int] = field(default_factory=lambda: {1_000: 7, 10_000: 5, 100_000: 3})
     #: the official SDK's first run costs ~1.7 ms/step: fewer rounds at 10k, extrapolated above this N.
@@ -46,11 +48,18 @@ class Plan:
     latency: float = 0.010
     latency_ns: tuple[int, ...] = (1_000,)
     latency_rounds: int = 5
+    #: Pipelined checkpoints: (latency per call, N) rows against the local service, all three systems.
+    pipelined_runs: tuple[tuple[float, int], ...] = ((0.0, 1_000), (0.010, 1_000), (0.040, 250))
+    pipelined_rounds: int = 3
     #: N at which only replayflow runs with latency (the official SDK would take ~N x 11 ms).
     latency_replayflow_only_ns: tuple[int, ...] = ()
     memory_ns: tuple[int, ...] = (1_000, 10_000, 100_000)
     first_memory_ns: tuple[int, ...] = (10_000,)
     import_runs: int = 9
+    breakdown_n: int = 10_000
+    breakdown_rounds: int = 9
+    scale_ns: tuple[int, ...] = (1_000, 4_000, 16_000)
+    scale_rounds: int = 3
 
 
 QUICK = Plan(
@@ -63,9 +72,15 @@ QUICK = Plan(
     latency=0.002,
     latency_ns=(20,),
     latency_rounds=2,
+    pipelined_runs=((0.0, 50), (0.002, 50)),
+    pipelined_rounds=1,
     memory_ns=(1_000,),
     first_memory_ns=(),
     import_runs=3,
+    breakdown_n=1_000,
+    breakdown_rounds=3,
+    scale_ns=(200, 800),
+    scale_rounds=1,
 )
 
 
@@ -152,6 +167,21 @@ def run_first(plan: Plan, official: bool) -> tuple[list[Result], list[dict[str, 
     return sorted(results, key=lambda r: (r.variant, r.n, order[r.system])), extrapolated
 
 
+def run_pipelined(plan: Plan, official: bool) -> list[Result]:
+    """First runs against the local service with pipelined checkpoints, beside both unpipelined SDKs."""
+    if not local_backend.available():
+        return []
+    systems: list[Any] = [sys_replayflow, sys_pipelined] + ([sys_official] if official else [])
+    warm = [m.make_first_run(10, 0.0) for m in systems]
+    results: list[Result] = []
+    for latency, n in plan.pipelined_runs:
+        variant = f"local, {latency * 1e3:.0f} ms"
+        _log(f"pipelined first run N={n:,} {variant}")
+        configs = [Config(m.NAME, variant, n, _first_maker(m, "local", n, latency)) for m in systems]
+        results += interleave(configs, plan.pipelined_rounds, warmups=warm)
+    return results
+
+
 def run_memory(plan: Plan, official: bool) -> list[dict[str, Any]]:
     """Peak RSS growth, one fresh process per (system, run kind, history form, N)."""
     systems = ["replayflow", "official", "floor"] if official else ["replayflow", "floor"]
@@ -203,11 +233,17 @@ def machine() -> str:
     )
 
 
+#: Every section, in report order (a new section: add its name here and its part in :func:`main`).
+SECTIONS = ("replay", "breakdown", "scale", "first", "pipelined", "memory", "import")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (CI smoke, ~20 s)")
     parser.add_argument(
-        "--sections", default="replay,first,memory,import", help="comma-separated subset of replay,first,memory,import"
+        "--sections",
+        default=",".join(SECTIONS),
+        help="comma-separated subset of " + ",".join(SECTIONS),
     )
     parser.add_argument(
         "--latency-10k",
@@ -226,20 +262,31 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     header = machine()
     replay = run_replay(plan, official) if "replay" in sections else []
+    per_op = breakdown(plan.breakdown_n, plan.breakdown_rounds) if "breakdown" in sections else []
+    if "scale" in sections:
+        _log("scale curves")
+    scale = run_scale(plan.scale_ns, plan.scale_rounds, _log) if "scale" in sections else []
     first, extrapolated = run_first(plan, official) if "first" in sections else ([], [])
+    pipelined = run_pipelined(plan, official) if "pipelined" in sections else []
     memory = run_memory(plan, official) if "memory" in sections else []
     imports = run_imports(plan, official) if "import" in sections else []
     elapsed = time.perf_counter() - started
     parts = [f"Machine: {header}. Whole run: {elapsed:.0f} s{' (--quick)' if args.quick else ''}."]
     if replay:
         parts += ["### Replay", replay_table(replay)]
+    if per_op:
+        parts += ["### Replay, per-op breakdown", breakdown_table(plan.breakdown_n, per_op)]
+    if scale:
+        parts += ["### Scale curves (local service, virtual clock)", scale_table(scale)]
     if first:
         parts += ["### First run", first_run_table(first, extrapolated)]
+    if pipelined:
+        parts += ["### First run, pipelined checkpoints (local service)", first_run_table(pipelined, [])]
     if memory:
         parts += ["### Memory (peak RSS growth, fresh process per row)", memory_table(memory)]
     if imports:
         parts += ["### Import time (fresh interpreter per sample)", import_table(imports)]
-    parts += ["### Targets", targets(replay, first, memory, imports)]
+    parts += ["### Targets", targets(replay, first, memory, imports, pipelined)]
     report = "\n\n".join(parts) + "\n"
     print(report)
     out = Path(args.out)
@@ -250,8 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": header,
         "elapsed_s": elapsed,
         "replay": [r.to_json() for r in replay],
+        "breakdown": {"n": plan.breakdown_n, "us_per_op": {label: sec * 1e6 for label, sec in per_op}},
+        "scale": [vars(row) for row in scale],
         "first_run": [r.to_json() for r in first],
         "first_run_extrapolated": extrapolated,
+        "pipelined": [r.to_json() for r in pipelined],
         "memory": memory,
         "imports": imports,
     }

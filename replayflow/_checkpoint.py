@@ -6,6 +6,12 @@ the service (a callback id), and before the invocation returns. A step's START t
 in the same request as its result. Every request consumes the current checkpoint token and the response
 carries the next one; a response without a token after a batch that did not finish the execution means
 the service revoked the token, and the invocation must stop (:class:`TokenRevoked`).
+
+*Pipelined* checkpoints (opt-in, :meth:`Checkpointer.send_in_background`): a sender thread sends what is
+queued, in batches within the limits, while the interpreter goes on with the next at-least-once step.
+Requests still go out one at a time, in order, each with the token the previous one returned; a
+:meth:`flush` waits for the request in flight and sends the rest, so every barrier (a suspension, an
+at-most-once step, a callback id, the handler's return) still finds everything durable.
 """
 
 from __future__ import annotations
@@ -44,8 +50,9 @@ class TokenRevoked(Exception):
 class Checkpointer:
     """Owns the checkpoint token and the queue of updates for one invocation.
 
-    The interpreter's thread uses it, except for :meth:`flush_soon`'s background flush: a lock serializes
-    the two, and what a background flush receives is merged later, on the interpreter's thread.
+    The interpreter's thread uses it, except for :meth:`flush_soon`'s background flush and the pipelined
+    sender: ``_send_lock`` serializes requests (and owns the token), ``_lock`` guards the queue for a moment
+    at a time, and what a background send receives is merged later, on the interpreter's thread.
     """
 
     def __init__(self, transport: Transport | None, arn: str, token: str, records: dict[str, OperationDict]) -> None:
@@ -64,6 +71,13 @@ class Checkpointer:
         self.on_update: Callable[[str], None] = _ignore
         self._client_token = f"{_PROCESS_TOKEN}-{next(_INVOCATIONS)}"  # + the call number: unique per request
         self._lock = threading.Lock()
+        self._send_lock = threading.RLock()
+        #: Pipelined: updates handed to the sender thread and not acknowledged by the service yet.
+        self.sending = False
+        self._sender: threading.Thread | None = None
+        self._wanted = threading.Condition(self._lock)
+        self._wake = False
+        self._stopping = False
         self._received: list[OperationDict] = []  # from background flushes, merged on the interpreter thread
         self._failure: BaseException | None = None  # a background flush's error, raised on the next use
 
@@ -81,25 +95,98 @@ class Checkpointer:
     def flush(self, *, refresh: bool = False) -> None:
         """Send every queued update, in order, in as few requests as the limits allow.
 
-        ``refresh``: with nothing queued, send an empty checkpoint anyway, to learn what changed on the
-        service (a timer that fired, say).
+        Waits first for a background request in flight. ``refresh``: with nothing queued, send an empty
+        checkpoint anyway, to learn what changed on the service (a timer that fired, say).
+        """
+        with self._send_lock:
+            with self._lock:
+                self._raise_failure()
+                self.has_completions = self.has_service_work = False
+                received, self._received = self._received, []
+                pending, self.pending = self.pending, []
+                self.sending = False
+            if received:
+                self.merge(received)
+            if self.transport is None:
+                self.unsent.extend(pending)
+                return
+            if refresh and not pending:
+                self._send([], self.merge)
+            self._send_all(pending, self.merge)
+
+    def _send_all(self, pending: list[dict[str, Any]], merge: Callable[[list[OperationDict]], None]) -> None:
+        """Send ``pending`` in batches; on an error, what was not sent goes back to the front of the queue."""
+        while pending:
+            batch, rest = split_batch(pending)
+            try:
+                self._send(batch, merge)
+            except TokenRevoked:
+                raise  # nothing more can be sent in this invocation
+            except BaseException:
+                with self._lock:
+                    self.pending[:0] = rest
+                raise
+            pending = rest
+
+    def send_in_background(self) -> None:
+        """Pipelined: have the sender thread checkpoint what is queued now, and return at once.
+
+        A failure of a background request is raised here (or by the next :meth:`flush`).
         """
         with self._lock:
             self._raise_failure()
-            self.has_completions = self.has_service_work = False
-            if self._received:
-                received, self._received = self._received, []
-                self.merge(received)
             if self.transport is None:
                 self.unsent.extend(self.pending)
                 self.pending = []
+                self.has_completions = False
                 return
-            if refresh and not self.pending:
-                self._send([], self.merge)
-            while self.pending:
-                batch, rest = split_batch(self.pending)
-                self.pending = rest
-                self._send(batch, self.merge)
+            if not self.pending:
+                return
+            self.has_completions = False
+            self.sending = True
+            self._wake = True
+            if self._sender is None:
+                self._stopping = False
+                self._sender = threading.Thread(target=self._send_loop, name="replayflow-checkpoint", daemon=True)
+                self._sender.start()
+            else:
+                self._wanted.notify()
+
+    def stop(self) -> None:
+        """End the sender thread (after the handler's last flush)."""
+        with self._lock:
+            sender, self._sender = self._sender, None
+            self._stopping = True
+            self._wanted.notify()
+        if sender is not None and sender is not threading.current_thread():
+            sender.join()
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._wake and not self._stopping:
+                    self._wanted.wait()
+                if self._stopping:
+                    return
+                self._wake = False
+            with self._send_lock:
+                with self._lock:
+                    pending, self.pending = self.pending, []
+                    if self._failure is not None:
+                        self.pending[:0] = pending
+                        continue
+                try:
+                    self._send_all(pending, self._keep_received)
+                except BaseException as error:  # raised on the interpreter thread at its next checkpoint
+                    with self._lock:
+                        self._failure = error
+                with self._lock:
+                    if not self.pending:
+                        self.sending = False
+
+    def _keep_received(self, operations: list[OperationDict]) -> None:
+        with self._lock:
+            self._received.extend(operations)
 
     def flush_soon(self, delay: float) -> Callable[[], None]:
         """Flush what is queued now from a background thread in ``delay`` seconds; returns a cancel function.
@@ -113,20 +200,20 @@ class Checkpointer:
 
     @property
     def has_received(self) -> bool:
-        """Whether a background flush brought operations not merged yet."""
-        return bool(self._received) or self._failure is not None
+        """Whether a background send brought operations not merged yet, or is still under way."""
+        return bool(self._received) or self._failure is not None or self.sending
 
     def _flush_in_background(self) -> None:
-        with self._lock:
-            if self._failure is not None:
-                return
+        with self._send_lock:
+            with self._lock:
+                if self._failure is not None:
+                    return
+                pending, self.pending = self.pending, []
             try:
-                while self.pending:
-                    batch, rest = split_batch(self.pending)
-                    self.pending = rest
-                    self._send(batch, self._received.extend)
+                self._send_all(pending, self._keep_received)
             except BaseException as error:  # raised on the interpreter thread at the next flush
-                self._failure = error
+                with self._lock:
+                    self._failure = error
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -163,7 +250,7 @@ class Checkpointer:
 
     def load_pages(self, marker: str | None) -> None:
         """Read ``GetDurableExecutionState`` pages from ``marker`` on and merge them."""
-        with self._lock:
+        with self._send_lock:
             self._load_pages(marker, self.merge)
 
     def _load_pages(self, marker: str | None, merge: Callable[[list[OperationDict]], None]) -> None:

@@ -81,6 +81,7 @@ class DurableContext:
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
         serdes: SerDes[Any] | None = None,
         result_type: Any = None,
+        pipelined: bool | None = None,
         **kwargs: Any,
     ) -> Step[T]:
         """Run ``fn(*args, **kwargs)`` once and checkpoint its result.
@@ -89,10 +90,12 @@ class DurableContext:
         (default ``RetryPresets.default()``: 6 attempts with exponential backoff). ``serdes`` replaces the
         JSON serialization; ``result_type`` (default: ``fn``'s return annotation) is what replayed results
         are structured into. Inside ``fn``, :func:`replayflow.step_context` gives the attempt number, the
-        operation id, a logger and a cancellation signal.
+        operation id, a logger and a cancellation signal. ``pipelined`` (default: ``@durable(pipelined=...)``):
+        whether the body may start before the work finished earlier is durable (at-least-once steps only).
         """
         if (
             retry is None
+            and pipelined is None
             and serdes is None
             and result_type is None
             and semantics is _AT_LEAST_ONCE
@@ -116,6 +119,7 @@ class DurableContext:
             semantics=semantics,
             serdes=serdes,
             result_type=result_type,
+            pipelined=pipelined,
         )
 
     def wait(

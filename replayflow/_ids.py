@@ -10,10 +10,28 @@ from __future__ import annotations
 
 from hashlib import blake2b
 
-__all__ = ["operation_id"]
+__all__ = ["ROOT_IDS", "operation_id", "root_id"]
+
+#: ``ROOT_IDS[n]`` is the id of root operation ``n``: computed once per process and shared by every
+#: invocation a warm process serves (replaying N root operations then costs N list reads, not N hashes).
+ROOT_IDS: list[str] = [""]
+_ROOT_CACHE_MAX = 1 << 17  # 131,072 ids (~15 MB); AWS caps an execution at 3,000 operations
 
 
 def operation_id(prefix: str | None, n: int) -> str:
     """The id of operation ``n`` in the context whose own id is ``prefix`` (``None`` at the root)."""
-    key = f"{prefix}-{n}" if prefix else str(n)
-    return blake2b(key.encode()).hexdigest()[:64]
+    if not prefix:
+        return root_id(n)
+    return blake2b(f"{prefix}-{n}".encode()).hexdigest()[:64]
+
+
+def root_id(n: int) -> str:
+    """The id of root operation ``n`` (from :data:`ROOT_IDS`, extending it up to its cap)."""
+    ids = ROOT_IDS
+    if n < len(ids):
+        return ids[n]
+    if n >= _ROOT_CACHE_MAX:
+        return blake2b(str(n).encode()).hexdigest()[:64]
+    for k in range(len(ids), n + 1):  # appends only: a concurrent reader sees a prefix of the same list
+        ids.append(blake2b(str(k).encode()).hexdigest()[:64])
+    return ids[n]

@@ -25,6 +25,7 @@ import collections
 import contextlib
 import contextvars
 import gc
+import heapq
 import queue
 import threading
 import time
@@ -35,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Final
 from ._checkpoint import TokenRevoked
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
 from ._hooks import OperationInfo
-from ._ids import operation_id
+from ._ids import ROOT_IDS as _ROOT_IDS
+from ._ids import operation_id, root_id
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
 from ._wire import OperationDict
@@ -196,6 +198,7 @@ class Interpreter:
         log_replay: bool = False,
         dry_run: bool = False,
         start_checkpoint_delay: float = 0.1,
+        pipelined: bool = False,
     ) -> None:
         self.records = records
         self.arn = arn
@@ -206,6 +209,9 @@ class Interpreter:
         self.lambda_context = lambda_context
         self.log_replay = log_replay
         self.start_checkpoint_delay = start_checkpoint_delay
+        #: Pipelined checkpoints by default: at-least-once steps start while finished work is still being
+        #: checkpointed (see :meth:`before_side_effect`).
+        self.pipelined = pipelined
         #: Dry run: run no user side effects and send nothing; frames stop at their next new work, which is
         #: recorded in :attr:`planned` (used by ``replayflow.testing.replay``).
         self.dry_run = dry_run
@@ -220,7 +226,10 @@ class Interpreter:
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
         self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = queue.SimpleQueue()
         self._inflight = 0
-        self._timers: set[str] = set()  # WAITs and retrying steps that frames are parked on
+        # (due epoch ms or _NO_DUE, op id) for the WAITs and retrying steps frames park on; an entry is
+        # pushed whenever one is parked or changes, and stale ones are dropped when they reach the top
+        self._timers: list[tuple[int, str]] = []
+        self._timer_ids: set[str] = set()
         self._refresh_not_before = 0.0  # epoch seconds
         self._refresh_backoff = 1.0
         self._pool: ThreadPoolExecutor | None = None
@@ -403,8 +412,10 @@ class Interpreter:
         op_id = scope.next_id
         scope.counter = n = scope.counter + 1
         prefix = scope.prefix
-        key = f"{prefix}-{n + 1}" if prefix else str(n + 1)
-        scope.next_id = _blake2b(key.encode()).hexdigest()[:64]
+        if prefix:
+            scope.next_id = _blake2b(f"{prefix}-{n + 1}".encode()).hexdigest()[:64]
+        else:
+            scope.next_id = _ROOT_IDS[n + 1] if n + 1 < len(_ROOT_IDS) else root_id(n + 1)
         rec = self.records.get(op_id)
         if rec is None:
             if self.dry_run:
@@ -451,10 +462,18 @@ class Interpreter:
         """Send everything queued now (and merge what the service answers)."""
         self.checkpointer.flush()
 
-    def before_side_effect(self) -> None:
-        """Make finished work durable before user code with side effects runs."""
-        if self.checkpointer.has_completions:
-            self.checkpointer.flush()
+    def before_side_effect(self, pipelined: bool | None = None) -> None:
+        """Make finished work durable before user code with side effects runs.
+
+        ``pipelined`` (default: the invocation's setting): hand it to the background sender instead and go
+        on at once; a crash before the service acknowledges it runs the steps it records again.
+        """
+        checkpointer = self.checkpointer
+        if self.pipelined if pipelined is None else pipelined:
+            if checkpointer.has_completions:
+                checkpointer.send_in_background()
+        elif checkpointer.has_completions or checkpointer.sending:
+            checkpointer.flush()
 
     def waiting_on(self) -> list[str]:
         """Ids of the operations that parked frames wait for the service to change."""
@@ -468,7 +487,8 @@ class Interpreter:
         """
         self._waiting.setdefault(op_id, []).append((frame, resume))
         if timer:
-            self._timers.add(op_id)
+            self._timer_ids.add(op_id)
+            heapq.heappush(self._timers, (_due(self.records.get(op_id)), op_id))
         return BLOCKED
 
     def wait_for_ready(self, frame: Frame, op_id: str, then: Callable[[OperationDict], Any]) -> Any:
@@ -503,6 +523,8 @@ class Interpreter:
                 self._waiting.setdefault(op_id, []).append((frame, resume))
             else:
                 self.resume(frame, value)
+        if op_id in self._timer_ids and op_id in self._waiting:  # still waited on: the due time may be new
+            heapq.heappush(self._timers, (_due(rec), op_id))
 
     def run_side_effect(
         self,
@@ -577,23 +599,25 @@ class Interpreter:
         """Seconds until the earliest timer a parked frame waits for is due (``None``: no such timer)."""
         if self.dry_run or self.shutdown.is_set() or not self._timer_waiters():
             return None
-        due: int | None = None
-        for op_id in self._timers:
-            end = _due(self.records.get(op_id))
-            if end is not None and (due is None or end < due):
-                due = end
-        if due is None:
+        due = self._timers[0][0]
+        if due == _NO_DUE:
             return None
         now = time.time()
         return max(due / 1000 - now, self._refresh_not_before - now, 0.0)
 
     def _timer_waiters(self) -> bool:
-        """Whether a frame is parked on a timer (forgetting the timers nobody waits for any more)."""
-        waiting = self._waiting
-        for op_id in list(self._timers):
-            if not any(not frame.closed for frame, _ in waiting.get(op_id, ())):
-                self._timers.discard(op_id)
-        return bool(self._timers)
+        """Whether a frame is parked on a timer; the earliest one is then at the top of :attr:`_timers`.
+
+        Entries whose operation nobody waits for any more, or whose due time changed since (a newer entry
+        was pushed), are popped here: each entry is pushed and popped once, so the cost per item is flat.
+        """
+        timers, waiting, records = self._timers, self._waiting, self.records
+        while timers:
+            due, op_id = timers[0]
+            if due == _due(records.get(op_id)) and any(not frame.closed for frame, _ in waiting.get(op_id, ())):
+                return True
+            heapq.heappop(timers)
+        return False
 
     def _refresh(self) -> None:
         """Ask the service what changed (an empty checkpoint); back off while its timer has not fired yet."""
@@ -666,18 +690,22 @@ class Interpreter:
 _ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)
 
 
-def _due(rec: OperationDict | None) -> int | None:
-    """When the service's timer for a started WAIT or a PENDING step falls due (epoch ms), if it has one."""
+#: The due time of a timer the service has not scheduled yet (sorts after every real one).
+_NO_DUE: Final = 2**62
+
+
+def _due(rec: OperationDict | None) -> int:
+    """When the service's timer for a started WAIT or a PENDING step falls due (epoch ms), or ``_NO_DUE``."""
     if rec is None:
-        return None
+        return _NO_DUE
     status = rec.get("Status")
     if status == "STARTED":
         end = (rec.get("WaitDetails") or {}).get("ScheduledEndTimestamp")
     elif status == "PENDING":
         end = (rec.get("StepDetails") or {}).get("NextAttemptTimestamp")
     else:
-        return None
-    return end if isinstance(end, int) else None
+        return _NO_DUE
+    return end if isinstance(end, int) else _NO_DUE
 
 
 def _no_op() -> None:

@@ -152,6 +152,8 @@ class StepOptions:
     retry: RetryStrategy | None
     semantics: StepSemantics
     serdes: Any
+    #: ``None``: the invocation's setting (``@durable(pipelined=...)``)
+    pipelined: bool | None = None
 
 
 DEFAULT_OPTIONS = StepOptions(None, StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
@@ -207,6 +209,7 @@ class Step(Operation[T]):
         semantics: StepSemantics,
         serdes: SerDes[Any] | None,
         result_type: Any,
+        pipelined: bool | None = None,
     ) -> Step[T]:
         """Validate the arguments of ``ctx.step`` and build the descriptor."""
         if not callable(fn):
@@ -217,12 +220,21 @@ class Step(Operation[T]):
             raise ValidationError(f"retry must be a retry strategy (a callable), got {retry!r}")
         if not isinstance(semantics, StepSemantics):
             raise ValidationError(f"semantics must be a StepSemantics, got {semantics!r}")
+        if pipelined is not None and not isinstance(pipelined, bool):
+            raise ValidationError(f"pipelined must be True, False or None, got {pipelined!r}")
+        if pipelined and semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
+            raise ValidationError("an at-most-once step cannot be pipelined: its START must be durable first")
         if name is None:
             name = default_name(fn)
-        if retry is None and semantics is StepSemantics.AT_LEAST_ONCE_PER_RETRY and serdes is None:
+        if (
+            retry is None
+            and semantics is StepSemantics.AT_LEAST_ONCE_PER_RETRY
+            and serdes is None
+            and pipelined is None
+        ):
             options = DEFAULT_OPTIONS
         else:
-            options = StepOptions(retry, semantics, serdes)
+            options = StepOptions(retry, semantics, serdes, pipelined)
         return Step(fn, args, kwargs, name, options, result_type)
 
     # -- interpretation -----------------------------------------------------------------------------------
@@ -299,7 +311,7 @@ class Step(Operation[T]):
         if self.options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
             it.flush()  # the START must be durable before the body may run
         else:
-            it.before_side_effect()
+            it.before_side_effect(self.options.pipelined)
         context = StepContext(op_id, self.name, attempt, it.logger, it.arn, frame.cancel)
 
         def work() -> tuple[str | None, Any]:

@@ -113,3 +113,16 @@ def test_memory_and_import_probes() -> None:
     assert "`replayflow`" in import_table(
         [{"module": "replayflow", "median_s": median, "samples": samples, "boto3": False}]
     )
+
+
+def test_breakdown_and_scale_sections_run_at_tiny_sizes() -> None:
+    from benchmarks.breakdown import breakdown, breakdown_table
+    from benchmarks.scale import WORKLOADS, run_scale, scale_table
+
+    rows = breakdown(50, 1)
+    assert len(rows) == 10 and all(seconds > 0 for _, seconds in rows)
+    assert "us/op" in breakdown_table(50, rows)
+    scale = run_scale((20,), 1)
+    assert [row.workload for row in scale] == list(WORKLOADS)
+    assert all(row.invocations == 2 for row in scale)  # the first run suspends on timers; the replay ends it
+    assert "us/item" in scale_table(scale)

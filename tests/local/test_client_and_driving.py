@@ -47,7 +47,11 @@ def test_local_lambda_client_raises_client_errors() -> None:
         lam.delete_function  # noqa: B018
 
 
-def test_latency_and_call_counts() -> None:
+def test_latency_and_call_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from replayflow.local import engine
+
+    slept: list[float] = []
+    monkeypatch.setattr(engine, "time", type("FakeTime", (), {"sleep": staticmethod(slept.append)}))
     svc = LocalDurableService(latency=0.01)
 
     def body(s: Session) -> dict[str, Any]:
@@ -57,9 +61,8 @@ def test_latency_and_call_counts() -> None:
         return {"Status": "SUCCEEDED"}
 
     svc.register("f", raw_handler(body))
-    started = time.monotonic()
     assert svc.run("f").succeeded
-    assert time.monotonic() - started >= 0.06
+    assert slept == [0.01] * 6  # every service call pays the latency: 5 checkpoints and 1 state read
     assert svc.calls["CheckpointDurableExecution"] == 5 and svc.calls["GetDurableExecutionState"] == 1
 
 

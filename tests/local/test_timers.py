@@ -23,9 +23,18 @@ def test_a_two_hour_wait_costs_nothing(service: LocalDurableService) -> None:
 
     service.register("wf", wf)
     begin = service.clock.now()
-    started = time.monotonic()
+    clock = service.clock
+    assert isinstance(clock, VirtualClock)
+    jumps: list[float] = []
+    jump_to = clock.jump_to
+
+    def recording_jump(target: float) -> None:
+        jumps.append(target)
+        jump_to(target)
+
+    clock.jump_to = recording_jump  # type: ignore[method-assign]
     result = service.run("wf", {"n": 21})
-    assert time.monotonic() - started < 1.0
+    assert jumps == [pytest.approx(begin + 7200, abs=1)]  # the driver jumped to the wait's end instead of sleeping
     assert result.succeeded and result.value == 42
     history = events(service, result.arn)
     assert [e["EventType"] for e in history] == [
@@ -186,7 +195,7 @@ def test_real_clock_waits_for_real() -> None:
     svc.register("wf", wf)
     started = time.monotonic()
     assert svc.run("wf", timeout=10).value == "ok"
-    assert 0.9 < time.monotonic() - started < 5
+    assert time.monotonic() - started > 0.9  # it really waited (a lower bound: load cannot break it)
 
 
 def test_a_wait_that_ends_while_a_sibling_step_runs_resumes_in_the_same_invocation() -> None:
@@ -209,10 +218,8 @@ def test_a_wait_that_ends_while_a_sibling_step_runs_resumes_in_the_same_invocati
         return both.get_results()
 
     svc.register("wf", wf)
-    started = time.monotonic()
     result = svc.run("wf", timeout=30)
     assert result.value == ["left", True]
-    assert time.monotonic() - started < 5
     kinds = event_types(svc, result.arn)
     assert kinds.count("InvocationCompleted") == 1  # no suspension: one invocation did it all
     assert kinds.index("WaitSucceeded") < kinds.index("StepSucceeded")

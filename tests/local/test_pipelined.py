@@ -1,0 +1,199 @@
+"""Pipelined checkpoints on the local service: fewer calls, the same history, every barrier, crash points.
+
+With ``@durable(pipelined=True)`` (or ``ctx.step(..., pipelined=True)``) at-least-once steps start while the
+steps before them are being checkpointed in the background. Each barrier is checked from inside user code
+by reading the service's own history: what the service has made durable when the code runs.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import replayflow
+from replayflow import StepSemantics, ValidationError
+from replayflow.local import LocalDurableService, ProcessExit
+
+from .raw import events
+
+N = 120
+
+
+def durable_steps(svc: LocalDurableService) -> list[str]:
+    """Names of the steps the service recorded as succeeded, in order (what survives a crash)."""
+    arn = replayflow.step_context().execution_arn
+    page = svc.history(arn, max_items=1000)["Events"]
+    return [e["Name"] for e in page if e["EventType"] == "StepSucceeded"]
+
+
+def names(n: int) -> list[str]:
+    return [f"s{i}" for i in range(n)]
+
+
+def test_pipelined_steps_share_checkpoints_and_the_history_is_the_same() -> None:
+    svc = LocalDurableService(latency=0.005)
+    ran: collections.Counter[str] = collections.Counter()
+
+    def work(i: int) -> int:
+        ran[f"s{i}"] += 1
+        return i
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        total = 0
+        for i in range(N):
+            total += yield ctx.step(work, i, name=f"s{i}")
+        yield ctx.wait(seconds=30, name="nap")  # a suspension: everything before it is durable
+        return total
+
+    svc.register("wf", wf)
+    result = svc.run("wf")
+    assert result.succeeded and result.value == sum(range(N))
+    assert ran == collections.Counter(names(N))  # the replay after the wait ran no body again
+    history = events(svc, result.arn)
+    assert [e["Name"] for e in history if e["EventType"] == "StepSucceeded"] == names(N)
+    assert svc.calls["CheckpointDurableExecution"] < N // 3  # one call per step without pipelining
+
+
+def test_an_at_most_once_step_starts_only_once_everything_before_it_is_durable() -> None:
+    svc = LocalDurableService(latency=0.005)
+    seen: list[list[str]] = []
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        for i in range(N):
+            yield ctx.step(lambda i=i: i, name=f"s{i}")
+        yield ctx.step(
+            lambda: seen.append(durable_steps(svc)), name="once", semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY
+        )
+        yield ctx.step(lambda: seen.append(durable_steps(svc)), name="sync", pipelined=False)
+        return "ok"
+
+    svc.register("wf", wf)
+    assert svc.run("wf").value == "ok"
+    assert seen == [names(N), [*names(N), "once"]]
+
+
+def test_a_callback_id_leaves_the_process_only_after_the_steps_before_it_are_durable() -> None:
+    svc = LocalDurableService(latency=0.005)
+    seen: list[list[str]] = []
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        for i in range(N):
+            yield ctx.step(lambda i=i: i, name=f"s{i}")
+        try:
+            yield ctx.wait_for_callback(lambda callback_id: seen.append(durable_steps(svc)), timeout=5, name="cb")
+        except replayflow.CallbackError:
+            return "timed out"
+        return "answered"
+
+    svc.register("wf", wf)
+    assert svc.run("wf").value == "timed out"
+    assert seen == [names(N)]
+
+
+def test_the_handler_returns_only_once_everything_is_durable() -> None:
+    svc = LocalDurableService(latency=0.005)
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        total = 0
+        for i in range(N):
+            total += yield ctx.step(lambda i=i: i, name=f"s{i}")
+        return total
+
+    svc.register("wf", wf)
+    result = svc.run("wf")
+    assert result.value == sum(range(N))
+    kinds = [e["EventType"] for e in events(svc, result.arn)]
+    assert kinds.count("StepSucceeded") == N and kinds.count("InvocationCompleted") == 1
+    assert kinds.index("ExecutionSucceeded") > max(i for i, k in enumerate(kinds) if k == "StepSucceeded")
+
+
+def test_per_step_pipelining_in_an_execution_that_is_not_pipelined() -> None:
+    svc = LocalDurableService(latency=0.005)
+
+    @replayflow.durable
+    def wf(_: Any, ctx: Any) -> Any:
+        for i in range(N):
+            yield ctx.step(lambda i=i: i, name=f"s{i}", pipelined=True)
+        return "ok"
+
+    svc.register("wf", wf)
+    assert svc.run("wf").value == "ok"
+    assert svc.calls["CheckpointDurableExecution"] < N // 3
+
+
+def test_a_crash_runs_again_only_the_steps_whose_results_were_not_acknowledged() -> None:
+    """The process dies in step 80: the steps the service had not acknowledged run again, nothing else."""
+    svc = LocalDurableService(latency=0.005)
+    ran: collections.Counter[str] = collections.Counter()
+    durable_at_crash: list[str] = []
+
+    def work(i: int) -> int:
+        name = f"s{i}"
+        ran[name] += 1
+        if i == 80 and ran[name] == 1:
+            durable_at_crash.extend(durable_steps(svc))
+            raise ProcessExit(1)
+        return i
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        total = 0
+        for i in range(N):
+            total += yield ctx.step(work, i, name=f"s{i}")
+        return total
+
+    svc.register("wf", wf)
+    result = svc.run("wf")
+    assert result.succeeded and result.value == sum(range(N))
+    history = events(svc, result.arn)
+    crash = next(i for i, e in enumerate(history) if e["EventType"] == "InvocationCompleted")
+    acknowledged = [e["Name"] for e in history[:crash] if e["EventType"] == "StepSucceeded"]
+    assert acknowledged == names(len(acknowledged)) and len(acknowledged) < 80  # a prefix was durable
+    assert durable_at_crash == names(len(durable_at_crash))  # what the crashing body saw: a shorter prefix
+    again = sorted((name for name, count in ran.items() if count == 2), key=lambda name: int(name[1:]))
+    assert again == [f"s{i}" for i in range(len(acknowledged), 81)]  # exactly the unacknowledged ones, and s80
+    assert all(count <= 2 for count in ran.values())
+    assert [e["Name"] for e in history if e["EventType"] == "StepSucceeded"] == names(N)  # each recorded once
+    assert "Runtime.ExitError" in str(history)
+
+
+def test_a_crash_after_a_barrier_runs_nothing_before_it_again() -> None:
+    svc = LocalDurableService(latency=0.005)
+    ran: collections.Counter[str] = collections.Counter()
+    crashed: list[bool] = []
+
+    def once() -> str:
+        if not crashed:
+            crashed.append(True)
+            raise ProcessExit(1)
+        return "second attempt"
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        for i in range(N):
+            yield ctx.step(lambda i=i: ran.update([f"s{i}"]), name=f"s{i}")
+        return (yield ctx.step(once, name="once", semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY))
+
+    svc.register("wf", wf)
+    result = svc.run("wf")
+    assert ran == collections.Counter(names(N))  # all durable before the at-most-once body: none ran again
+    assert result.value == "second attempt"  # the interrupted attempt is handed to the retry strategy
+
+
+def test_pipelining_an_at_most_once_step_is_refused() -> None:
+    svc = LocalDurableService()
+
+    @replayflow.durable
+    def wf(_: Any, ctx: Any) -> Any:
+        try:
+            yield ctx.step(lambda: 1, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY, pipelined=True)
+        except ValidationError as error:
+            return str(error)
+        return "accepted"
+
+    svc.register("wf", wf)
+    assert "at-most-once step cannot be pipelined" in svc.run("wf").value
