@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ._async import settle
 from ._errors import (
     RetryableSerDesError,
     StepError,
@@ -163,7 +164,7 @@ class WaitForCondition(Operation[S]):
                 hooks.emit("on_attempt_start", info, attempt)
             token = _current_step.set(context)
             try:
-                new_state = self.check(state)
+                new_state = settle(it, self.check(state), context.cancellation, what)
             finally:
                 _current_step.reset(token)
             return new_state, _serialize(self.serdes, new_state, it.serdes_context(op_id), what)

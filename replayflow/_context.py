@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
@@ -71,6 +71,21 @@ class DurableContext:
 
     # -- operations -------------------------------------------------------------------------------------------
 
+    @overload
+    def step(  # an async def body: the step gives what the coroutine returns
+        self,
+        fn: Callable[..., Coroutine[Any, Any, T]],
+        /,
+        *args: Any,
+        name: str | None = None,
+        retry: RetryStrategy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serdes: SerDes[Any] | None = None,
+        result_type: Any = None,
+        **kwargs: Any,
+    ) -> Step[T]: ...
+
+    @overload
     def step(
         self,
         fn: Callable[..., T],
@@ -82,14 +97,28 @@ class DurableContext:
         serdes: SerDes[Any] | None = None,
         result_type: Any = None,
         **kwargs: Any,
-    ) -> Step[T]:
+    ) -> Step[T]: ...
+
+    def step(
+        self,
+        fn: Callable[..., Any],
+        /,
+        *args: Any,
+        name: str | None = None,
+        retry: RetryStrategy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serdes: SerDes[Any] | None = None,
+        result_type: Any = None,
+        **kwargs: Any,
+    ) -> Step[Any]:
         """Run ``fn(*args, **kwargs)`` once and checkpoint its result.
 
         ``name`` defaults to ``fn.__name__`` (lambdas stay unnamed). ``retry`` is a retry strategy
         (default ``RetryPresets.default()``: 6 attempts with exponential backoff). ``serdes`` replaces the
         JSON serialization; ``result_type`` (default: ``fn``'s return annotation) is what replayed results
         are structured into. Inside ``fn``, :func:`replayflow.step_context` gives the attempt number, the
-        operation id, a logger and a cancellation signal.
+        operation id, a logger and a cancellation signal. ``fn`` may be an ``async def`` function: it is
+        awaited on the invocation's event loop (see ``replayflow/_async.py``).
         """
         if (
             retry is None

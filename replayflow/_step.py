@@ -26,6 +26,7 @@ import attrs
 import orjson
 from orjson import loads as _orjson_loads
 
+from ._async import settle
 from ._errors import (
     DurableExecutionError,
     DurableOperationError,
@@ -306,7 +307,7 @@ class Step(Operation[T]):
                 hooks.emit("on_attempt_start", info, attempt)
             token = _current_step.set(context)
             try:
-                value = self.fn(*self.args, **self.kwargs)
+                value = settle(it, self.fn(*self.args, **self.kwargs), context.cancellation, self.describe())
             finally:
                 _current_step.reset(token)
             return round_trip(self.serdes, value, it.serdes_context(op_id), self._what())
