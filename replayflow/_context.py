@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
+import random as _random
+import uuid as _uuid
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -14,6 +16,7 @@ from ._duration import Duration, to_seconds
 from ._errors import ValidationError
 from ._invoke import Invoke
 from ._logging import DurableLogger
+from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
 from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
 from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
@@ -342,6 +345,20 @@ class DurableContext:
         three). Yields the final state.
         """
         return WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes)
+
+    # -- replay-safe time, randomness and ids (``_replay_safe.py``) -------------------------------------------
+
+    def now(self, *, name: str | None = None) -> Step[_dt.datetime]:
+        """``yield ctx.now()``: the current UTC time, checkpointed (one STEP operation); replays get the same."""
+        return now_step(_name(name))
+
+    def random(self) -> _random.Random:
+        """A ``random.Random`` that gives the same numbers on every replay (no durable operation)."""
+        return deterministic_random(self._it, self._scope)
+
+    def uuid4(self) -> _uuid.UUID:
+        """A version-4 UUID that is the same on every replay and unique per execution (no durable operation)."""
+        return deterministic_uuid4(self._it, self._scope)
 
 
 def _name(name: str | None) -> str | None:
