@@ -19,8 +19,7 @@ import asyncio
 import contextvars
 import inspect
 import threading
-from collections.abc import Awaitable
-from types import CoroutineType
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -113,14 +112,17 @@ def loop_for(it: Interpreter) -> EventLoopThread:
     return runner
 
 
-def settle(it: Interpreter, value: Any, cancel: threading.Event, what: str) -> Any:
-    """``value`` itself, or, if it is awaitable (an ``async def`` body's coroutine), what it returns."""
-    if value.__class__ is not CoroutineType and not inspect.isawaitable(value):
+def settle(it: Interpreter, value: Any, cancel: threading.Event, what: Callable[[], str]) -> Any:
+    """``value`` itself, or, if it is awaitable (an ``async def`` body's coroutine), what it returns.
+
+    ``what()`` names the operation in a cancellation error.
+    """
+    if not hasattr(value.__class__, "__await__"):
         return value
     if cancel.is_set():
         if inspect.iscoroutine(value):
             value.close()  # never started: no "was never awaited" warning
         from ._step import StepCancelledError
 
-        raise StepCancelledError(f"{what} was not started: the invocation is ending")
-    return loop_for(it).run(value, cancel, what)
+        raise StepCancelledError(f"{what()} was not started: the invocation is ending")
+    return loop_for(it).run(value, cancel, what())

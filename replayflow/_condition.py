@@ -164,7 +164,9 @@ class WaitForCondition(Operation[S]):
                 hooks.emit("on_attempt_start", info, attempt)
             token = _current_step.set(context)
             try:
-                new_state = settle(it, self.check(state), context.cancellation, what)
+                new_state = self.check(state)
+                if hasattr(new_state.__class__, "__await__"):  # an async check: await it (_async.py)
+                    new_state = settle(it, new_state, context.cancellation, lambda: what)
             finally:
                 _current_step.reset(token)
             return new_state, _serialize(self.serdes, new_state, it.serdes_context(op_id), what)

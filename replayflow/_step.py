@@ -307,7 +307,9 @@ class Step(Operation[T]):
                 hooks.emit("on_attempt_start", info, attempt)
             token = _current_step.set(context)
             try:
-                value = settle(it, self.fn(*self.args, **self.kwargs), context.cancellation, self.describe())
+                value = self.fn(*self.args, **self.kwargs)
+                if hasattr(value.__class__, "__await__"):  # an async def body: await it (_async.py)
+                    value = settle(it, value, context.cancellation, self.describe)
             finally:
                 _current_step.reset(token)
             return round_trip(self.serdes, value, it.serdes_context(op_id), self._what())

@@ -172,3 +172,27 @@ def test_an_async_body_failing_for_good_raises_step_error_with_its_type():
             return [error.error_type, error.error_message]
 
     assert run(wf, None).assert_succeeded() == ["ValueError", "no price"]
+
+
+def test_a_handler_called_from_inside_a_running_event_loop_still_awaits_async_bodies():
+    async def double(n: int) -> int:
+        await asyncio.sleep(0)
+        return n * 2
+
+    @replayflow.durable
+    def wf(_, ctx):
+        return (yield ctx.step(double, 21))
+
+    async def caller():  # e.g. an async test, or a framework that calls handlers from its loop
+        return invoke(wf, event())
+
+    assert asyncio.run(caller()) == {"Status": "SUCCEEDED", "Result": "42"}
+
+
+def test_workflow_code_runs_no_loop_until_an_async_body_does():
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(lambda: 1, name="sync")
+        return [t.name for t in threading.enumerate() if t.name == "replayflow-async"]
+
+    assert invoke(wf, event())["Result"] == "[]"
