@@ -137,8 +137,10 @@ def test_beside_powertools_logger_and_tracer(spans, monkeypatch):
 
     provider, exporter = spans
     stream = io.StringIO()
-    logger = Logger(service="orders", logger_handler=logging.StreamHandler(stream))
-    tracer = Tracer(service="orders", disabled=True)  # X-Ray needs its daemon; the decorators still wrap
+    logger = Logger(service="tracing-beside-powertools", logger_handler=logging.StreamHandler(stream))
+    tracer = Tracer(
+        service="tracing-beside-powertools", disabled=True
+    )  # X-Ray needs its daemon; the decorators still wrap
 
     def reserve(n):
         replayflow.step_context().logger.info("reserving %s", n)
@@ -180,8 +182,10 @@ def test_a_handler_wrapped_by_powertools_decorators(spans):
     provider, exporter = spans
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    logger = Logger(service="orders-wrapped", logger_handler=handler, logger_formatter=LambdaPowertoolsFormatter())
-    tracer = Tracer(service="orders", disabled=True)
+    logger = Logger(
+        service="tracing-wrapped-by-powertools", logger_handler=handler, logger_formatter=LambdaPowertoolsFormatter()
+    )
+    tracer = Tracer(service="tracing-wrapped-by-powertools", disabled=True)
 
     @replayflow.durable(logger=logger, plugins=[OpenTelemetryPlugin(tracer_provider=provider)])
     def wf(_, ctx):
