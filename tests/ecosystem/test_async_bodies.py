@@ -196,3 +196,25 @@ def test_workflow_code_runs_no_loop_until_an_async_body_does():
         return [t.name for t in threading.enumerate() if t.name == "replayflow-async"]
 
     assert invoke(wf, event())["Result"] == "[]"
+
+
+def test_an_async_def_workflow_or_child_body_is_a_clear_validation_error():
+    async def child(ctx):
+        return 1
+
+    @replayflow.durable
+    def wf(_, ctx):
+        try:
+            yield ctx.run_in_child_context(child, name="child")
+        except replayflow.ChildContextError as error:  # what a child's failure raises; recorded, so replays agree
+            return str(error)
+
+    message = run(wf, None).assert_succeeded()
+    assert "async def" in message and "generator" in message
+
+    async def workflow(event, ctx):
+        return 1
+
+    result = run(replayflow.durable(workflow), None)
+    assert result.status == "FAILED"
+    assert result.error["ErrorType"] == "replayflow.ValidationError" and "async def" in result.error["ErrorMessage"]
