@@ -218,3 +218,33 @@ def test_an_async_def_workflow_or_child_body_is_a_clear_validation_error():
     result = run(replayflow.durable(workflow), None)
     assert result.status == "FAILED"
     assert result.error["ErrorType"] == "replayflow.ValidationError" and "async def" in result.error["ErrorMessage"]
+
+
+def test_an_orphaned_async_branch_is_cancelled_at_its_await():
+    events = []
+
+    async def quick() -> str:
+        return "first"
+
+    async def slow() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        return "late"
+
+    def fast_branch(ctx):
+        return (yield ctx.step(quick))
+
+    def slow_branch(ctx):
+        return (yield ctx.step(slow))
+
+    @replayflow.durable
+    def wf(_, ctx):
+        batch = yield ctx.parallel([fast_branch, slow_branch], completion=replayflow.CompletionConfig(min_successful=1))
+        return batch.get_results()
+
+    out = invoke(wf, event())
+    assert out == {"Status": "SUCCEEDED", "Result": '["first"]'}
+    assert events == ["cancelled"]

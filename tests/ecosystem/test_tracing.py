@@ -199,3 +199,30 @@ def test_a_handler_wrapped_by_powertools_decorators(spans):
     assert line["function_request_id"] == "req-42" and "executionArn" in line
     invocation = next(s for s in exporter.get_finished_spans() if s.name == "replayflow.invocation")
     assert invocation.attributes["faas.invocation_id"] == "req-42"
+
+
+def test_steps_in_a_child_context_are_children_of_its_span_and_failures_are_recorded(spans):
+    provider, exporter = spans
+
+    def boom():
+        raise ValueError("card declined")
+
+    def billing(ctx):
+        yield ctx.step(lambda: 1, name="authorize")
+        yield ctx.step(boom, retry=replayflow.RetryPresets.none())
+
+    @replayflow.durable(plugins=[OpenTelemetryPlugin(tracer_provider=provider)])
+    def wf(_, ctx):
+        try:
+            yield ctx.run_in_child_context(billing, name="billing")
+        except replayflow.ChildContextError:
+            return "declined"
+
+    assert run(wf, None).assert_succeeded() == "declined"
+    finished = {s.name: s for s in exporter.get_finished_spans()}
+    context = finished["context billing"]
+    assert finished["step authorize"].parent.span_id == context.context.span_id
+    assert finished["step boom"].parent.span_id == context.context.span_id
+    assert finished["step boom"].status.status_code is StatusCode.ERROR
+    assert context.attributes["replayflow.outcome"] == "FAILED" and context.status.status_code is StatusCode.ERROR
+    assert finished["step boom"].events[0].attributes["exception.message"] == "card declined"
