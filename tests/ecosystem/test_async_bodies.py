@@ -248,3 +248,21 @@ def test_an_orphaned_async_branch_is_cancelled_at_its_await():
     out = invoke(wf, event())
     assert out == {"Status": "SUCCEEDED", "Result": '["first"]'}
     assert events == ["cancelled"]
+
+
+def test_an_async_body_logs_like_a_sync_one():
+    from replayflow.testing import capture_logs
+
+    async def charge(amount: int) -> str:
+        replayflow.step_context().logger.info("charging %s", amount)
+        await asyncio.sleep(0)
+        return "paid"
+
+    @replayflow.durable
+    def wf(_, ctx):
+        return (yield ctx.step(charge, 5))
+
+    with capture_logs() as logs:
+        assert invoke(wf, event())["Status"] == "SUCCEEDED"
+    (entry,) = logs.filter(message="charging 5")
+    assert (entry["operationName"], entry["attempt"]) == ("charge", 1) and "executionArn" in entry
