@@ -38,7 +38,6 @@ class EventLoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.started = 0  # coroutines handed to the loop (the tests count them)
         self._thread = threading.Thread(target=self._serve, name="replayflow-async", daemon=True)
         self._thread.start()
 
@@ -65,14 +64,14 @@ class EventLoopThread:
         box: list[asyncio.Task[Any]] = []
 
         def start() -> None:
-            task = self.loop.create_task(_as_coroutine(awaitable), context=context)
+            coroutine = awaitable if inspect.iscoroutine(awaitable) else _as_coroutine(awaitable)
+            task = self.loop.create_task(coroutine, context=context)
             task.add_done_callback(lambda _: done.set())
             box.append(task)
 
         def cancel_task() -> None:
             box[0].cancel()  # runs after start(): the loop's callbacks run in order
 
-        self.started += 1
         self.loop.call_soon_threadsafe(start)
         while not done.wait(CANCEL_POLL):
             if cancel.is_set():
