@@ -70,6 +70,14 @@ def start_body(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
         return _raising(error)
     if isinstance(result, types.GeneratorType):
         return result
+    if isinstance(result, types.CoroutineType):  # workflow code must be a generator: it is replayed
+        result.close()
+        return _raising(
+            ValidationError(
+                f"{getattr(fn, '__qualname__', fn)!r} is an async def function: a workflow, child context or "
+                f"branch body must be a generator (yield ctx operations); put async work in an async def step"
+            )
+        )
     return _returning(result)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ._async import settle
 from ._errors import (
     RetryableSerDesError,
     StepError,
@@ -164,6 +165,8 @@ class WaitForCondition(Operation[S]):
             token = _current_step.set(context)
             try:
                 new_state = self.check(state)
+                if hasattr(new_state.__class__, "__await__"):  # an async check: await it (_async.py)
+                    new_state = settle(it, new_state, context.cancellation, lambda: what)
             finally:
                 _current_step.reset(token)
             return new_state, _serialize(self.serdes, new_state, it.serdes_context(op_id), what)

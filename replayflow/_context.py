@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Generator, Sequence
+import random as _random
+import uuid as _uuid
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
@@ -14,6 +16,7 @@ from ._duration import Duration, to_seconds
 from ._errors import ValidationError
 from ._invoke import Invoke
 from ._logging import DurableLogger
+from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
 from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
 from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
@@ -71,6 +74,22 @@ class DurableContext:
 
     # -- operations -------------------------------------------------------------------------------------------
 
+    @overload
+    def step(  # an async def body: the step gives what the coroutine returns
+        self,
+        fn: Callable[..., Coroutine[Any, Any, T]],
+        /,
+        *args: Any,
+        name: str | None = None,
+        retry: RetryStrategy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serdes: SerDes[Any] | None = None,
+        result_type: Any = None,
+        pipelined: bool | None = None,
+        **kwargs: Any,
+    ) -> Step[T]: ...
+
+    @overload
     def step(
         self,
         fn: Callable[..., T],
@@ -83,7 +102,21 @@ class DurableContext:
         result_type: Any = None,
         pipelined: bool | None = None,
         **kwargs: Any,
-    ) -> Step[T]:
+    ) -> Step[T]: ...
+
+    def step(
+        self,
+        fn: Callable[..., Any],
+        /,
+        *args: Any,
+        name: str | None = None,
+        retry: RetryStrategy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serdes: SerDes[Any] | None = None,
+        result_type: Any = None,
+        pipelined: bool | None = None,
+        **kwargs: Any,
+    ) -> Step[Any]:
         """Run ``fn(*args, **kwargs)`` once and checkpoint its result.
 
         ``name`` defaults to ``fn.__name__`` (lambdas stay unnamed). ``retry`` is a retry strategy
@@ -92,6 +125,8 @@ class DurableContext:
         are structured into. Inside ``fn``, :func:`replayflow.step_context` gives the attempt number, the
         operation id, a logger and a cancellation signal. ``pipelined`` (default: ``@durable(pipelined=...)``):
         whether the body may start before the work finished earlier is durable (at-least-once steps only).
+        ``fn`` may be an ``async def`` function: it is awaited on the invocation's event loop (see
+        ``replayflow/_async.py``).
         """
         if (
             retry is None
@@ -317,6 +352,20 @@ class DurableContext:
         three). Yields the final state.
         """
         return WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes)
+
+    # -- replay-safe time, randomness and ids (``_replay_safe.py``) -------------------------------------------
+
+    def now(self, *, name: str | None = None) -> Step[_dt.datetime]:
+        """``yield ctx.now()``: the current UTC time, checkpointed (one STEP operation); replays get the same."""
+        return now_step(_name(name))
+
+    def random(self) -> _random.Random:
+        """A ``random.Random`` that gives the same numbers on every replay (no durable operation)."""
+        return deterministic_random(self._it, self._scope)
+
+    def uuid4(self) -> _uuid.UUID:
+        """A version-4 UUID that is the same on every replay and unique per execution (no durable operation)."""
+        return deterministic_uuid4(self._it, self._scope)
 
 
 def _name(name: str | None) -> str | None:

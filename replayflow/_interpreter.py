@@ -45,6 +45,7 @@ from ._wire import OperationDict
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    from ._async import EventLoopThread
     from ._checkpoint import Checkpointer
     from ._hooks import Hooks
     from ._logging import DurableLogger
@@ -233,6 +234,8 @@ class Interpreter:
         self._refresh_not_before = 0.0  # epoch seconds
         self._refresh_backoff = 1.0
         self._pool: ThreadPoolExecutor | None = None
+        #: the asyncio loop thread of ``async def`` step bodies (``_async.py``), started on first use
+        self.event_loop: EventLoopThread | None = None
         self._done = False
         self._result: Any = None
         self._error: BaseException | None = None
@@ -266,6 +269,9 @@ class Interpreter:
                     return ("PENDING", None)
         finally:
             self._stop_workers()
+            if self.event_loop is not None:
+                self.event_loop.close()
+                self.event_loop = None
         if self._error is not None:
             return ("FAILED", self._error)
         return ("SUCCEEDED", self._result)

@@ -70,6 +70,9 @@ def user_converter() -> Any:
     converter.register_structure_hook(uuid.UUID, lambda v, _: v if isinstance(v, uuid.UUID) else uuid.UUID(v))
     converter.register_unstructure_hook(decimal.Decimal, str)
     converter.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
+    from ._pydantic import register_pydantic  # pydantic models, when the user's code uses them
+
+    register_pydantic(converter)
     return converter
 
 

@@ -26,6 +26,7 @@ import attrs
 import orjson
 from orjson import loads as _orjson_loads
 
+from ._async import settle
 from ._errors import (
     DurableExecutionError,
     DurableOperationError,
@@ -320,6 +321,8 @@ class Step(Operation[T]):
             token = _current_step.set(context)
             try:
                 value = self.fn(*self.args, **self.kwargs)
+                if hasattr(value.__class__, "__await__"):  # an async def body: await it (_async.py)
+                    value = settle(it, value, context.cancellation, self.describe)
             finally:
                 _current_step.reset(token)
             return round_trip(self.serdes, value, it.serdes_context(op_id), self._what())
