@@ -26,6 +26,7 @@ from ._callback import Callback
 from ._condition import WaitStrategy
 from ._context import DurableContext
 from ._duration import Duration
+from ._envelope import OFFICIAL_FORMAT, EnvelopeSerDes, PayloadFormat
 from ._errors import (
     BatchError,
     CallbackError,
@@ -63,6 +64,7 @@ from ._transport import MockTransport, Transport, use_transport
 __version__ = "0.1.0"
 
 __all__ = [
+    "OFFICIAL_FORMAT",
     "AwsTransport",
     "BatchError",
     "BatchItem",
@@ -83,6 +85,7 @@ __all__ = [
     "DurableLogger",
     "DurableOperationError",
     "Duration",
+    "EnvelopeSerDes",
     "InvalidEventError",
     "InvocationInfo",
     "InvokeError",
@@ -99,6 +102,7 @@ __all__ = [
     "OperationInfo",
     "ParallelBranch",
     "PassThroughSerDes",
+    "PayloadFormat",
     "PayloadTooLargeError",
     "Plugin",
     "RetryPolicy",

@@ -251,6 +251,10 @@ class BatchSerDes:
         return dumps({"completionReason": value.completion_reason.value, "items": items})
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
+        if data.startswith('{"t":'):  # written by the official SDK (or with its format): see _envelope
+            from ._envelope import read_batch
+
+            return read_batch(data)
         raw = loads(data)
         items = []
         for entry in raw["items"]:

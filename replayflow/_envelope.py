@@ -37,7 +37,20 @@ from typing import Any
 import attrs
 
 from ._batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
-from ._errors import ChildContextError, SerDesError
+from ._errors import (
+    BatchError,
+    CallbackError,
+    CallbackFailedError,
+    CallbackSubmitterError,
+    CallbackTimeoutError,
+    ChildContextError,
+    DurableOperationError,
+    InvokeError,
+    SerDesError,
+    StepError,
+    StepInterruptedError,
+    WaitForConditionError,
+)
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext, dumps, serdes_for, user_converter
 
 __all__ = [
@@ -48,6 +61,7 @@ __all__ = [
     "encode",
     "escape",
     "is_envelope",
+    "official_error",
     "payload_format",
     "read_payload",
 ]
@@ -265,7 +279,9 @@ def batch_from_dict(data: Mapping[str, Any]) -> BatchResult[Any]:
     reason = data.get("completionReason")
     if reason is None:  # the official SDK infers it too
         failed = any(item.status is BatchItemStatus.FAILED for item in items)
-        return BatchResult(items, CompletionReason.FAILURE_TOLERANCE_EXCEEDED if failed else CompletionReason.ALL_COMPLETED)
+        return BatchResult(
+            items, CompletionReason.FAILURE_TOLERANCE_EXCEEDED if failed else CompletionReason.ALL_COMPLETED
+        )
     try:
         return BatchResult(items, CompletionReason(reason))
     except ValueError:
@@ -273,6 +289,14 @@ def batch_from_dict(data: Mapping[str, Any]) -> BatchResult[Any]:
             f"the batch result's completion reason {reason!r} (a custom should_complete of the official SDK) "
             f"has no replayflow equivalent"
         ) from None
+
+
+def read_batch(data: str) -> BatchResult[Any]:
+    """A batch result recorded as an envelope (``br``); any other envelope is a ``SerDesError``."""
+    value = read_payload(data)
+    if not isinstance(value, BatchResult):
+        raise SerDesError(f"expected a batch result envelope ('br'), got {type(value).__name__}: {data[:80]!r}")
+    return value
 
 
 # -- the serdes ---------------------------------------------------------------------------------------------
@@ -374,3 +398,51 @@ def payload_format(serdes: Any) -> PayloadFormat | None:
 
         raise ValidationError(f"serdes must be a SerDes or a PayloadFormat, got {serdes!r}")
     return PayloadFormat.uniform(serdes)
+
+
+# -- errors recorded by the official SDK --------------------------------------------------------------------
+
+#: The ``ErrorType`` the official SDK records for its own wrapper classes, and replayflow's matching class.
+OFFICIAL_PREFIX = "aws_durable_execution_sdk_python."
+OFFICIAL_ERRORS: dict[str, type[Exception]] = {
+    OFFICIAL_PREFIX + "exceptions.DurableOperationError": DurableOperationError,
+    OFFICIAL_PREFIX + "exceptions.StepError": StepError,
+    OFFICIAL_PREFIX + "exceptions.StepInterruptedError": StepInterruptedError,
+    OFFICIAL_PREFIX + "exceptions.InvokeError": InvokeError,
+    OFFICIAL_PREFIX + "exceptions.ChildContextError": ChildContextError,
+    OFFICIAL_PREFIX + "exceptions.WaitForConditionError": WaitForConditionError,
+    OFFICIAL_PREFIX + "exceptions.CallbackError": CallbackError,
+    OFFICIAL_PREFIX + "exceptions.CallbackExternalError": CallbackFailedError,
+    OFFICIAL_PREFIX + "exceptions.CallbackTimeoutError": CallbackTimeoutError,
+    OFFICIAL_PREFIX + "exceptions.CallbackSubmitterError": CallbackSubmitterError,
+    OFFICIAL_PREFIX + "exceptions.SerDesError": SerDesError,
+    OFFICIAL_PREFIX + "concurrency.models.BatchCompletionError": BatchError,
+}
+
+
+def official_error(error: DurableOperationError) -> DurableOperationError:
+    """``error`` (an operation's recorded failure) when its ``error_type`` is an official SDK wrapper class.
+
+    As in the official SDK, the operation's class is kept and ``__cause__`` is the recorded error rebuilt as
+    replayflow's matching class; when that class is a subclass of the operation's (a ``StepError`` recorded
+    as ``StepInterruptedError``), the error is raised as that subclass itself.
+    """
+    matching = OFFICIAL_ERRORS.get(error.error_type or "")
+    if matching is None:
+        return error
+    if issubclass(matching, type(error)) and matching is not type(error):
+        narrowed = matching(error.error_message)
+        narrowed.__dict__.update(error.__dict__)
+        return narrowed
+    cause: Exception
+    if issubclass(matching, DurableOperationError):
+        cause = matching(
+            error.error_message,
+            error_type=error.error_type,
+            error_data=error.error_data,
+            stack_trace=error.stack_trace,
+        )
+    else:
+        cause = matching(error.error_message or "")
+    error.__cause__ = cause
+    return error

@@ -19,6 +19,7 @@ from ._alarms import ALARMS
 from ._checkpoint import Checkpointer, TokenRevoked
 from ._child import start_body
 from ._context import DurableContext
+from ._envelope import PayloadFormat, payload_format
 from ._errors import (
     DurableExecutionError,
     InvalidEventError,
@@ -67,6 +68,7 @@ class DurableHandler(Generic[R]):
         result_serdes: SerDes[Any] | None = None,
         start_checkpoint_delay: float = 0.1,
         on_non_determinism: NonDeterminismPolicy = "fail",
+        serdes: SerDes[Any] | PayloadFormat | None = None,
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
@@ -81,7 +83,9 @@ class DurableHandler(Generic[R]):
         if on_non_determinism not in ("fail", "retry"):
             raise ValidationError(f'on_non_determinism must be "fail" or "retry", got {on_non_determinism!r}')
         self.on_non_determinism = on_non_determinism
-        self.result_serdes: Any = result_serdes or JsonSerDes()
+        self.payload_format = payload_format(serdes)
+        fmt_result = self.payload_format.result if self.payload_format is not None else None
+        self.result_serdes: Any = result_serdes or fmt_result or JsonSerDes()
         self._hooks = Hooks(self.plugins)
         self._input_serdes = _input_serdes(workflow)
         functools.update_wrapper(self, workflow)
@@ -144,6 +148,7 @@ class DurableHandler(Generic[R]):
             dry_run=dry_run,
             start_checkpoint_delay=self.start_checkpoint_delay,
         )
+        it.payload_format = self.payload_format
         it.make_context = functools.partial(DurableContext, it)
         return it
 
@@ -253,6 +258,7 @@ def durable(
     result_serdes: SerDes[Any] | None = None,
     start_checkpoint_delay: float = 0.1,
     on_non_determinism: NonDeterminismPolicy = "fail",
+    serdes: SerDes[Any] | PayloadFormat | None = None,
 ) -> Callable[[Callable[..., Any]], DurableHandler[Any]]: ...
 
 
@@ -269,6 +275,7 @@ def durable(
     result_serdes: SerDes[Any] | None = None,
     start_checkpoint_delay: float = 0.1,
     on_non_determinism: NonDeterminismPolicy = "fail",
+    serdes: SerDes[Any] | PayloadFormat | None = None,
 ) -> Any:
     """Turn ``workflow(input, ctx)`` (a generator function, or a plain one) into a Lambda handler.
 
@@ -281,6 +288,9 @@ def durable(
     START travels with its result), ``on_non_determinism``: ``"fail"`` (default) fails the execution with
     :class:`NonDeterminismError`; ``"retry"`` raises it from the handler instead, so the invocation fails,
     nothing is recorded, and the service retries it: roll back the change and the execution carries on.
+    ``serdes``: the handler-wide default serdes of every operation that does not set its own (steps, child
+    contexts, map/parallel, callbacks, invokes, the result); :data:`OFFICIAL_FORMAT` writes every payload
+    as the official AWS SDK does, so either SDK can continue the other's executions.
     """
 
     def wrap(fn: Callable[..., Any]) -> DurableHandler[Any]:
@@ -295,6 +305,7 @@ def durable(
             result_serdes=result_serdes,
             start_checkpoint_delay=start_checkpoint_delay,
             on_non_determinism=on_non_determinism,
+            serdes=serdes,
         )
 
     if workflow is not None:

@@ -176,6 +176,9 @@ class Frame:
 class Interpreter:
     """Drives one invocation's frames; see the module docstring."""
 
+    #: the handler-wide serdes (a ``replayflow.PayloadFormat``), set by the handler; None: the defaults
+    payload_format: Any = None
+
     def __init__(
         self,
         *,
