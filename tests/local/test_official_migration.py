@@ -13,11 +13,9 @@ import pytest
 
 import replayflow
 from replayflow.local import LocalDurableService, VirtualClock
+from tests.interop.migration import EXPECTED, OfficialInvoker, official_workflow, replayflow_workflow
 
-from ..interop.migration import EXPECTED, OfficialInvoker, official_workflow, replayflow_workflow
 from .raw import events
-
-pytest.importorskip("aws_durable_execution_sdk_python")
 
 
 class Counted:
