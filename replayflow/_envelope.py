@@ -154,7 +154,8 @@ def decode(tag: str, value: Any) -> Any:
     except SerDesError:
         raise
     except (TypeError, ValueError, AttributeError, KeyError, decimal.InvalidOperation, binascii.Error) as exc:
-        raise SerDesError(f"malformed envelope {{'t': {tag!r}}}: {type(exc).__name__}: {exc}") from exc
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise SerDesError(f"malformed envelope {{'t': {tag!r}, 'v': {shown}}}: {type(exc).__name__}") from exc
 
 
 def _decode(tag: str, value: Any) -> Any:
@@ -197,7 +198,7 @@ def _unwrap(obj: Any) -> Any:
         tag = obj["t"]
         if type(tag) is not str or tag not in TAGS:
             raise SerDesError(f'Unknown type tag: "{tag}"')
-        return _decode(tag, obj["v"])
+        return decode(tag, obj["v"])
     return obj
 
 
@@ -446,3 +447,62 @@ def official_error(error: DurableOperationError) -> DurableOperationError:
         cause = matching(error.error_message or "")
     error.__cause__ = cause
     return error
+
+
+# -- which format a history uses ----------------------------------------------------------------------------
+
+_RESULT_DETAILS = ("StepDetails", "ContextDetails")
+
+
+@attrs.frozen
+class HistoryFormat:
+    """How the operation results of a history were written: ``envelopes`` and ``plain`` count the results
+    only one of the formats could have written (JSON scalars and lists of them read the same in both)."""
+
+    envelopes: int
+    plain: int
+
+    @property
+    def kind(self) -> str:
+        """``"official"``, ``"plain"``, ``"mixed"`` or ``"either"`` (nothing tells the formats apart)."""
+        if self.envelopes and self.plain:
+            return "mixed"
+        if self.envelopes:
+            return "official"
+        return "plain" if self.plain else "either"
+
+    def describe(self) -> str:
+        kind = self.kind
+        if kind == "official":
+            return f"the official SDK's envelopes ({self.envelopes} results)"
+        if kind == "mixed":
+            return f"mixed: {self.envelopes} results in the official SDK's envelopes, {self.plain} in plain JSON"
+        if kind == "plain":
+            return f"plain JSON ({self.plain} results)"
+        return "JSON scalars only (the same in both formats)"
+
+
+def history_format(operations: Any) -> HistoryFormat:
+    """Classify the recorded results of ``operations`` (operation records)."""
+    envelopes = plain = 0
+    for op in operations:
+        for key in _RESULT_DETAILS:
+            details = op.get(key)
+            payload = details.get("Result") if isinstance(details, dict) else None
+            if not isinstance(payload, str) or details.get("ReplayChildren"):
+                continue
+            try:
+                value = json.loads(payload)
+            except ValueError:
+                continue
+            if is_envelope(value):
+                envelopes += 1
+            elif not is_primitive(value):
+                plain += 1
+    return HistoryFormat(envelopes, plain)
+
+
+def writes_official(handler: Any) -> bool:
+    """Whether a handler (or workflow) writes operation results in the official SDK's format."""
+    fmt = getattr(handler, "payload_format", None)
+    return isinstance(fmt, PayloadFormat) and isinstance(fmt.operations, EnvelopeSerDes)

@@ -207,3 +207,8 @@ class OfficialInvoker:
 
     def close(self) -> None:
         return None
+
+
+#: For ``replayflow replay``: the replayflow version with its defaults, and with the official format.
+order_workflow = replayflow.durable(replayflow_workflow([]))
+order_workflow_official_format = replayflow.durable(replayflow_workflow([]), serdes=replayflow.OFFICIAL_FORMAT)

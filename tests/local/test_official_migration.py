@@ -6,6 +6,10 @@ with the same workflow written with the other SDK, which continues the execution
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -117,3 +121,49 @@ def test_both_sdks_record_the_same_payloads_for_the_same_workflow() -> None:
         recorded.append(step_payloads(svc, arn))
     official, ours = recorded
     assert ours == official
+
+
+def dump_history(svc: LocalDurableService, arn: str, path: Path) -> Path:
+    page = svc.get_durable_execution_history(DurableExecutionArn=arn, IncludeExecutionData=True, MaxItems=1000)
+    path.write_text(json.dumps({"Events": page["Events"]}, default=str))
+    return path
+
+
+def replay_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-m", "replayflow", "replay", *args], cwd=root, capture_output=True, text=True, check=False
+    )
+
+
+def test_replayflow_replay_reads_a_history_the_official_sdk_recorded(tmp_path: Path) -> None:
+    svc = LocalDurableService(clock=VirtualClock(autojump=False))
+    submitted: list[str] = []
+    svc.register("orders", lambda event, context: None, invoker=OfficialInvoker(official_workflow(submitted)))
+    arn = svc.start_execution("orders", '"ada"')
+    suspend(svc, arn, "callback")
+    history = dump_history(svc, arn, tmp_path / "official.json")
+
+    plain = replay_cli(str(history), "tests.interop.migration:order_workflow")
+    assert (plain.returncode, plain.stderr) == (0, "")
+    lines = plain.stdout.splitlines()
+    assert lines[1].startswith("  OK: the code follows the history; it is waiting on ")
+    assert lines[2] == "  payloads: the official SDK's envelopes (10 results); read as the official SDK reads them"
+    assert lines[3].startswith("  note: this code writes new results as plain JSON")
+
+    official = replay_cli("--json", str(history), "tests.interop.migration:order_workflow_official_format")
+    assert official.returncode == 0, official.stdout + official.stderr
+    report = json.loads(official.stdout)
+    assert (report["compatible"], report["payloadFormat"]) == (True, "official")
+
+    # an envelope the official SDK could not read either: the replay stops at that step, named
+    data = json.loads(history.read_text())
+    for event in data["Events"]:
+        if event.get("Name") == "prices" and "StepSucceededDetails" in event:
+            event["StepSucceededDetails"]["Result"]["Payload"] = '{"t":"l","v":[{"t":"d","v":"1.2.3"}]}'
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data))
+    result = replay_cli(str(broken), "tests.interop.migration:order_workflow")
+    assert result.returncode == 1
+    assert "INCOMPATIBLE: cannot read the recorded result of step 'prices'" in result.stdout
+    assert "malformed envelope {'t': 'd', 'v': '1.2.3'}: InvalidOperation" in result.stdout
