@@ -256,6 +256,8 @@ class BatchSerDes:
 
             return read_batch(data)
         raw = loads(data)
+        if not isinstance(raw, dict) or "items" not in raw:
+            raise SerDesError(f"not a batch result replayflow can read: {data[:120]!r}")
         items = []
         for entry in raw["items"]:
             status = BatchItemStatus(entry["status"])

@@ -261,3 +261,16 @@ def test_the_official_format_keeps_callbacks_raw_and_invokes_and_the_result_plai
 def test_a_serdes_option_that_is_not_a_serdes_is_refused() -> None:
     with pytest.raises(replayflow.ValidationError, match="serdes must be a SerDes or a PayloadFormat"):
         replayflow.durable(lambda i, c: None, serdes="official")  # type: ignore[call-overload]
+
+
+def test_a_batch_result_in_neither_format_is_a_clear_error() -> None:
+    h = History()
+    h.child("m", sub_type="Map", payload='{"type":"MapResult","totalCount":2,"completionReason":"ALL_COMPLETED"}')
+
+    def wf(_: Any, ctx: replayflow.DurableContext) -> Any:
+        return (yield ctx.map([1, 2], lambda c, item, i, items: item, name="m"))
+
+    report = replay(wf, h)
+    assert isinstance(report.error, SerDesError)
+    assert "cannot read the recorded result of map 'm'" in str(report.error)
+    assert "not a batch result replayflow can read" in str(report.error)
