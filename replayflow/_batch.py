@@ -34,7 +34,7 @@ from ._errors import (
 from ._ids import operation_id
 from ._interpreter import BLOCKED, Scope, Throw
 from ._operation import Operation, field
-from ._serdes import dumps, loads, serdes_for
+from ._serdes import ENVELOPE_HEAD, dumps, loads, serdes_for
 from ._step import error_object
 
 if TYPE_CHECKING:
@@ -251,7 +251,7 @@ class BatchSerDes:
         return dumps({"completionReason": value.completion_reason.value, "items": items})
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
-        if data.startswith('{"t":'):  # written by the official SDK (or with its format): see _envelope
+        if data.startswith(ENVELOPE_HEAD):  # written by the official SDK (or in its format): see _envelope
             from ._envelope import read_batch
 
             return read_batch(data)

@@ -232,15 +232,6 @@ def read_payload(data: str) -> Any:
     return read_value(obj)
 
 
-#: How every envelope payload text begins (the official SDK writes ``t`` first, with no spaces).
-ENVELOPE_HEAD = '{"t":'
-
-
-def looks_like_envelope(data: str) -> bool:
-    """A cheap test on payload text: could it be an envelope? (Confirmed by :func:`is_envelope` once parsed.)"""
-    return data.startswith(ENVELOPE_HEAD)
-
-
 # -- batch results ------------------------------------------------------------------------------------------
 
 
