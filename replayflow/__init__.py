@@ -26,6 +26,7 @@ from ._callback import Callback
 from ._condition import WaitStrategy
 from ._context import DurableContext
 from ._duration import Duration
+from ._envelope import OFFICIAL_FORMAT, EnvelopeSerDes, PayloadFormat
 from ._errors import (
     BatchError,
     CallbackError,
@@ -64,6 +65,7 @@ from ._transport import MockTransport, Transport, use_transport
 __version__ = "0.1.0"
 
 __all__ = [
+    "OFFICIAL_FORMAT",
     "AwsTransport",
     "BatchError",
     "BatchItem",
@@ -84,6 +86,7 @@ __all__ = [
     "DurableLogger",
     "DurableOperationError",
     "Duration",
+    "EnvelopeSerDes",
     "InvalidEventError",
     "InvocationInfo",
     "InvokeError",
@@ -100,6 +103,7 @@ __all__ = [
     "OperationInfo",
     "ParallelBranch",
     "PassThroughSerDes",
+    "PayloadFormat",
     "PayloadTooLargeError",
     "Plugin",
     "ReplayDivergenceError",

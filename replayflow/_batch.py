@@ -34,7 +34,7 @@ from ._errors import (
 from ._ids import operation_id
 from ._interpreter import BLOCKED, Scope, Throw
 from ._operation import Operation, field
-from ._serdes import dumps, loads, serdes_for
+from ._serdes import ENVELOPE_HEAD, dumps, loads, serdes_for
 from ._step import error_object
 
 if TYPE_CHECKING:
@@ -263,7 +263,13 @@ class BatchSerDes:
         return dumps(summary)
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
+        if data.startswith(ENVELOPE_HEAD):  # written by the official SDK (or in its format): see _envelope
+            from ._envelope import read_batch
+
+            return read_batch(data)
         raw = loads(data)
+        if not isinstance(raw, dict) or "items" not in raw:
+            raise SerDesError(f"not a batch result replayflow can read: {data[:120]!r}")
         identity = self.identity
         if identity is not None:
             identity.check_count(raw)

@@ -13,6 +13,7 @@ from ._callback import CreateCallback, wait_for_callback_op
 from ._child import ChildContext
 from ._condition import WaitForCondition
 from ._duration import Duration, to_seconds
+from ._envelope import PayloadFormat
 from ._errors import ValidationError
 from ._invoke import Invoke
 from ._logging import DurableLogger
@@ -41,12 +42,14 @@ class DurableContext:
         value = yield from ctx.step(fetch, order_id, name="fetch")       # typed as fetch's return type
     """
 
-    __slots__ = ("_it", "_logger", "_scope")
+    __slots__ = ("_format", "_it", "_logger", "_scope")
 
     def __init__(self, it: Interpreter, scope: Scope) -> None:
         self._it = it
         self._scope = scope
         self._logger: DurableLogger | None = None
+        #: the handler-wide serdes (``@durable(serdes=...)``), or None for replayflow's defaults
+        self._format: PayloadFormat | None = getattr(it, "payload_format", None)
 
     # -- information ---------------------------------------------------------------------------------------
 
@@ -136,6 +139,7 @@ class DurableContext:
             and semantics is _AT_LEAST_ONCE
             and (name is None or name.__class__ is str)
             and callable(fn)
+            and self._format is None
         ):
             # the common case, kept cheap: it runs once per operation on every replay
             if name is None:
@@ -145,6 +149,8 @@ class DurableContext:
             except (AttributeError, KeyError):
                 serdes = serdes_for(fn)
             return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
+        if serdes is None and self._format is not None and callable(fn):
+            serdes = self._format.for_function(fn, result_type)
         return Step.make(
             fn,
             args,
@@ -216,6 +222,8 @@ class DurableContext:
         ``child-context-<n>`` for lambdas). A plain function (no ``yield``) works too; its return value is
         the result.
         """
+        if serdes is None and self._format is not None:
+            serdes = self._format.for_function(fn)
         return ChildContext(fn, args, kwargs, _name(name), serdes, sub_type)
 
     def parallel(
@@ -239,6 +247,9 @@ class DurableContext:
         """
         if isinstance(branches, str | bytes) or not isinstance(branches, Sequence):
             raise ValidationError(f"ctx.parallel needs a list of branches, got {branches!r}")
+        if self._format is not None:
+            serdes = serdes if serdes is not None else self._format.batch
+            item_serdes = item_serdes if item_serdes is not None else self._format.operations
         config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
         return ParallelOp(branches, _name(name), config)
 
@@ -263,6 +274,9 @@ class DurableContext:
         """
         if isinstance(items, str | bytes) or not isinstance(items, Sequence):
             raise ValidationError(f"ctx.map needs a sequence of items, got {type(items).__name__}")
+        if self._format is not None and callable(fn):
+            serdes = serdes if serdes is not None else self._format.batch
+            item_serdes = item_serdes if item_serdes is not None else self._format.for_function(fn)
         config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
         return MapOp(items, fn, _name(name), config, item_namer)
 
@@ -280,6 +294,8 @@ class DurableContext:
         ``serdes=JsonSerDes()`` for parsed JSON); a failure, a timeout or a missed heartbeat raises
         ``CallbackFailedError``, ``CallbackTimeoutError`` or ``CallbackHeartbeatTimeoutError``.
         """
+        if serdes is None and self._format is not None:
+            serdes = self._format.callback
         return CreateCallback(
             _name(name),
             to_seconds(timeout, what="a callback timeout", allow_zero=True),
@@ -305,6 +321,8 @@ class DurableContext:
         """
         if not callable(submitter):
             raise ValidationError(f"wait_for_callback needs a callable submitter, got {submitter!r}")
+        if serdes is None and self._format is not None:
+            serdes = self._format.callback
         return wait_for_callback_op(
             submitter,
             _name(name),
@@ -333,6 +351,9 @@ class DurableContext:
             raise ValidationError(f"ctx.invoke needs a function name, got {function_name!r}")
         if tenant_id is not None and not isinstance(tenant_id, str):
             raise ValidationError(f"tenant_id must be a str, got {tenant_id!r}")
+        if self._format is not None:
+            payload_serdes = payload_serdes if payload_serdes is not None else self._format.invoke
+            result_serdes = result_serdes if result_serdes is not None else self._format.invoke
         return Invoke(function_name, payload, _name(name), tenant_id, payload_serdes, result_serdes)
 
     def wait_for_condition(
@@ -351,6 +372,8 @@ class DurableContext:
         when the condition holds, or raises ``WaitForConditionError`` to give up (``WaitStrategy`` does all
         three). Yields the final state.
         """
+        if serdes is None and self._format is not None:
+            serdes = self._format.operations
         return WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes)
 
     # -- replay-safe time, randomness and ids (``_replay_safe.py``) -------------------------------------------

@@ -205,7 +205,7 @@ class DurableOperationError(DurableExecutionError):
     ) -> _E:
         """The error a recorded ``ErrorObject`` stands for (``default_message`` when it has none)."""
         error = error or {}
-        return cls(
+        exc = cls(
             error.get("ErrorMessage") or default_message,
             error_type=error.get("ErrorType"),
             error_data=error.get("ErrorData"),
@@ -213,6 +213,11 @@ class DurableOperationError(DurableExecutionError):
             operation_id=operation_id,
             operation_name=name,
         )
+        if exc.error_type and exc.error_type.startswith("aws_durable_execution_sdk_python."):
+            from ._envelope import official_error  # recorded by the official SDK: its wrapper classes
+
+            return official_error(exc)  # type: ignore[return-value]
+        return exc
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.error_message, self.__dict__))

@@ -20,6 +20,7 @@ from ._alarms import ALARMS
 from ._checkpoint import Checkpointer, TokenRevoked
 from ._child import start_body
 from ._context import DurableContext
+from ._envelope import PayloadFormat, payload_format
 from ._errors import (
     DurableExecutionError,
     InvalidEventError,
@@ -69,6 +70,7 @@ class DurableHandler(Generic[R]):
         start_checkpoint_delay: float = 0.1,
         on_non_determinism: NonDeterminismPolicy = "fail",
         pipelined: bool = False,
+        serdes: SerDes[Any] | PayloadFormat | None = None,
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
@@ -84,7 +86,9 @@ class DurableHandler(Generic[R]):
             raise ValidationError(f'on_non_determinism must be "fail" or "retry", got {on_non_determinism!r}')
         self.on_non_determinism = on_non_determinism
         self.pipelined = bool(pipelined)
-        self.result_serdes: Any = result_serdes or JsonSerDes()
+        self.payload_format = payload_format(serdes)
+        fmt_result = self.payload_format.result if self.payload_format is not None else None
+        self.result_serdes: Any = result_serdes or fmt_result or JsonSerDes()
         self._hooks = Hooks(self.plugins)
         self._input_serdes = _input_serdes(workflow)
         functools.update_wrapper(self, workflow)
@@ -148,6 +152,7 @@ class DurableHandler(Generic[R]):
             start_checkpoint_delay=self.start_checkpoint_delay,
             pipelined=self.pipelined,
         )
+        it.payload_format = self.payload_format
         it.make_context = functools.partial(DurableContext, it)
         return it
 
@@ -259,6 +264,7 @@ def durable(
     start_checkpoint_delay: float = 0.1,
     on_non_determinism: NonDeterminismPolicy = "fail",
     pipelined: bool = False,
+    serdes: SerDes[Any] | PayloadFormat | None = None,
 ) -> Callable[[Callable[..., Any]], DurableHandler[Any]]: ...
 
 
@@ -276,6 +282,7 @@ def durable(
     start_checkpoint_delay: float = 0.1,
     on_non_determinism: NonDeterminismPolicy = "fail",
     pipelined: bool = False,
+    serdes: SerDes[Any] | PayloadFormat | None = None,
 ) -> Any:
     """Turn ``workflow(input, ctx)`` (a generator function, or a plain one) into a Lambda handler.
 
@@ -293,6 +300,9 @@ def durable(
     a callback or invoke, and the handler's return. A crash can run again every at-least-once step whose
     result the service had not acknowledged yet (README, "Pipelined checkpoints"). Per step:
     ``ctx.step(..., pipelined=True/False)``.
+    ``serdes``: the handler-wide default serdes of every operation that does not set its own (steps, child
+    contexts, map/parallel, callbacks, invokes, the result); :data:`OFFICIAL_FORMAT` writes every payload
+    as the official AWS SDK does, so either SDK can continue the other's executions.
     """
 
     def wrap(fn: Callable[..., Any]) -> DurableHandler[Any]:
@@ -308,6 +318,7 @@ def durable(
             start_checkpoint_delay=start_checkpoint_delay,
             on_non_determinism=on_non_determinism,
             pipelined=pipelined,
+            serdes=serdes,
         )
 
     if workflow is not None:

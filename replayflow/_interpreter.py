@@ -38,7 +38,7 @@ from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, Se
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import operation_id, root_id
-from ._serdes import DEFAULT_SERDES, SerDesContext
+from ._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, SerDesContext
 from ._serdes import loads as _loads
 from ._wire import OperationDict
 
@@ -184,6 +184,9 @@ class Frame:
 
 class Interpreter:
     """Drives one invocation's frames; see the module docstring."""
+
+    #: the handler-wide serdes (a ``replayflow.PayloadFormat``), set by the handler; None: the defaults
+    payload_format: Any = None
 
     def __init__(
         self,
@@ -681,7 +684,7 @@ class Interpreter:
         if payload is None:
             return None
         try:
-            if serdes is DEFAULT_SERDES:  # the common case: plain JSON, no context needed
+            if serdes is DEFAULT_SERDES and not payload.startswith(ENVELOPE_HEAD):  # the common case: plain JSON
                 return _loads(payload)
             return serdes.deserialize(payload, SerDesContext(op_id, self.arn))
         except DurableExecutionError as exc:

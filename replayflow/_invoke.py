@@ -18,7 +18,7 @@ from ._errors import (
 )
 from ._interpreter import BLOCKED, Throw
 from ._operation import Operation, field, update
-from ._serdes import DEFAULT_SERDES
+from ._serdes import JsonSerDes
 
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["Invoke"]
 
 T = TypeVar("T")
+
+#: Chained-invoke payloads and results are the functions' own input and result: plain JSON in both SDKs
+#: (never read as official SDK envelopes).
+PLAIN = JsonSerDes()
 
 #: Largest chained-invoke input the service accepts.
 INVOKE_PAYLOAD_LIMIT_BYTES = 1024 * 1024
@@ -65,8 +69,8 @@ class Invoke(Operation[T]):
                 payload,
                 name,
                 tenant_id,
-                payload_serdes or DEFAULT_SERDES,
-                result_serdes or DEFAULT_SERDES,
+                payload_serdes or PLAIN,
+                result_serdes or PLAIN,
             ),
         )
 

@@ -141,6 +141,31 @@ class JsonSerDes:
         return f"JsonSerDes({self.type_!r})" if self.type_ is not None else "JsonSerDes()"
 
 
+class OperationSerDes(JsonSerDes):
+    """The default serdes of operation results: :class:`JsonSerDes` that also reads the official SDK's
+    envelopes, and writes a dict shaped like one so that it reads back as itself (``replayflow._envelope``)."""
+
+    __slots__ = ()
+
+    def serialize(self, value: Any, context: SerDesContext | None = None) -> str:
+        if type(value) is dict and len(value) == 2 and "t" in value and "v" in value:
+            from ._envelope import escape
+
+            return escape(value)
+        return JsonSerDes.serialize(self, value, context)
+
+    def deserialize(self, data: str, context: SerDesContext | None = None) -> Any:
+        if data.startswith(ENVELOPE_HEAD):
+            from ._envelope import read_enveloped
+
+            return read_enveloped(self, data)
+        return JsonSerDes.deserialize(self, data, context)
+
+
+#: How the text of an official SDK envelope begins.
+ENVELOPE_HEAD = '{"t":'
+
+
 class PassThroughSerDes:
     """Payloads are strings and stay strings (the default for callback results)."""
 
@@ -168,7 +193,7 @@ def needs_structuring(tp: Any) -> bool:
     return True
 
 
-DEFAULT_SERDES = JsonSerDes()
+DEFAULT_SERDES = OperationSerDes()
 
 _RETURN_TYPES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
@@ -205,7 +230,7 @@ def return_type(fn: Callable[..., Any]) -> Any:
     return hint
 
 
-_TYPED_SERDES: dict[Any, JsonSerDes] = {}
+_TYPED_SERDES: dict[Any, OperationSerDes] = {}
 #: function code -> the serdes of its results (functions made by the same ``def`` share their annotations)
 SERDES_BY_CODE: dict[Any, Any] = {}
 
@@ -217,9 +242,9 @@ def typed_serdes(tp: Any) -> Any:
     try:
         found = _TYPED_SERDES.get(tp)
     except TypeError:  # an unhashable type expression
-        return JsonSerDes(tp)
+        return OperationSerDes(tp)
     if found is None:
-        found = _TYPED_SERDES[tp] = JsonSerDes(tp)
+        found = _TYPED_SERDES[tp] = OperationSerDes(tp)
     return found
 
 

@@ -251,7 +251,9 @@ class Step(Operation[T]):
             serdes = self[5]
             if serdes is DEFAULT_SERDES and payload is not None and len(payload) < SHORT_PAYLOAD:
                 try:
-                    return _orjson_loads(payload)  # short plain JSON: the common case on every replay
+                    value = _orjson_loads(payload)  # short plain JSON: the common case on every replay
+                    if type(value) is not dict:  # a dict may be an official SDK envelope: decode() reads it
+                        return value
                 except ValueError:
                     pass  # decode() says what is wrong
             return it.decode(serdes, payload, op_id, self)

@@ -4,6 +4,8 @@ Run it in CI before deploying a change: each history (as ``replayflow history --
 boto3 dump it) is replayed, with no service and no side effects, against the workflow as the code defines
 it now. The exit status is 1 when any history no longer matches the code (non-determinism, or a recorded
 result the code can no longer read), 2 when a history or the workflow cannot be loaded, 0 otherwise.
+A history whose results the official AWS SDK wrote (its ``{"t": ..., "v": ...}`` envelopes) is read as the
+official SDK reads it, and the report says so.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from replayflow._envelope import HistoryFormat, history_format, writes_official
 from replayflow._errors import SerDesError
 
 from ._common import import_workflow
@@ -71,14 +74,18 @@ def run(args: argparse.Namespace) -> int:
             continue
         report = replay(workflow, recorded, input=replay_input)
         incompatible = report.outcome == "non-determinism" or isinstance(report.error, SerDesError)
+        payloads = history_format(recorded.operations)
         checked += 1
         if incompatible:
             failed += 1
             status = max(status, INCOMPATIBLE)
         if args.json:
-            print(json.dumps(_as_json(path, recorded, report, incompatible)), file=out)
+            data = _as_json(path, recorded, report, incompatible)
+            data["payloadFormat"] = payloads.kind
+            print(json.dumps(data), file=out)
         else:
             _print_text(out, path, recorded, report, incompatible)
+            _print_payloads(out, payloads, workflow)
     if not args.json and checked > 1:
         verdict = "all match the code" if not failed else f"{failed} no longer match the code"
         print(f"{checked} histories replayed against {args.workflow}: {verdict}", file=out)
@@ -116,6 +123,19 @@ def _print_text(out: TextIO, path: str, recorded: Any, report: Any, incompatible
         print("  the code can no longer read what this history recorded", file=out)
         return
     print(f"  OK: the code follows the history; {_outcome(report)}", file=out)
+
+
+def _print_payloads(out: TextIO, payloads: HistoryFormat, workflow: Any) -> None:
+    """Which format the history's results use, when it is not replayflow's plain JSON."""
+    if payloads.kind not in ("official", "mixed"):
+        return
+    print(f"  payloads: {payloads.describe()}; read as the official SDK reads them", file=out)
+    if not writes_official(workflow):
+        print(
+            "  note: this code writes new results as plain JSON, which the official SDK cannot read back: "
+            "use @durable(serdes=replayflow.OFFICIAL_FORMAT) to keep a rollback to it possible",
+            file=out,
+        )
 
 
 def _outcome(report: Any) -> str:

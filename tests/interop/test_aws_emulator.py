@@ -153,3 +153,82 @@ def test_the_aws_emulator_runs_a_replayflow_workflow(emulator):
     failed = next(e for e in events if e["EventType"] == "StepFailed")
     assert failed["StepFailedDetails"]["Error"]["Payload"]["ErrorType"] == "ConnectionError"
     assert len(lambdas.invocations) >= 3  # first run, after the retry delay, after the wait
+
+
+# -- migrating running executions between the official SDK and replayflow, on AWS's emulator ---------------
+
+
+class Redeployed:
+    """A function redeployed between invocations: its first ``switch_after`` invocations run ``before``."""
+
+    def __init__(self, before: Any, after: Any, switch_after: int) -> None:
+        self.handlers = (before, after)
+        self.switch_after = switch_after
+        self.by = [0, 0]
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        version = 0 if sum(self.by) < self.switch_after else 1
+        self.by[version] += 1
+        return self.handlers[version](event, context)
+
+
+def _start(url: str, function: str, name: str, payload: str) -> str:
+    request = urllib.request.Request(
+        f"{url}/start-durable-execution",
+        data=orjson.dumps(
+            {
+                "AccountId": "123456789012",
+                "FunctionName": function,
+                "FunctionQualifier": "$LATEST",
+                "ExecutionName": name,
+                "ExecutionTimeoutSeconds": 120,
+                "ExecutionRetentionPeriodDays": 1,
+                "Input": payload,
+            }
+        ),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    return str(orjson.loads(urllib.request.urlopen(request, timeout=10).read())["ExecutionArn"])
+
+
+@pytest.mark.parametrize(
+    ("first", "at"),
+    [("official", "wait"), ("official", "callback"), ("replayflow", "wait"), ("replayflow", "callback")],
+)
+def test_an_execution_moves_between_the_official_sdk_and_replayflow_on_the_emulator(emulator, first, at):
+    from aws_durable_execution_sdk_python import durable_execution
+
+    from .migration import EXPECTED, official_workflow, replayflow_workflow
+
+    url, lambdas = emulator
+    client = boto3.client("lambda", endpoint_url=url, region_name="us-west-2")
+    submitted: list[str] = []
+    official = durable_execution(official_workflow(submitted), boto3_client=client)
+    # continuing the official SDK's execution needs no option (replayflow reads its envelopes); for the
+    # official SDK to continue replayflow's, replayflow writes the official format
+    ours = replayflow.durable(
+        replayflow_workflow(submitted),
+        transport=AwsTransport(endpoint_url=url, region_name="us-west-2"),
+        serdes=None if first == "official" else replayflow.OFFICIAL_FORMAT,
+    )
+    before, after = (official, ours) if first == "official" else (ours, official)
+    # invocation 1 ends suspended on the wait; invocation 2 (the emulator skips time) on the callback
+    function = Redeployed(before, after, switch_after=1 if at == "wait" else 2)
+    lambdas.handlers["orders"] = function
+    arn = _start(url, "orders", f"migrate-{first}-{at}", '"ada"')
+    deadline = time.monotonic() + 60
+    while not submitted:
+        assert time.monotonic() < deadline, f"no callback was created; invocations {function.by}"
+        time.sleep(0.1)
+    assert function.by[0] == (1 if at == "wait" else 2)  # the first version ran up to the suspension
+    client.send_durable_execution_callback_success(CallbackId=submitted[0], Result=b'"approved"')
+    while (execution := client.get_durable_execution(DurableExecutionArn=arn))["Status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"the execution did not finish; invocations {function.by}"
+        time.sleep(0.2)
+    assert execution["Status"] == "SUCCEEDED", execution
+    assert orjson.loads(execution["Result"]) == EXPECTED
+    assert function.by[1] >= 1  # the redeployed version finished it
+    events = client.get_durable_execution_history(DurableExecutionArn=arn, IncludeExecutionData=True)["Events"]
+    order = next(e for e in events if e["EventType"] == "StepSucceeded" and e["Name"] == "order")
+    assert order["StepSucceededDetails"]["Result"]["Payload"].startswith('{"t":"m","v":{"id":{"t":"s","v":"ada"}')
