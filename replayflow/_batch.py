@@ -36,6 +36,7 @@ from ._interpreter import BLOCKED, Scope, Throw
 from ._operation import Operation, field
 from ._serdes import dumps, loads, serdes_for
 from ._step import error_object
+from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES
 
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
@@ -252,6 +253,8 @@ class BatchSerDes:
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
         raw = loads(data)
+        if "statuses" in raw:  # a compact stripped summary (see _stripped_summary)
+            return _from_statuses(raw)
         items = []
         for entry in raw["items"]:
             status = BatchItemStatus(entry["status"])
@@ -265,14 +268,37 @@ class BatchSerDes:
         return BatchResult(items, CompletionReason(raw["completionReason"]))
 
 
+#: One letter per item status in a compact stripped summary.
+_STATUS_LETTERS = {BatchItemStatus.SUCCEEDED: "S", BatchItemStatus.FAILED: "F", BatchItemStatus.STARTED: "R"}
+_LETTER_STATUSES = {letter: status for status, letter in _STATUS_LETTERS.items()}
+
+
 def _stripped_summary(result: BatchResult[Any]) -> str:
-    """What a batch result too big for one checkpoint is replaced by: statuses only."""
-    return dumps(
+    """What a batch result too big for one checkpoint is replaced by: statuses only.
+
+    When even the per-item list is over the checkpoint limit (a map of many thousand items), the
+    statuses go as one letter per item (``{"completionReason", "statuses": "SSF..."}``), so the summary
+    always fits and the batch takes the ReplayChildren path like any large child context.
+    """
+    summary = dumps(
         {
             "completionReason": result.completion_reason.value,
             "items": [{"index": i.index, "status": i.status.value} for i in result.all],
         }
     )
+    if len(summary) <= CHECKPOINT_PAYLOAD_LIMIT_BYTES:
+        return summary
+    letters = ["-"] * (max((i.index for i in result.all), default=-1) + 1)  # "-": a branch never started
+    for item in result.all:
+        letters[item.index] = _STATUS_LETTERS[item.status]
+    return dumps({"completionReason": result.completion_reason.value, "statuses": "".join(letters)})
+
+
+def _from_statuses(raw: dict[str, Any]) -> BatchResult[Any]:
+    items: list[BatchItem[Any]] = [
+        BatchItem(i, _LETTER_STATUSES[c], None, None, None) for i, c in enumerate(raw["statuses"]) if c != "-"
+    ]
+    return BatchResult(items, CompletionReason(raw["completionReason"]))
 
 
 def _branch_error(error: Any, op_id: str | None, name: str | None) -> ChildContextError:

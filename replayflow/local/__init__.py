@@ -23,6 +23,7 @@ from .server import LocalHttpServer, serve
 from .service import LocalDurableService, LocalTransport
 from .store import MemoryStore, SqliteStore, Store
 from .subprocess_invoker import SubprocessInvoker
+from .usage import Prices, Usage
 
 __all__ = [
     "Clock",
@@ -39,11 +40,13 @@ __all__ = [
     "LocalLambdaClient",
     "LocalTransport",
     "MemoryStore",
+    "Prices",
     "ProcessExit",
     "RealClock",
     "SqliteStore",
     "Store",
     "SubprocessInvoker",
+    "Usage",
     "VirtualClock",
     "serve",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from replayflow.local import LocalDurableService
+from replayflow.local import Limits, LocalDurableService
 
 from .raw import op_id
 
@@ -41,7 +41,7 @@ def test_checkpoint_cost_is_flat() -> None:
         timings["last"] = marks[2] - marks[1]
         return {"Status": "SUCCEEDED"}
 
-    svc = LocalDurableService()
+    svc = LocalDurableService(limits=Limits(max_operations=n))  # over AWS's 3,000 on purpose
     svc.register("f", handler)
     assert svc.run("f").succeeded
     per_checkpoint = timings["total"] / n
