@@ -21,7 +21,7 @@ from .limits import Limits
 from .records import ExecutionResult, InvocationRetry
 from .server import LocalHttpServer, serve
 from .service import LocalDurableService, LocalTransport
-from .store import MemoryStore, SqliteStore, Store
+from .store import MemoryStore, SqliteStore, Store, StoreError, StoreLockedError
 from .subprocess_invoker import SubprocessInvoker
 from .usage import Prices, Usage
 
@@ -45,6 +45,8 @@ __all__ = [
     "RealClock",
     "SqliteStore",
     "Store",
+    "StoreError",
+    "StoreLockedError",
     "SubprocessInvoker",
     "Usage",
     "VirtualClock",

@@ -93,6 +93,7 @@ class Engine:
         execution_timeout: int = 86_400,
         function_timeout: float = 900.0,
         prices: Prices | None = None,
+        read_only: bool = False,
     ) -> None:
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.limits = limits or Limits()
@@ -121,8 +122,10 @@ class Engine:
         self._generation = 0
         self._closing = False
         self._threads: list[threading.Thread] = []
-        self._store = open_store(store)
+        self._store = open_store(store, read_only=read_only)
         self._persist = self._store.durable
+        #: Opened to read a store: executions are loaded as they are, nothing is resumed or written.
+        self.read_only = read_only
         with self._lock:
             self._resume()
 
@@ -692,6 +695,8 @@ class Engine:
                 latest = max(latest, ex.events[-1]["EventTimestamp"])
         if isinstance(self.clock, VirtualClock) and latest:
             self.clock.jump_to(latest / 1000)
+        if self.read_only:  # an invocation in flight belongs to the process writing the store
+            return
         for ex in list(self._executions.values()):
             if ex.status == RUNNING:
                 self._rearm(ex)

@@ -49,7 +49,8 @@ class LocalDurableService(CallbackApi):
     (default :class:`InProcessInvoker`; a function may have its own). ``invocation_retry``: how failed
     invocations are retried. ``latency``: seconds slept in every Checkpoint/GetState call (benchmarks).
     ``execution_timeout`` / ``function_timeout``: defaults for registered functions (seconds).
-    ``prices``: :class:`Prices` for the estimated cost in :meth:`usage`.
+    ``prices``: :class:`Prices` for the estimated cost in :meth:`usage`. ``read_only``: read a SQLite
+    store another process may be writing (nothing is resumed, run or written; see :mod:`.store`).
     API calls are counted in :attr:`calls` (by operation name).
     """
 
