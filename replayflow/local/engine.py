@@ -373,6 +373,8 @@ class Engine:
         assert final is not None
         if final == "SUCCEEDED":
             ex.result = result
+            if result and ex.completion is None:  # the result is stored too (metered, see .limits)
+                ex.bytes_written += len(result.encode())
             self._terminate(ex, "SUCCEEDED", "ExecutionSucceeded", {"Result": data(result)})
         elif final == "FAILED":
             ex.error = failure

@@ -33,7 +33,8 @@ AWS, see /work/shared/reference/quotas-envelope-console.md):
   map/parallel 1 + one per branch, a wait or a child context 1. The EXECUTION operation itself is not
   counted.
 * ``max_bytes_written`` 100 MB (10**8 bytes) of data written per execution, cumulative: the input, every
-  checkpointed ``Payload`` and ``Error`` (retries included), and callback results and errors.
+  checkpointed ``Payload`` and ``Error`` (retries included), callback results and errors, and the
+  execution's result.
 
 A checkpoint that would go over either quota is refused (``InvalidParameterValueException``, the error
 the botocore model gives CheckpointDurableExecution) and the execution FAILS with an ErrorObject of type

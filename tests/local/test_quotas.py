@@ -65,15 +65,15 @@ def test_wait_for_callback_counts_three_and_map_one_per_branch():
     assert result.usage.invocations >= 2
 
 
-def test_bytes_written_count_the_input_payloads_and_callback_results():
+def test_bytes_written_count_the_input_the_payloads_and_the_result():
     def wf(text: str, ctx: replayflow.DurableContext) -> Any:
         return (yield ctx.step(lambda: text * 2, name="double"))
 
     result = usage_of(wf, "x" * 1000)
-    # the input (1002 bytes of JSON) and the step's result (2002)
-    assert result.usage.bytes_written == 1002 + 2002
+    # the input (1002 bytes of JSON), the step's result (2002) and the execution's result (2002)
+    assert result.usage.bytes_written == 1002 + 2002 + 2002
     prices = Prices()
-    gb = 3004 / 1e9
+    gb = 5006 / 1e9
     expected = (
         1 * prices.per_million_operations / 1e6
         + result.usage.invocations * prices.per_million_requests / 1e6
@@ -81,7 +81,7 @@ def test_bytes_written_count_the_input_payloads_and_callback_results():
         + gb * prices.retention_days / 30 * prices.per_gb_month_retained  # virtual time: no time running
     )
     assert result.usage.cost == pytest.approx(expected, rel=1e-3)
-    assert result.usage.to_dict()["bytesWritten"] == 3004
+    assert result.usage.to_dict()["bytesWritten"] == 5006
 
 
 def many_steps(count: int, ctx: replayflow.DurableContext) -> Any:
@@ -165,3 +165,16 @@ def test_a_10000_item_map_follows_the_replay_children_path(count):
     assert strict.status == "FAILED"
     assert strict.error["ErrorType"] == "ServiceQuotaExceededException"
     assert "3000 durable operations" in strict.error["ErrorMessage"]
+
+
+def test_a_callback_result_is_data_written():
+    def wf(_: Any, ctx: replayflow.DurableContext) -> Any:
+        callback = yield ctx.create_callback(name="approval", timeout=60)
+        yield callback.result()
+
+    answer = '{"approved": true, "by": "someone"}'
+    result = run(wf, {"id": 1}, callbacks={"approval": replayflow.testing.succeed(answer)})
+    assert result.succeeded
+    assert result.usage.operations == 1
+    input_text = result.execution["InputPayload"]
+    assert result.usage.bytes_written == len(input_text) + len(answer) + len("null")  # input, callback, result
