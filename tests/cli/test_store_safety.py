@@ -159,3 +159,31 @@ def test_an_interrupted_run_prints_a_hint_a_shell_can_run(tmp_path: Path) -> Non
     )
     assert shown.returncode == 0, shown.stderr
     assert "StepSucceeded" in shown.stdout
+
+
+@pytest.mark.slow
+def test_a_store_served_by_one_process_is_refused_to_another_and_readable(tmp_path: Path) -> None:
+    from .test_cli import free_port
+
+    store = tmp_path / "served.db"
+    served = subprocess.Popen(
+        [sys.executable, "-m", "replayflow", "serve", WORKFLOW, "--port", str(free_port()), "--store", str(store)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert served.stdout is not None
+        assert "serving the local durable service" in served.stdout.readline()
+        refused = replayflow("run", WORKFLOW, "--input", "{}", "--store", str(store))
+        assert refused.returncode == 2 and f"pid {served.pid}" in refused.stderr, refused.stderr
+        listed = replayflow("list", "--store", str(store))
+        assert listed.returncode == 0 and listed.stdout.startswith("no executions"), listed.stderr
+    finally:
+        served.terminate()
+        served.wait(timeout=10)
+    # once the server is gone the store is free again
+    (tmp_path / "go").write_text("go")
+    job = json.dumps({"dir": str(tmp_path)})
+    assert replayflow("run", WORKFLOW, "--input", job, "--store", str(store)).returncode == 0

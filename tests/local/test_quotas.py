@@ -53,15 +53,23 @@ def test_wait_child_context_and_wait_for_condition_polls():
     assert result.usage.operations == 1 + 2 + 1 + (polls - 1)
 
 
-def test_wait_for_callback_counts_three_and_map_one_per_branch():
+def test_wait_for_callback_counts_three_plus_retries_and_map_parallel_one_per_branch():
+    submitted: list[int] = []
+
+    def submit(callback_id: str) -> None:
+        flaky_twice(submitted)
+
     def wf(_: Any, ctx: replayflow.DurableContext) -> Any:
-        answer = yield ctx.wait_for_callback(lambda callback_id: None, name="approval", timeout=60)
+        retry = RetryPresets.fixed(delay=1, max_attempts=5)
+        answer = yield ctx.wait_for_callback(submit, name="approval", timeout=60, retry=retry)
         items = yield ctx.map([1, 2, 3], lambda c, item, i, items: item * 2, name="double")
-        return [answer, items.get_results()]
+        both = yield ctx.parallel([lambda c: "left", lambda c: "right"], name="both")
+        return [answer, items.get_results(), both.get_results()]
 
     result = run(wf, callbacks={"approval": replayflow.testing.succeed('"yes"')})
-    assert result.result == ['"yes"', [2, 4, 6]]
-    assert result.usage.operations == 3 + (1 + 3)
+    assert result.result == ['"yes"', [2, 4, 6], ["left", "right"]]
+    assert len(submitted) == 3
+    assert result.usage.operations == (3 + 2) + (1 + 3) + (1 + 2)
     assert result.usage.invocations >= 2
 
 
@@ -144,6 +152,7 @@ def test_usage_survives_a_store(tmp_path):
         assert before.operations == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [10_000])
 def test_a_10000_item_map_follows_the_replay_children_path(count):
     def wf(_: Any, ctx: replayflow.DurableContext) -> Any:
