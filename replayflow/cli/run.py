@@ -2,9 +2,10 @@
 
 Time is virtual by default (a two-hour wait takes no time); ``--real-time`` waits for real. The history
 scrolls by on a terminal, one line per event; the result JSON goes to stdout. The exit status is 0 when the
-execution succeeded, 1 when it failed, timed out or was stopped, 2 when the workflow or input cannot be
-loaded. ``--callback NAME=RESULT`` answers a callback as soon as the workflow creates it (otherwise virtual
-time runs on to its timeout). With ``--store PATH`` the execution is kept in a SQLite file (see
+execution succeeded, 1 when it failed, timed out or was stopped, 2 (with one line on stderr) when the
+workflow, the input or the store cannot be used or the name is taken with another input.
+``--callback NAME=RESULT`` answers a callback as soon as the workflow creates it (otherwise virtual time
+runs on to its timeout). With ``--store PATH`` the execution is kept in a SQLite file (see
 ``replayflow history`` and ``replayflow list``) and survives the process: run the same command again and it
 resumes. Which execution a re-run resumes: with ``--name``, the execution of that name (AWS's rule: the
 same name and input is the same execution; another input is an error); without, the newest execution of
