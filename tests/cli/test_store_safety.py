@@ -187,3 +187,39 @@ def test_a_store_served_by_one_process_is_refused_to_another_and_readable(tmp_pa
     (tmp_path / "go").write_text("go")
     job = json.dumps({"dir": str(tmp_path)})
     assert replayflow("run", WORKFLOW, "--input", job, "--store", str(store)).returncode == 0
+
+
+@pytest.mark.slow
+def test_every_read_during_writes_is_a_consistent_snapshot(tmp_path: Path) -> None:
+    from replayflow.local import LocalDurableService
+
+    store = tmp_path / "busy.db"
+    command = [sys.executable, "-m", "replayflow", "run", "tests.cli.workflows:ticking", "--input", "400"]
+    writer = subprocess.Popen([*command, "--store", str(store)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    snapshots = 0
+    seen_steps = set()
+    try:
+        wait_for(store.exists, "the store was never created", writer)
+        while writer.poll() is None or snapshots == 0:
+            try:
+                service = LocalDurableService(store=str(store), read_only=True)
+            except Exception as exc:  # the schema may not be written yet
+                assert "not a replayflow store" in str(exc), exc
+                continue
+            with service:
+                for view in service.executions():
+                    events = service.get_durable_execution_history(DurableExecutionArn=view.arn, MaxItems=1000)
+                    kinds = [e["EventType"] for e in events["Events"]]
+                    assert [e["EventId"] for e in events["Events"]] == list(range(1, len(kinds) + 1))
+                    started, succeeded = kinds.count("StepStarted"), kinds.count("StepSucceeded")
+                    # meta, operations and events come from one transaction: they always agree
+                    assert service.usage(view.arn).operations == started
+                    assert started - 1 <= succeeded <= started
+                    seen_steps.add(succeeded)
+            snapshots += 1
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        writer.wait(timeout=10)
+    assert writer.returncode == 0
+    assert snapshots > 1 and len(seen_steps) > 1  # it really read while the writer went on

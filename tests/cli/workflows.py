@@ -45,3 +45,17 @@ def gated(job: dict[str, Any], ctx: replayflow.DurableContext) -> Any:
     b = yield ctx.step(_gate, job["dir"], name="b")
     c = yield ctx.step(_log, job["dir"], "c", name="c")
     return [a, b, c]
+
+
+def _tick(i: int) -> int:
+    time.sleep(0.002)
+    return i
+
+
+@replayflow.durable
+def ticking(count: int, ctx: replayflow.DurableContext) -> Any:
+    """``count`` small steps: a writer that keeps writing while a test reads the store."""
+    total = 0
+    for i in range(count):
+        total += yield ctx.step(_tick, i, name=f"t{i}")
+    return total
