@@ -36,6 +36,7 @@ from ._interpreter import BLOCKED, Scope, Throw
 from ._operation import Operation, field
 from ._serdes import ENVELOPE_HEAD, dumps, loads, serdes_for
 from ._step import error_object
+from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES
 
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
@@ -268,11 +269,13 @@ class BatchSerDes:
 
             return read_batch(data)
         raw = loads(data)
-        if not isinstance(raw, dict) or "items" not in raw:
+        if not isinstance(raw, dict) or ("items" not in raw and "statuses" not in raw):
             raise SerDesError(f"not a batch result replayflow can read: {data[:120]!r}")
         identity = self.identity
         if identity is not None:
             identity.check_count(raw)
+        if "statuses" in raw:  # a compact stripped summary (see _stripped_summary)
+            return _from_statuses(raw)
         items = []
         for entry in raw["items"]:
             name = entry.get("name")
@@ -289,15 +292,39 @@ class BatchSerDes:
         return BatchResult(items, CompletionReason(raw["completionReason"]))
 
 
+#: One letter per item status in a compact stripped summary.
+_STATUS_LETTERS = {BatchItemStatus.SUCCEEDED: "S", BatchItemStatus.FAILED: "F", BatchItemStatus.STARTED: "R"}
+_LETTER_STATUSES = {letter: status for status, letter in _STATUS_LETTERS.items()}
+
+
 def _stripped_summary(result: BatchResult[Any], count: int) -> str:
-    """What a batch result too big for one checkpoint is replaced by: statuses (and names) only."""
+    """What a batch result too big for one checkpoint is replaced by: statuses (and names) only.
+
+    When even the per-item list is over the checkpoint limit (a map of many thousand items), the
+    statuses go as one letter per item (``{"completionReason", "statuses": "SSF...", "branchCount"}``), so
+    the summary always fits and the batch takes the ReplayChildren path like any large child context.
+    """
     items = []
     for i in result.all:
         entry: dict[str, Any] = {"index": i.index, "status": i.status.value}
         if i.name is not None:
             entry["name"] = i.name
         items.append(entry)
-    return dumps({"completionReason": result.completion_reason.value, "items": items, "branchCount": count})
+    reason = result.completion_reason.value
+    summary = dumps({"completionReason": reason, "items": items, "branchCount": count})
+    if len(summary) <= CHECKPOINT_PAYLOAD_LIMIT_BYTES:
+        return summary
+    letters = ["-"] * count  # "-": a branch never started
+    for item in result.all:
+        letters[item.index] = _STATUS_LETTERS[item.status]
+    return dumps({"completionReason": reason, "statuses": "".join(letters), "branchCount": count})
+
+
+def _from_statuses(raw: dict[str, Any]) -> BatchResult[Any]:
+    items: list[BatchItem[Any]] = [
+        BatchItem(i, _LETTER_STATUSES[c], None, None, None) for i, c in enumerate(raw["statuses"]) if c != "-"
+    ]
+    return BatchResult(items, CompletionReason(raw["completionReason"]))
 
 
 def _branch_error(error: Any, op_id: str | None, name: str | None) -> ChildContextError:

@@ -23,6 +23,7 @@ def register(name: str, module: str, help_text: str) -> None:
 
 register("run", "replayflow.cli.run", "run a workflow to completion on the local durable service")
 register("history", "replayflow.cli.history", "show an execution's event history")
+register("list", "replayflow.cli.list_executions", "list the executions kept in a store")
 register("serve", "replayflow.cli.serve", "serve the local durable service over HTTP on 127.0.0.1")
 register("callback", "replayflow.cli.callback", "complete, fail or heartbeat a callback on a served instance")
 register("replay", "replayflow.cli.replay", "replay a recorded history against the current code")

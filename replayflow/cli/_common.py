@@ -22,6 +22,8 @@ __all__ = [
     "load_handler",
     "open_service",
     "read_json_argument",
+    "read_store",
+    "shell_quote",
 ]
 
 
@@ -68,6 +70,23 @@ def open_service(store: str | None, real_time: bool) -> LocalDurableService:
 
     clock = RealClock() if real_time else VirtualClock()
     return LocalDurableService(clock=clock, store=store)
+
+
+def read_store(path: str) -> LocalDurableService:
+    """The local service over a SQLite store opened read-only: nothing is resumed, run or written.
+
+    Raises :class:`replayflow.local.StoreError` for a missing, corrupt or foreign file.
+    """
+    from replayflow.local import LocalDurableService
+
+    return LocalDurableService(store=path, read_only=True)
+
+
+def shell_quote(text: str) -> str:
+    """``text`` as one shell word (ARNs contain ``$LATEST``, which a shell would expand)."""
+    import shlex
+
+    return shlex.quote(text)
 
 
 def epoch_seconds(ms: int) -> float:

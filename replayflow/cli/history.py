@@ -3,7 +3,10 @@
 Reads a SQLite store written by ``replayflow run --store`` / ``replayflow serve --store``, or asks a
 running ``replayflow serve`` (``--endpoint``) with boto3, exactly as one would ask AWS. ``--json`` writes
 ``{"Execution": ..., "Events": [...]}`` (timestamps as epoch seconds), which ``replayflow replay`` and
-``replayflow.testing.load_history`` read.
+``replayflow.testing.load_history`` read (from a store it adds ``"Usage"``: operations, bytes written,
+invocations and the estimated cost). A store is opened read-only: reading never writes, and works while
+``replayflow run`` or ``serve`` writes it. Exit status 0, or 2 with one line on stderr when the store or
+the execution cannot be read.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from ._common import all_events, describe_event, epoch_seconds
+from ._common import all_events, describe_event, epoch_seconds, read_store
 
 __all__ = ["add_parser", "run"]
 
@@ -29,14 +32,21 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the history; return 0, or 1 when the execution cannot be found."""
+    """Print the history; return 0, or 2 when the store or the execution cannot be read."""
+    usage = None
     try:
-        execution, events = _from_store(args) if args.store else _from_endpoint(args)
+        if args.store:
+            execution, events, usage = _from_store(args)
+        else:
+            execution, events = _from_endpoint(args)
     except Exception as exc:
         print(f"replayflow history: {exc}", file=sys.stderr)
-        return 1
+        return 2
     if args.json:
-        print(json.dumps({"Execution": execution, "Events": events}, indent=2, default=_seconds))
+        document: dict[str, Any] = {"Execution": execution, "Events": events}
+        if usage is not None:
+            document["Usage"] = usage.to_dict()
+        print(json.dumps(document, indent=2, default=_seconds))
         return 0
     print(f"{execution.get('DurableExecutionName')}  {execution.get('Status')}  {execution.get('DurableExecutionArn')}")
     start = events[0]["EventTimestamp"] if events else 0
@@ -47,18 +57,17 @@ def run(args: argparse.Namespace) -> int:
     elif execution.get("Error"):
         error = execution["Error"]
         print(f"error: {error.get('ErrorType')}: {error.get('ErrorMessage')}")
+    if usage is not None:
+        print(f"usage: {usage.describe()}")
+        for warning in usage.warnings():
+            print(f"warning: {warning}")
     return 0
 
 
-def _from_store(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from pathlib import Path
-
-    from replayflow.local import LocalDurableService
-
-    if not Path(args.store).exists():
-        raise FileNotFoundError(f"no store at {args.store}")
-    with LocalDurableService(store=args.store) as service:
-        return service.describe(args.execution, timestamp=epoch_seconds), all_events(service, args.execution)
+def _from_store(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+    with read_store(args.store) as service:
+        execution = service.describe(args.execution, timestamp=epoch_seconds)
+        return execution, all_events(service, args.execution), service.usage(args.execution)
 
 
 def _from_endpoint(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:

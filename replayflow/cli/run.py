@@ -2,10 +2,17 @@
 
 Time is virtual by default (a two-hour wait takes no time); ``--real-time`` waits for real. The history
 scrolls by on a terminal, one line per event; the result JSON goes to stdout. The exit status is 0 when the
-execution succeeded, 1 when it failed, timed out or was stopped, 2 when the workflow or input cannot be
-loaded. ``--callback NAME=RESULT`` answers a callback as soon as the workflow creates it (otherwise virtual
-time runs on to its timeout). With ``--store PATH`` the execution is kept in a SQLite file (see
-``replayflow history``) and survives the process: run the same command again and it resumes.
+execution succeeded, 1 when it failed, timed out or was stopped, 2 (with one line on stderr) when the
+workflow, the input or the store cannot be used or the name is taken with another input.
+``--callback NAME=RESULT`` answers a callback as soon as the workflow creates it (otherwise virtual time
+runs on to its timeout). With ``--store PATH`` the execution is kept in a SQLite file (see
+``replayflow history`` and ``replayflow list``) and survives the process: run the same command again and it
+resumes. Which execution a re-run resumes: with ``--name``, the execution of that name (AWS's rule: the
+same name and input is the same execution; another input is an error); without, the newest execution of
+the same function with the same input JSON that is still RUNNING (a finished one is not resumed: the
+command then starts a new execution). The store belongs to this process while it runs (a second
+``run``/``serve`` on it is refused). The execution ARN and, at the end, its usage (durable operations,
+bytes written, invocations, estimated cost; a warning above 80% of a quota) go to stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +23,15 @@ import sys
 import threading
 from typing import Any
 
-from ._common import all_events, describe_event, function_name, load_handler, open_service, read_json_argument
+from ._common import (
+    all_events,
+    describe_event,
+    function_name,
+    load_handler,
+    open_service,
+    read_json_argument,
+    shell_quote,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -61,20 +76,40 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, AttributeError, ValueError, TypeError, OSError) as exc:
         print(f"replayflow run: {exc}", file=sys.stderr)
         return 2
-    service = open_service(args.store, args.real_time)
+    from replayflow._errors import ServiceError
+    from replayflow.local import StoreError
+
+    try:
+        service = open_service(args.store, args.real_time)
+    except StoreError as exc:
+        print(f"replayflow run: {exc}", file=sys.stderr)
+        return 2
+    arn = None
     try:
         name = args.function or function_name(args.workflow)
         service.register(name, handler)
-        arn = service.start_execution(name, json.dumps(payload), name=args.name)
+        arn, resumed = _start_or_resume(service, name, json.dumps(payload), args.name)
+        if not args.quiet:
+            print(f"{'resuming' if resumed else 'execution'} {arn}", file=sys.stderr)
         progress = not args.quiet and sys.stderr.isatty()
-        if progress:
-            print(f"execution {arn}", file=sys.stderr)
         outcome = _drive(service, arn, args.timeout, progress, answers)
+        usage = service.usage(arn)
+    except (ServiceError, StoreError) as exc:
+        print(f"replayflow run: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("\ninterrupted" + (f"; run again to resume from {args.store}" if args.store else ""), file=sys.stderr)
+        hint = ""
+        if args.store and arn:
+            hint = f"; run the same command again to resume, or see replayflow history {shell_quote(arn)} --store "
+            hint += shell_quote(args.store)
+        print("\ninterrupted" + hint, file=sys.stderr)
         return 130
     finally:
         service.close()
+    if not args.quiet:
+        print(f"usage: {usage.describe()}", file=sys.stderr)
+        for warning in usage.warnings():
+            print(f"warning: {warning}", file=sys.stderr)
     if isinstance(outcome, BaseException):
         print(f"replayflow run: {outcome}", file=sys.stderr)
         return 1
@@ -92,6 +127,18 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 1
+
+
+def _start_or_resume(service: Any, function: str, payload: str, name: str | None) -> tuple[str, bool]:
+    """The execution this command refers to: ``(arn, resumed)`` (see the module docstring)."""
+    if name is None:
+        running = service.list_executions(function, statuses=["RUNNING"])["DurableExecutions"]  # newest first
+        for item in running:
+            if service.describe(item["DurableExecutionArn"]).get("InputPayload") == payload:
+                return item["DurableExecutionArn"], True
+    before = {view.arn for view in service.executions()} if name is not None else set()
+    arn = service.start_execution(function, payload, name=name)
+    return arn, arn in before
 
 
 def _callback_answers(succeed: list[str], fail: list[str]) -> dict[str, Any]:

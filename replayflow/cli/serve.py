@@ -30,9 +30,13 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
-    from replayflow.local import LocalDurableService, LocalHttpServer, RealClock, VirtualClock
+    from replayflow.local import LocalDurableService, LocalHttpServer, RealClock, StoreError, VirtualClock
 
-    service = LocalDurableService(clock=VirtualClock() if args.virtual_time else RealClock(), store=args.store)
+    try:
+        service = LocalDurableService(clock=VirtualClock() if args.virtual_time else RealClock(), store=args.store)
+    except StoreError as exc:  # in use by another process, corrupt, bad path
+        print(f"replayflow serve: {exc}", file=sys.stderr)
+        return 2
     try:
         for spec in args.workflows:
             try:

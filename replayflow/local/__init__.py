@@ -21,8 +21,9 @@ from .limits import Limits
 from .records import ExecutionResult, InvocationRetry
 from .server import LocalHttpServer, serve
 from .service import LocalDurableService, LocalTransport
-from .store import MemoryStore, SqliteStore, Store
+from .store import MemoryStore, SqliteStore, Store, StoreError, StoreLockedError
 from .subprocess_invoker import SubprocessInvoker
+from .usage import Prices, Usage
 
 __all__ = [
     "Clock",
@@ -39,11 +40,15 @@ __all__ = [
     "LocalLambdaClient",
     "LocalTransport",
     "MemoryStore",
+    "Prices",
     "ProcessExit",
     "RealClock",
     "SqliteStore",
     "Store",
+    "StoreError",
+    "StoreLockedError",
     "SubprocessInvoker",
+    "Usage",
     "VirtualClock",
     "serve",
 ]

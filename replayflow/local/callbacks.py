@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from . import naming
 from .engine import RUNNING, Engine
 from .errors import callback_timeout, invalid_parameter
@@ -37,6 +39,8 @@ class CallbackApi(Engine):
         if value is not None:
             details[key] = value
         new = {**op, "Status": status, "EndTimestamp": now, "CallbackDetails": details}
+        if value is not None:  # metered as data written (see .limits)
+            ex.bytes_written += len(value.encode()) if isinstance(value, str) else len(orjson.dumps(value))
         ex.set_op(new)
         ex.callbacks.pop(op_id, None)
         ex.pending.discard(op_id)

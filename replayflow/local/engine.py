@@ -37,6 +37,7 @@ from .shapes import operation_bytes, page_size, parse_marker
 from .store import Store, open_store
 from .timers import Timer, Timers
 from .updates import apply_updates, validate_updates
+from .usage import Prices
 
 __all__ = ["Engine", "LocalTransport", "datetime_from_ms"]
 
@@ -91,9 +92,12 @@ class Engine:
         latency: float = 0.0,
         execution_timeout: int = 86_400,
         function_timeout: float = 900.0,
+        prices: Prices | None = None,
+        read_only: bool = False,
     ) -> None:
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.limits = limits or Limits()
+        self.prices = prices or Prices()
         self.invoker: Invoker = invoker or InProcessInvoker()
         self.invocation_retry = invocation_retry or InvocationRetry()
         self.region = region
@@ -118,8 +122,10 @@ class Engine:
         self._generation = 0
         self._closing = False
         self._threads: list[threading.Thread] = []
-        self._store = open_store(store)
+        self._store = open_store(store, read_only=read_only)
         self._persist = self._store.durable
+        #: Opened to read a store: executions are loaded as they are, nothing is resumed or written.
+        self.read_only = read_only
         with self._lock:
             self._resume()
 
@@ -174,6 +180,8 @@ class Engine:
             tenant_id=tenant_id,
             parent=parent,
         )
+        if payload:
+            ex.bytes_written = len(payload.encode())
         self._index(ex)
         op: dict[str, Any] = {
             "Id": execution_id,
@@ -365,6 +373,8 @@ class Engine:
         assert final is not None
         if final == "SUCCEEDED":
             ex.result = result
+            if result and ex.completion is None:  # the result is stored too (metered, see .limits)
+                ex.bytes_written += len(result.encode())
             self._terminate(ex, "SUCCEEDED", "ExecutionSucceeded", {"Result": data(result)})
         elif final == "FAILED":
             ex.error = failure
@@ -525,7 +535,8 @@ class Engine:
             if ex.token is None:  # one of them was the execution's timeout
                 raise invalid_token()
             if updates:
-                validate_updates(ex, updates, self.limits)
+                metered, written = validate_updates(ex, updates, self.limits)
+                self._meter(ex, metered, written)
                 apply_updates(ex, updates, self._now_ms(), self)  # type: ignore[arg-type]
                 ex.progress = True
             changes = ex.changes
@@ -547,6 +558,28 @@ class Engine:
             if self._persist:
                 self._store.save(ex)
             return response  # type: ignore[return-value]
+
+    def _meter(self, ex: Execution, operations: int, written: int) -> None:
+        """Count a checkpoint's usage; over a quota, FAIL the execution and refuse the checkpoint."""
+        limits = self.limits
+        problem = None
+        if ex.operations + operations > limits.max_operations:
+            problem = (
+                f"The durable execution exceeded the quota of {limits.max_operations} durable operations per "
+                f"execution ({ex.operations} used, this checkpoint adds {operations})."
+            )
+        elif ex.bytes_written + written > limits.max_bytes_written:
+            problem = (
+                f"The durable execution exceeded the quota of {limits.max_bytes_written} bytes written per "
+                f"execution ({ex.bytes_written} written, this checkpoint adds {written})."
+            )
+        if problem is None:
+            ex.operations += operations
+            ex.bytes_written += written
+            return
+        ex.error = {"ErrorType": "ServiceQuotaExceededException", "ErrorMessage": problem}
+        self._terminate(ex, "FAILED", "ExecutionFailed", {"Error": data(ex.error)})
+        raise invalid_parameter(problem)
 
     def get_durable_execution_state(self, request: GetStateRequest) -> GetStateResponse:
         """One page of the execution's operations, in start order (does not consume the token).
@@ -664,6 +697,8 @@ class Engine:
                 latest = max(latest, ex.events[-1]["EventTimestamp"])
         if isinstance(self.clock, VirtualClock) and latest:
             self.clock.jump_to(latest / 1000)
+        if self.read_only:  # an invocation in flight belongs to the process writing the store
+            return
         for ex in list(self._executions.values()):
             if ex.status == RUNNING:
                 self._rearm(ex)

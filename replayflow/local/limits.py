@@ -21,6 +21,26 @@ Defaults and where they come from:
   and of GetDurableExecutionState, so that an invocation input fits Lambda's 6 MB request limit however
   large its operations' results (the reference emulator pages by the same bytes). A page always holds at
   least one operation.
+
+Per-execution quotas (the Lambda quotas page, "durable functions quotas"; hard, they cannot be raised on
+AWS, see /work/shared/reference/quotas-envelope-console.md):
+
+* ``max_operations`` 3,000 durable operations per execution, metered as AWS's durable execution SDK page
+  describes: every operation the execution creates counts 1 (a step, a wait, a callback, a chained
+  invoke, a child context, a map/parallel and each of its branches, wait_for_callback's context, callback
+  and submitter step), and every STEP ``RETRY`` counts 1 more (a step's retries, a wait_for_condition's
+  polls). So a step is 1 + its retries, wait_for_condition 1 + its polls, wait_for_callback 3 + retries,
+  map/parallel 1 + one per branch, a wait or a child context 1. The EXECUTION operation itself is not
+  counted.
+* ``max_bytes_written`` 100 MB (10**8 bytes) of data written per execution, cumulative: the input, every
+  checkpointed ``Payload`` and ``Error`` (retries included), callback results and errors, and the
+  execution's result.
+
+A checkpoint that would go over either quota is refused (``InvalidParameterValueException``, the error
+the botocore model gives CheckpointDurableExecution) and the execution FAILS with an ErrorObject of type
+``ServiceQuotaExceededException`` (the model's error for an exceeded quota) naming the quota; nothing of
+that checkpoint is applied. ``Limits(max_operations=30_000)`` lets a bigger workflow run locally (it would
+still fail on AWS).
 """
 
 from __future__ import annotations
@@ -45,3 +65,5 @@ class Limits:
     async_invoke_payload_bytes: int = 1024 * 1024
     page_size: int = 1000
     page_bytes: int = 5 * 1024 * 1024
+    max_operations: int = 3000
+    max_bytes_written: int = 100 * 1000 * 1000

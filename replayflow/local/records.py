@@ -115,6 +115,7 @@ class Execution:
     __slots__ = (
         "account",
         "arn",
+        "bytes_written",
         "callbacks",
         "changes",
         "children",
@@ -131,6 +132,7 @@ class Execution:
         "last_call",
         "name",
         "nonce",
+        "operations",
         "ops",
         "order",
         "parent",
@@ -208,6 +210,9 @@ class Execution:
         self.progress = False
         self.failures = 0
         self.invocations = 0
+        #: Metered usage (see :mod:`.limits`): durable operations and bytes written so far.
+        self.operations = 0
+        self.bytes_written = 0
         self.retry_due = 0
         self.token: str | None = None
         self.nonce = ""
@@ -256,6 +261,8 @@ class Execution:
             "queued": self.queued or self.wake,
             "failures": self.failures,
             "invocations": self.invocations,
+            "operations": self.operations,
+            "bytes_written": self.bytes_written,
             "retry_due": self.retry_due,
         }
 
@@ -289,6 +296,8 @@ class Execution:
         ex.queued = bool(meta["queued"])
         ex.failures = meta["failures"]
         ex.invocations = meta["invocations"]
+        ex.operations = meta.get("operations", 0)  # stores written before usage was metered
+        ex.bytes_written = meta.get("bytes_written", 0)
         ex.retry_due = meta["retry_due"]
         return ex
 

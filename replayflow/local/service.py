@@ -35,6 +35,7 @@ from .events import data, render_event
 from .invokers import Invoker
 from .records import Execution, ExecutionResult, Function
 from .shapes import check_error_object, invoke_response, page_size, parse_marker
+from .usage import Usage, execution_usage
 
 __all__ = ["LocalDurableService", "LocalTransport"]
 
@@ -48,6 +49,8 @@ class LocalDurableService(CallbackApi):
     (default :class:`InProcessInvoker`; a function may have its own). ``invocation_retry``: how failed
     invocations are retried. ``latency``: seconds slept in every Checkpoint/GetState call (benchmarks).
     ``execution_timeout`` / ``function_timeout``: defaults for registered functions (seconds).
+    ``prices``: :class:`Prices` for the estimated cost in :meth:`usage`. ``read_only``: read a SQLite
+    store another process may be writing (nothing is resumed, run or written; see :mod:`.store`).
     API calls are counted in :attr:`calls` (by operation name).
     """
 
@@ -463,6 +466,11 @@ class LocalDurableService(CallbackApi):
         """Where execution ``arn`` stands now (status, result, error)."""
         with self._lock:
             return self._execution(arn).result_view()
+
+    def usage(self, arn: str) -> Usage:
+        """What execution ``arn`` used of its quotas (operations, bytes written, invocations) and its cost."""
+        with self._lock:
+            return execution_usage(self._execution(arn), self.limits, self.prices, self._now_ms())
 
     def executions(self) -> Iterator[ExecutionResult]:
         """Every execution the service knows, oldest first."""

@@ -4,13 +4,22 @@ The service keeps every execution in memory and calls :meth:`Store.save` after e
 (a checkpoint, an invocation starting or ending, a timer firing, a callback...), with what changed since
 the last save. :class:`SqliteStore` writes that in one transaction, so a process killed at any point
 leaves the file at the last completed change; :meth:`Store.load` gives it all back to a new process.
+
+Who may write: one live process at a time. A writing :class:`SqliteStore` holds an exclusive OS lock
+(``fcntl.flock``) on the sidecar file ``PATH.lock`` for as long as it is open; the lock goes with the
+process, so a killed writer leaves nothing to clean up. A second writer gets :class:`StoreLockedError` at
+once. Readers (``SqliteStore(path, read_only=True)``, what ``replayflow history`` and ``replayflow list``
+use) take no lock, open the file read-only, read in one transaction (a consistent snapshot while a writer
+goes on) and never write.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,7 +27,15 @@ import orjson
 
 from .records import Execution
 
-__all__ = ["MemoryStore", "SqliteStore", "Store", "open_store"]
+__all__ = ["MemoryStore", "SqliteStore", "Store", "StoreError", "StoreLockedError", "open_store"]
+
+
+class StoreError(Exception):
+    """A store that cannot be used: missing, not a replayflow store, unreadable, or read-only."""
+
+
+class StoreLockedError(StoreError):
+    """Another live process owns (writes) the store."""
 
 
 @runtime_checkable
@@ -65,20 +82,61 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 class SqliteStore:
-    """A SQLite file (WAL journal): every save is one transaction, durable across a killed process."""
+    """A SQLite file (WAL journal): every save is one transaction, durable across a killed process.
+
+    A writer owns the file (see the module docstring); ``read_only=True`` opens it for reading only.
+    """
 
     durable = True
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = os.fspath(path)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.read_only = read_only
+        self._lock_fd: int | None = None
+        if read_only:
+            self.durable = False  # the service then never calls save
+            if not os.path.isfile(self.path):
+                raise StoreError(f"no store at {self.path}")
+            self._db = self._connect(f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=ro", uri=True)
+        else:
+            directory = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(directory):
+                raise StoreError(f"cannot create a store at {self.path}: no directory {directory}")
+            if os.path.isdir(self.path):
+                raise StoreError(f"cannot use {self.path} as a store: it is a directory")
+            self._lock_fd = _own(self.path)
+            try:
+                self._db = self._connect(self.path)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+            except sqlite3.Error as exc:
+                self._release()
+                raise StoreError(f"{self.path} is not a replayflow store ({exc})") from exc
+        try:
+            self._db.execute("SELECT arn, meta FROM executions LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            self._db.close()
+            self._release()
+            raise StoreError(f"{self.path} is not a replayflow store ({exc})") from exc
         self._lock = threading.Lock()
         self._positions: dict[str, dict[str, int]] = {}
 
+    def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(target, check_same_thread=False, isolation_level=None, uri=uri)
+        except sqlite3.Error as exc:
+            self._release()
+            raise StoreError(f"cannot open the store {self.path} ({exc})") from exc
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
+
     def save(self, ex: Execution) -> None:
+        if self.read_only:
+            raise StoreError(f"the store {self.path} was opened read-only")
         changed = ex.changes[ex.persisted_changes :]
         new_events = ex.events[ex.persisted_events :]
         positions = self._positions.setdefault(ex.arn, {})
@@ -113,35 +171,69 @@ class SqliteStore:
 
     def load(self) -> Iterator[Execution]:
         with self._lock:
-            metas = self._db.execute("SELECT meta FROM executions ORDER BY rowid").fetchall()
+            db = self._db
+            try:
+                db.execute("BEGIN")  # one read transaction: a consistent snapshot while a writer goes on
+                try:
+                    metas = db.execute("SELECT meta FROM executions ORDER BY rowid").fetchall()
+                    ops = db.execute("SELECT arn, id, body FROM operations ORDER BY arn, position").fetchall()
+                    events = db.execute("SELECT arn, body FROM events ORDER BY arn, event_id").fetchall()
+                finally:
+                    db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the store {self.path} ({exc})") from exc
+        ops_by: dict[str, list[tuple[str, bytes]]] = {}
+        for arn, op_id, body in ops:
+            ops_by.setdefault(arn, []).append((op_id, body))
+        events_by: dict[str, list[bytes]] = {}
+        for arn, body in events:
+            events_by.setdefault(arn, []).append(body)
         for (meta_blob,) in metas:
-            meta: dict[str, Any] = orjson.loads(meta_blob)
-            ex = Execution.from_meta(meta)
-            with self._lock:
-                ops = self._db.execute(
-                    "SELECT id, body FROM operations WHERE arn = ? ORDER BY position", (ex.arn,)
-                ).fetchall()
-                events = self._db.execute(
-                    "SELECT body FROM events WHERE arn = ? ORDER BY event_id", (ex.arn,)
-                ).fetchall()
+            try:
+                meta: dict[str, Any] = orjson.loads(meta_blob)
+                ex = Execution.from_meta(meta)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                raise StoreError(f"{self.path} holds an unreadable execution ({exc!r})") from exc
             positions = self._positions.setdefault(ex.arn, {})
-            for op_id, body in ops:
+            for op_id, body in ops_by.get(ex.arn, ()):
                 ex.ops[op_id] = orjson.loads(body)
                 ex.order.append(op_id)
                 positions[op_id] = len(positions)
-            ex.events = [orjson.loads(body) for (body,) in events]
+            ex.events = [orjson.loads(body) for body in events_by.get(ex.arn, ())]
             ex.persisted_events = len(ex.events)
             yield ex
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._release()
 
 
-def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
+def _own(path: str) -> int:
+    """Take the exclusive lock on ``PATH.lock`` (and write our pid in it), or raise StoreLockedError."""
+    lock_path = path + ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot lock the store {path}: {exc.strerror} ({lock_path})") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StoreLockedError(
+            f"the store {path} is in use by another process (pid {owner}); stop it, or read the store "
+            "with `replayflow history` / `replayflow list`, which do not need it"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def open_store(store: Store | str | os.PathLike[str] | None, *, read_only: bool = False) -> Store:
     """``None`` or ``"memory"``/``":memory:"`` -> :class:`MemoryStore`; a path -> :class:`SqliteStore`."""
     if store is None or (isinstance(store, str) and store in ("memory", ":memory:")):
         return MemoryStore()
     if isinstance(store, str | os.PathLike):
-        return SqliteStore(store)
+        return SqliteStore(store, read_only=read_only)
     return store

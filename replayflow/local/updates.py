@@ -66,8 +66,11 @@ class Effects(Protocol):
 # -- validation -------------------------------------------------------------------------------------------
 
 
-def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # noqa: PLR0915 - the hot path, inlined
-    """Raise ``InvalidParameterValueException`` for the first problem in ``updates`` (nothing is applied)."""
+def validate_updates(ex: Execution, updates: Any, limits: Limits) -> tuple[int, int]:  # noqa: PLR0915 - hot path
+    """Raise ``InvalidParameterValueException`` for the first problem in ``updates`` (nothing is applied).
+
+    Returns what the batch meters: ``(durable operations, bytes written)`` (see :mod:`.limits`).
+    """
     if not isinstance(updates, list):
         raise invalid_parameter("Updates must be a list of OperationUpdate.")
     count = len(updates)
@@ -77,6 +80,8 @@ def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # no
     last: dict[str, tuple[str, str]] = {}  # id -> (Type, Action) of its latest update in this batch
     started: dict[str, str] = {}  # id -> Type, for STARTs in this batch
     payload_chars = 0
+    written = 0
+    operations = 0
     index = 0
     for update in updates:
         index += 1
@@ -113,9 +118,10 @@ def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # no
             if type(payload) is not str:
                 raise invalid_parameter("Payload must be a string.")
             payload_chars += len(payload)
+            written += len(payload) if payload.isascii() else len(payload.encode())
             _check_payload(ex, op_type, payload, limits)
         if error is not None:
-            _check_error(error, limits)
+            written += _check_error(error, limits)
 
         if op_type == "EXECUTION":
             if index != count:
@@ -155,6 +161,8 @@ def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # no
         if previous is not None:  # STARTed earlier in this batch
             status = "STARTED"
         _CHECKS[op_type](update, action, status, payload, error)
+        if status is None or action == "RETRY":  # a new operation, or one more attempt of a step
+            operations += 1
         last[op_id] = (op_type, action)
         if action == "START":
             started[op_id] = op_type
@@ -164,6 +172,7 @@ def validate_updates(ex: Execution, updates: Any, limits: Limits) -> None:  # no
             raise invalid_parameter(
                 f"The checkpoint request is {size} bytes; at most {limits.max_request_bytes} bytes are allowed."
             )
+    return operations, written
 
 
 def _check_payload(ex: Execution, op_type: str, payload: str, limits: Limits) -> None:
@@ -180,7 +189,7 @@ def _check_payload(ex: Execution, op_type: str, payload: str, limits: Limits) ->
             raise invalid_parameter(f"The {what} is {size} bytes; at most {limit} bytes are allowed for {op_type}.")
 
 
-def _check_error(error: Any, limits: Limits) -> None:
+def _check_error(error: Any, limits: Limits) -> int:
     if not isinstance(error, dict):
         raise invalid_parameter("Error must be an ErrorObject.")
     for key in ("ErrorType", "ErrorMessage", "ErrorData"):
@@ -193,6 +202,7 @@ def _check_error(error: Any, limits: Limits) -> None:
     size = len(orjson.dumps(error))
     if size >= limits.error_bytes:
         raise invalid_parameter(f"Error object size must be less than {limits.error_bytes} bytes.")
+    return size
 
 
 def _int_option(options: Any, key: str, low: int, high: int, what: str) -> int | None:

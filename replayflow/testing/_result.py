@@ -12,11 +12,14 @@ import orjson
 
 from replayflow._serdes import loads
 from replayflow._wire import OperationDict
+from replayflow.local.usage import Usage
 
 from ._diff import diff
 from ._history import UNSET
 
 __all__ = ["Attempt", "OperationView", "RunResult", "kind_label"]
+
+_Indexes = tuple[dict[str | None, list[Mapping[str, Any]]], dict[str | None, list[OperationDict]]]
 
 
 @attrs.frozen
@@ -180,6 +183,8 @@ class RunResult:
     operations: tuple[OperationDict, ...] = attrs.field(repr=False)
     #: The GetDurableExecution description.
     execution: Mapping[str, Any] = attrs.field(repr=False)
+    #: What the execution used of AWS's per-execution quotas, and its estimated cost.
+    usage: Usage | None = attrs.field(default=None, repr=False)
 
     @property
     def result(self) -> Any:
@@ -221,11 +226,24 @@ class RunResult:
     def get_invoke(self, name: str, index: int = 0) -> OperationView:
         return self.operation(name, type="CHAINED_INVOKE", index=index)
 
-    def _view(self, record: OperationDict) -> OperationView:
-        op_id = record["Id"]
-        events = tuple(e for e in self.events if e.get("Id") == op_id)
-        children = tuple(self._view(op) for op in self.operations if op.get("ParentId") == op_id)
-        return OperationView(record, events, children)
+    def _view(self, record: OperationDict, indexes: _Indexes | None = None) -> OperationView:
+        events, children = indexes or self._indexes()
+
+        def view(rec: OperationDict) -> OperationView:  # linear in the run's size, however wide a map
+            op_id = rec["Id"]
+            return OperationView(rec, tuple(events.get(op_id, ())), tuple(view(op) for op in children.get(op_id, ())))
+
+        return view(record)
+
+    def _indexes(self) -> _Indexes:
+        """Events by operation id, operations by parent id."""
+        events: dict[str | None, list[Mapping[str, Any]]] = {}
+        for event in self.events:
+            events.setdefault(event.get("Id"), []).append(event)
+        children: dict[str | None, list[OperationDict]] = {}
+        for op in self.operations:
+            children.setdefault(op.get("ParentId"), []).append(op)
+        return events, children
 
     # -- assertions ------------------------------------------------------------------------------------------
 
@@ -275,15 +293,20 @@ class RunResult:
             kind = self.error.get("ErrorType")
             lines[0] += f": {kind}: " if kind else ": "
             lines[0] += str(self.error.get("ErrorMessage"))
+        if self.usage is not None:
+            lines.append(f"usage: {self.usage.describe()}")
+            lines.extend(f"warning: {w}" for w in self.usage.warnings())
         lines.append("operations:")
         by_parent: dict[str | None, list[OperationDict]] = {}
         for op in self.operations:
             if op["Type"] != "EXECUTION":
                 by_parent.setdefault(op.get("ParentId"), []).append(op)
 
+        indexes = self._indexes()
+
         def walk(parent: str | None, depth: int) -> None:
             for op in by_parent.get(parent, ()):
-                view = self._view(op)
+                view = self._view(op, indexes)
                 extra = f" attempts={view.attempt}" if view.type == "STEP" else ""
                 lines.append(f"{'  ' * depth}  - {view.describe()}{extra}")
                 walk(op["Id"], depth + 1)

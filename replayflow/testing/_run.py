@@ -338,6 +338,7 @@ def snapshot(service: LocalDurableService, arn: str) -> RunResult:
         events=tuple(events),
         operations=tuple(operations),
         execution=description,
+        usage=service.usage(arn),
     )
 
 

@@ -35,7 +35,10 @@ def test_run_prints_the_result_and_exits_zero():
     result = json.loads(out.stdout)
     assert result["order"] == "o-1001"
     assert result["tracking"].startswith("1Z-res-")
-    assert out.stderr == ""  # not a terminal: no progress lines
+    # not a terminal: no progress lines, only the execution's ARN and its usage
+    announced, usage = out.stderr.splitlines()
+    assert announced.startswith("execution arn:aws:lambda:us-east-1:123456789012:function:process_order:$LATEST/")
+    assert usage.startswith("usage: 4 operations (0.1% of 3,000), ")
 
 
 def test_run_of_a_failing_workflow_exits_non_zero_with_the_error():

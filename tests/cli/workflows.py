@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +23,39 @@ def approval(order: dict[str, Any], ctx: replayflow.DurableContext) -> Any:
 
 def broken(_: Any, ctx: replayflow.DurableContext) -> Any:
     yield ctx.step(lambda: 1 / 0, name="divide", retry=replayflow.RetryPresets.none())
+
+
+def _log(directory: str, line: str) -> str:
+    with open(Path(directory) / "log.txt", "a") as log:
+        log.write(line + "\n")
+    return line
+
+
+def _gate(directory: str) -> str:
+    _log(directory, "b-start")
+    while not (Path(directory) / "go").exists():  # the test kills the process here, or lets it go
+        time.sleep(0.02)
+    return _log(directory, "b-done")
+
+
+@replayflow.durable
+def gated(job: dict[str, Any], ctx: replayflow.DurableContext) -> Any:
+    """Three steps that log their bodies; the second waits for a ``go`` file."""
+    a = yield ctx.step(_log, job["dir"], "a", name="a")
+    b = yield ctx.step(_gate, job["dir"], name="b")
+    c = yield ctx.step(_log, job["dir"], "c", name="c")
+    return [a, b, c]
+
+
+def _tick(i: int) -> int:
+    time.sleep(0.002)
+    return i
+
+
+@replayflow.durable
+def ticking(count: int, ctx: replayflow.DurableContext) -> Any:
+    """``count`` small steps: a writer that keeps writing while a test reads the store."""
+    total = 0
+    for i in range(count):
+        total += yield ctx.step(_tick, i, name=f"t{i}")
+    return total

@@ -80,6 +80,7 @@ def test_in_flight_invocation_is_retried_after_reopen(tmp_path: Path) -> None:
             __import__("replayflow.local.records", fromlist=["Invocation"]).Invocation("req-1", ex.start_ms),
         )
         first._store.save(ex)
+    first._store._release()  # the process died: the OS drops its lock on the store
     second = LocalDurableService(store=str(db))
     second.advance(0)  # its function is not registered yet: the execution waits for it
     assert second.execution(arn).status == "RUNNING"

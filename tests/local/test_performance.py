@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from replayflow.local import LocalDurableService
+from replayflow.local import Limits, LocalDurableService
 from tests.workcount import count_lines
 
 from .raw import op_id
@@ -44,7 +44,7 @@ def test_checkpoint_work_is_flat() -> None:
                 send(updates)
         return {"Status": "SUCCEEDED"}
 
-    svc = LocalDurableService()
+    svc = LocalDurableService(limits=Limits(max_operations=n))  # over AWS's 3,000 on purpose
     svc.register("f", handler)
     assert svc.run("f").succeeded
     early, late = lines

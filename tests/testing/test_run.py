@@ -36,6 +36,9 @@ def test_a_run_to_completion_with_its_operations():
     assert result.operations[0]["Type"] == "EXECUTION"
     assert result.explain().splitlines() == [
         "execution SUCCEEDED with {'order': 'o-1', 'tracking': 'TRACK-1', 'charged': 30}",
+        # reserve, cool-off, billing, charge, ship: 5 operations; 2 invocations (before and after the wait)
+        f"usage: 5 operations (0.2% of 3,000), {result.usage.bytes_written} B written (0.0% of 100.0 MB), "
+        f"2 invocations, est. ${result.usage.cost:.6f}",
         "operations:",
         "  - step 'reserve' [SUCCEEDED] attempts=1",
         "  - wait 'cool-off' [SUCCEEDED]",
