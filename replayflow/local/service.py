@@ -23,12 +23,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from . import naming
 from .callbacks import CallbackApi
 from .clock import VirtualClock
 from .engine import RUNNING, LocalTransport, _ms, datetime_from_ms
 from .errors import (
     invalid_parameter,
+    invalid_request_content,
     request_too_large,
 )
 from .events import data, render_event
@@ -439,7 +442,7 @@ class LocalDurableService(CallbackApi):
             fn = self._function(target[0] if target else FunctionName)
         if InvocationType == "DryRun":
             return {"StatusCode": 204, "Payload": b""}
-        payload = raw.decode() if raw else None
+        payload = _json_payload(raw)
         if not fn.durable:
             outcome = self._run_plain(fn, payload, TenantId)
             if InvocationType == "Event":
@@ -469,3 +472,14 @@ class LocalDurableService(CallbackApi):
         with self._lock:
             views = [ex.result_view() for ex in self._executions.values()]
         return iter(views)
+
+
+def _json_payload(raw: bytes) -> str | None:
+    """An Invoke payload as text, refused like Lambda's ``InvalidRequestContentException`` unless it is JSON."""
+    if not raw:
+        return None
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request_content(f"Could not parse request body into json: {exc}") from exc
+    return raw.decode()
