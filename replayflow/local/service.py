@@ -36,6 +36,7 @@ from .errors import (
 )
 from .events import data, render_event
 from .invokers import Invoker
+from .official_sdk import OfficialSdkInvoker, is_official_handler
 from .records import Execution, ExecutionResult, Function
 from .shapes import check_error_object, invoke_response, page_size, parse_marker
 
@@ -68,11 +69,14 @@ class LocalDurableService(CallbackApi):
 
         ``handler`` is a callable ``handler(event, lambda_context)`` or a ``"module:attribute"`` string.
         A plain function (``durable=False``) is a chained-invoke target called with the decoded payload.
+        A handler made by the official SDK's ``@durable_execution`` gets an :class:`OfficialSdkInvoker`.
         """
         if not naming.valid_function_name(name):
             raise ValueError(f"invalid function name {name!r}: use 1-64 letters, digits, '-' or '_'")
         if not callable(handler) and not isinstance(handler, str):
             raise TypeError(f"the handler of {name} must be callable or a 'module:attribute' string")
+        if invoker is None and is_official_handler(handler):
+            invoker = OfficialSdkInvoker()  # AWS's own SDK checkpoints through its own client
         timeout = self.execution_timeout if execution_timeout is None else execution_timeout
         if not 1 <= timeout <= 31_622_400:
             raise ValueError("execution_timeout must be between 1 and 31622400 seconds")
