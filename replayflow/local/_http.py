@@ -1,22 +1,25 @@
-"""A small HTTP/1.1 server for the local faces: one I/O thread, bounded worker pools, hard limits.
+"""A small HTTP/1.1 server for the local faces: one I/O thread, a bounded worker pool, hard limits.
 
 Both the durable API face (:mod:`.server`) and the Lambda Invoke endpoint (:mod:`.lambda_endpoint`)
 run on it. What it guarantees:
 
-* **Reads never hold a worker.** One I/O thread reads every connection without blocking (a selector)
-  and hands a worker only a complete request (head and body). A client that trickles its request
-  (slowloris) or keeps an idle keep-alive connection costs a buffer, not a thread.
-* **Bounded everything.** ``workers`` threads answer API calls; ``blocking_workers`` threads answer the
-  requests ``is_blocking`` marks as long (a synchronous Invoke waits for its execution) so they can never
-  starve the calls that would end them. At most ``max_connections`` are open: a new one evicts the
-  connection idle the longest.
+* **Reads and writes never hold a thread.** One I/O thread reads and writes every connection without
+  blocking (a selector). A client that trickles its request (slowloris), keeps an idle keep-alive
+  connection or does not read its answer costs a buffer, not a thread.
+* **Quick requests are answered on the I/O thread** (the service's API calls take microseconds under its
+  lock): no thread hand-off, so a call costs one loopback round trip even on a loaded machine. Requests
+  ``is_blocking`` marks (a synchronous Invoke waits for its execution; a Lambda invocation runs a handler)
+  go to at most ``blocking_workers`` threads; more wait their turn.
+* **Bounded connections.** At most ``max_connections`` are open: a new one evicts the connection idle
+  the longest.
 * **Timeouts.** A request must arrive in full within ``request_timeout`` seconds of its first byte
-  (408 otherwise); an idle keep-alive connection is closed after ``idle_timeout`` seconds.
+  (408 otherwise); an idle keep-alive connection is closed after ``idle_timeout`` seconds, and one that
+  does not take its answer within ``write_timeout`` seconds is dropped.
 * **Limits before reading.** A ``Content-Length`` over ``max_body_bytes`` is answered 413 as soon as the
   head arrives, before any of the body is read; a malformed head, a bad ``Content-Length`` or a chunked
   body is answered 400 (the face's error shape, from ``error``), and the connection is closed.
-* **One write per response**, ``TCP_NODELAY`` and keep-alive, so a call costs a loopback round trip and
-  not Nagle's delayed-ACK wait.
+* **One write per response**, ``TCP_NODELAY`` and keep-alive, so a call is not delayed by Nagle's
+  algorithm waiting for the client's delayed ACK.
 * A handler that raises answers ``error(500, ...)`` with the exception's type only (no traceback).
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import queue
 import re
 import selectors
@@ -107,7 +111,10 @@ class _Conn:
     buf: bytearray = attrs.field(factory=bytearray)
     started: float | None = None  # when the first byte of the pending request arrived
     head: _Head | None = None
-    busy: bool = False
+    busy: bool = False  # a worker is answering it
+    out: memoryview | None = None  # the rest of an answer the socket did not take at once
+    out_since: float = 0.0
+    keep: bool = True  # keep the connection open once ``out`` is sent
 
 
 class _Pool:
@@ -157,7 +164,6 @@ class HttpServer:
         *,
         error: ErrorFactory,
         name: str = "replayflow-http",
-        workers: int = 8,
         blocking_workers: int = 32,
         is_blocking: Callable[[Request], bool] | None = None,
         max_body_bytes: int = 6 * 1024 * 1024,
@@ -171,8 +177,7 @@ class HttpServer:
         self.is_blocking = is_blocking
         self.max_body_bytes, self.max_connections = max_body_bytes, max_connections
         self.request_timeout, self.idle_timeout, self.write_timeout = request_timeout, idle_timeout, write_timeout
-        self._pool = _Pool(f"{name}-worker", workers)
-        self._blocking = _Pool(f"{name}-blocking", blocking_workers)
+        self._blocking = _Pool(f"{name}-worker", blocking_workers)
         self._name = name
         self._listener = socket.create_server(address, backlog=128)
         self._listener.setblocking(False)
@@ -183,7 +188,7 @@ class HttpServer:
         self._selector.register(self._listener, selectors.EVENT_READ, None)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._conns: dict[int, _Conn] = {}
-        self._returned: collections.deque[tuple[_Conn, bool]] = collections.deque()
+        self._returned: collections.deque[tuple[_Conn, bytes, bool]] = collections.deque()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._next_sweep = 0.0
@@ -202,7 +207,7 @@ class HttpServer:
     @property
     def threads(self) -> int:
         """Threads this server runs: its I/O thread and the workers started so far."""
-        return (1 if self._thread else 0) + self._pool.threads + self._blocking.threads
+        return (1 if self._thread else 0) + self._blocking.threads
 
     def start(self) -> None:
         """Serve on a background thread."""
@@ -224,7 +229,6 @@ class HttpServer:
             self._teardown()
         elif thread is not threading.current_thread() and thread.is_alive():
             thread.join(timeout=5)
-        self._pool.close()
         self._blocking.close()
 
     # -- the I/O thread --------------------------------------------------------------------------
@@ -232,21 +236,19 @@ class HttpServer:
     def _loop(self) -> None:
         try:
             while not self._stopping:
-                for key, _ in self._selector.select(timeout=self._select_timeout()):
+                for key, mask in self._selector.select(timeout=0.25 if self._conns else 1.0):
                     sock = key.fileobj
                     if sock is self._listener:
                         self._accept()
                     elif sock is self._wake_r:
                         self._take_returns()
+                    elif mask & selectors.EVENT_WRITE:
+                        self._flush(key.data)
                     else:
-                        assert isinstance(sock, socket.socket)
-                        self._readable(sock)
+                        self._readable(key.data)
                 self._sweep()
         finally:
             self._teardown()
-
-    def _select_timeout(self) -> float:
-        return 0.25 if self._conns else 1.0
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -256,9 +258,7 @@ class HttpServer:
         while True:
             try:
                 sock, _ = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:  # out of file descriptors, etc.: leave it in the backlog
+            except OSError:  # nothing more to accept (or out of file descriptors: it stays in the backlog)
                 return
             if len(self._conns) >= self.max_connections:
                 self._evict()
@@ -273,12 +273,9 @@ class HttpServer:
         if idle:
             self._drop(min(idle, key=lambda c: c.last))
 
-    def _readable(self, sock: socket.socket) -> None:
-        conn = self._conns.get(sock.fileno())
-        if conn is None:
-            return
+    def _readable(self, conn: _Conn) -> None:
         try:
-            data = sock.recv(_RECV)
+            data = conn.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -294,33 +291,46 @@ class HttpServer:
         self._advance(conn)
 
     def _advance(self, conn: _Conn) -> None:
-        """Parse what ``conn`` has buffered; hand a complete request to a worker."""
+        """Answer every complete request ``conn`` has buffered (in order), until one must wait."""
+        while conn.buf and not conn.busy and conn.out is None and conn.sock.fileno() >= 0:
+            request, keep = self._next_request(conn)
+            if request is None:
+                return
+            if self.is_blocking is not None and self.is_blocking(request):
+                conn.busy = True
+                self._selector.unregister(conn.sock)
+                self._blocking.submit(functools.partial(self._work, conn, request, keep))
+                return
+            started = time.monotonic()
+            response = self._call(request)
+            self._log(request, response, started)
+            self._send(conn, _encode(response, keep=keep), keep)
+
+    def _next_request(self, conn: _Conn) -> tuple[Request | None, bool]:
+        """The next complete request in ``conn``'s buffer, if there is one (a bad one is answered here)."""
         try:
             if conn.head is None:
                 end = conn.buf.find(b"\r\n\r\n", 0, _MAX_HEAD + 4)
                 if end < 0:
                     if len(conn.buf) > _MAX_HEAD:
                         raise _BadRequest(431, "RequestHeaderFieldsTooLarge", "the request head is too large")
-                    return
+                    return None, False
                 conn.head = self._parse_head(bytes(conn.buf[:end]), end + 4)
                 if conn.head.headers.get("expect", "").lower() == "100-continue" and len(conn.buf) < conn.head.end:
                     conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         except _BadRequest as bad:
             self._reject(conn, bad)
-            return
+            return None, False
         except OSError:
             self._drop(conn)
-            return
+            return None, False
         head = conn.head
         if len(conn.buf) < head.end:
-            return
+            return None, False
         request = Request(head.method, head.target, head.headers, bytes(conn.buf[head.body_start : head.end]))
         del conn.buf[: head.end]
-        keep = head.keep
-        conn.head, conn.started, conn.busy = None, (time.monotonic() if conn.buf else None), True
-        self._selector.unregister(conn.sock)
-        pool = self._blocking if self.is_blocking is not None and self.is_blocking(request) else self._pool
-        pool.submit(lambda: self._answer(conn, request, keep))
+        conn.head, conn.started = None, (time.monotonic() if conn.buf else None)
+        return request, head.keep
 
     def _parse_head(self, head: bytes, end: int) -> _Head:
         lines = head.split(b"\r\n")
@@ -374,6 +384,42 @@ class HttpServer:
         self._log(None, response, conn.started)
         self._drop(conn)
 
+    def _send(self, conn: _Conn, data: bytes, keep: bool) -> None:
+        """Write an answer without blocking; what the socket does not take now goes out when it can."""
+        try:
+            sent = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._drop(conn)
+            return
+        if sent < len(data):
+            conn.out, conn.out_since, conn.keep = memoryview(data)[sent:], time.monotonic(), keep
+            self._selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
+        elif not keep or self._stopping:
+            self._drop(conn)
+        else:
+            conn.last = time.monotonic()
+
+    def _flush(self, conn: _Conn) -> None:
+        assert conn.out is not None
+        try:
+            sent = conn.sock.send(conn.out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(conn)
+            return
+        conn.out = conn.out[sent:] if sent < len(conn.out) else None
+        if conn.out is not None:
+            return
+        if not conn.keep or self._stopping:
+            self._drop(conn)
+            return
+        conn.last = time.monotonic()
+        self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+        self._advance(conn)
+
     def _sweep(self) -> None:
         now = time.monotonic()
         if now < self._next_sweep:
@@ -382,7 +428,10 @@ class HttpServer:
         for conn in list(self._conns.values()):
             if conn.busy:
                 continue
-            if conn.started is not None and now - conn.started > self.request_timeout:
+            if conn.out is not None:
+                if now - conn.out_since > self.write_timeout:
+                    self._drop(conn)
+            elif conn.started is not None and now - conn.started > self.request_timeout:
                 self._reject(conn, _BadRequest(408, "RequestTimeoutException", "the request was not received in time"))
             elif conn.started is None and now - conn.last > self.idle_timeout:
                 self._drop(conn)
@@ -396,15 +445,14 @@ class HttpServer:
         except OSError:
             return
         while self._returned:
-            conn, keep = self._returned.popleft()
+            conn, data, keep = self._returned.popleft()
             conn.busy = False
-            if not keep or self._stopping:
+            if self._stopping or conn.sock.fileno() < 0:
                 self._drop(conn)
                 continue
-            conn.last = time.monotonic()
             self._selector.register(conn.sock, selectors.EVENT_READ, conn)
-            if conn.buf:
-                self._advance(conn)
+            self._send(conn, data, keep)
+            self._advance(conn)
 
     def _drop(self, conn: _Conn) -> None:
         fd = conn.sock.fileno()
@@ -426,23 +474,20 @@ class HttpServer:
         self._wake_r.close()
         self._wake_w.close()
 
-    # -- the workers -----------------------------------------------------------------------------
+    # -- answering -------------------------------------------------------------------------------
 
-    def _answer(self, conn: _Conn, request: Request, keep: bool) -> None:
-        started = time.monotonic()
+    def _call(self, request: Request) -> Response:
         try:
-            response = self.handler(request)
+            return self.handler(request)
         except Exception as exc:  # a bug: the service's 500, without the traceback
-            response = self.error(500, "ServiceException", f"internal error ({type(exc).__name__})")
-        keep = keep and not self._stopping
-        try:
-            conn.sock.settimeout(self.write_timeout)
-            conn.sock.sendall(_encode(response, keep=keep))
-            conn.sock.setblocking(False)
-        except OSError:
-            keep = False
+            return self.error(500, "ServiceException", f"internal error ({type(exc).__name__})")
+
+    def _work(self, conn: _Conn, request: Request, keep: bool) -> None:
+        """A worker answers a blocking request; the I/O thread writes the answer."""
+        started = time.monotonic()
+        response = self._call(request)
         self._log(request, response, started)
-        self._returned.append((conn, keep))
+        self._returned.append((conn, _encode(response, keep=keep), keep))
         self._wake()
 
     def _log(self, request: Request | None, response: Response, started: float | None) -> None:

@@ -55,7 +55,8 @@ class LambdaInvokeServer:
             self._invoke,
             error=json_error,
             name="lambda-invoke",
-            workers=workers,
+            blocking_workers=workers,
+            is_blocking=lambda request: True,  # every invocation runs a handler
             max_body_bytes=max_body_bytes,
             request_timeout=request_timeout,
         )

@@ -174,10 +174,9 @@ class _Api:
 
     @staticmethod
     def is_blocking(request: Request) -> bool:
-        """A synchronous Invoke waits for its execution: it runs on the blocking pool."""
-        return request.path.endswith("/invocations") and (
-            request.headers.get("x-amz-invocation-type", "RequestResponse") == "RequestResponse"
-        )
+        """Invokes go to the worker pool: a synchronous one waits for its execution, and any Invoke of a
+        plain (non-durable) function runs it. Every other API call is answered on the I/O thread."""
+        return request.path.endswith("/invocations")
 
     def _describe(self, request: Request, seg: list[str]) -> Response:
         include = _bool(_one(request, "IncludeExecutionData"), True)
@@ -299,8 +298,8 @@ class LocalHttpServer:
 
     :meth:`start` serves in a background thread and starts the service's background drivers (so
     executions progress between requests); :meth:`close` stops both. ``url`` is the endpoint for boto3.
-    ``log`` gets one line per answered request (see :func:`request_line`); ``http_workers`` threads answer
-    API calls and ``invoke_workers`` threads synchronous Invokes; ``max_body_bytes`` (default: the
+    ``log`` gets one line per answered request (see :func:`request_line`); ``invoke_workers`` threads
+    answer Invokes (API calls are answered on the I/O thread); ``max_body_bytes`` (default: the
     service's synchronous Invoke limit), ``request_timeout`` and ``idle_timeout`` bound each connection
     (see :mod:`replayflow.local._http`). :meth:`mount` serves non-API ``GET`` paths (a web console).
     """
@@ -313,7 +312,6 @@ class LocalHttpServer:
         port: int = 0,
         workers: int = 2,
         log: RequestLogger | None = None,
-        http_workers: int = 8,
         invoke_workers: int = 32,
         max_body_bytes: int | None = None,
         request_timeout: float = 10.0,
@@ -330,7 +328,6 @@ class LocalHttpServer:
             self._api.handle,
             error=json_error,
             name="replayflow-http",
-            workers=http_workers,
             blocking_workers=invoke_workers,
             is_blocking=self._api.is_blocking,
             max_body_bytes=service.limits.invoke_payload_bytes if max_body_bytes is None else max_body_bytes,
