@@ -1,7 +1,7 @@
 """``replayflow serve`` hosts workflows written with AWS's own SDK, as a shell runs it.
 
-The official SDK's handlers run in the ``serve`` process and checkpoint through their own boto3 client
-over the HTTP face; the test drives them with its own boto3 client: it starts the execution, answers the
+The official SDK's handlers run in ``serve``'s worker processes and checkpoint through their own boto3
+client over the HTTP face; the test drives them with its own boto3 client: it starts the execution, answers the
 callback through the API, and reads the results and histories back.
 """
 
@@ -33,7 +33,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_serve(*extra: str) -> tuple[subprocess.Popen[str], str]:
+def start_serve(*extra: str, where: str = "in worker processes") -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "replayflow", "serve", *SPECS, "--port", str(port), "--virtual-time", *extra],
@@ -44,7 +44,7 @@ def start_serve(*extra: str) -> tuple[subprocess.Popen[str], str]:
     assert process.stdout is not None
     banner = [process.stdout.readline() for _ in range(3)]
     assert banner[0].startswith("replayflow: serving the local durable service on http://127.0.0.1:"), banner
-    assert "order  (tests.local.official_workflows:order, official SDK)" in banner[1]
+    assert f"order  (tests.local.official_workflows:order, official SDK, {where})" in banner[1]
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -169,8 +169,8 @@ def test_official_sdk_workflows_on_replayflow_serve(served: tuple[subprocess.Pop
     assert all(status.isdigit() for _, _, status in log)
 
 
-def test_quiet_serve_logs_no_requests() -> None:
-    process, url = start_serve("--quiet")
+def test_quiet_serve_logs_no_requests_with_official_handlers_in_process() -> None:
+    process, url = start_serve("--quiet", "--in-process", where="in this process")
     try:
         out = client(url).invoke(FunctionName="charge", Payload=json.dumps({"amount": 3}))
         assert json.loads(out["Payload"].read()) == {"charged": 3}
