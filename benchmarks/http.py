@@ -6,17 +6,19 @@ processes on 127.0.0.1; this process is the client, with one boto3 ``lambda`` cl
 * **Calls.** One execution of :func:`benchmarks.http_workflows.await_callback` per service, parked on its
   callback. The client times ``--calls`` calls of each of GetDurableExecution,
   GetDurableExecutionHistory and SendDurableExecutionCallbackHeartbeat per round, rounds interleaved
-  between the services (so load on the machine hits both alike). Reported: median and p90 ms per call,
-  and calls per second (calls / total time).
+  between the services (so load on the machine hits both alike), and the same GetDurableExecution
+  without boto3 (``http.client``), which shows what the servers themselves cost. Reported: median and
+  p90 ms per call, and calls per second (calls / total time).
 * **Workflow.** The official SDK's ``steps`` handler with ``--steps`` steps, each checkpointed by the SDK's
   own boto3 client over HTTP, started by the client and polled (every 20 ms) until it ends: wall seconds and
-  ms per step. ``replayflow serve`` hosts it itself; the emulator invokes it through a
-  :class:`replayflow.local.LambdaInvokeServer` in this process.
+  ms per step. ``replayflow serve`` runs it in its worker processes (as it hosts any official-SDK handler);
+  the emulator invokes it through a :class:`replayflow.local.LambdaInvokeServer` in this process.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +39,7 @@ __all__ = ["main"]
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-west-2"}
 APIS = ("GetDurableExecution", "GetDurableExecutionHistory", "SendDurableExecutionCallbackHeartbeat")
+RAW = "GetDurableExecution, raw http.client"
 REPLAYFLOW, EMULATOR = "replayflow serve", "dex-local-runner"
 
 
@@ -169,11 +173,31 @@ class _Target:
 
     def call(self, api: str) -> Callable[[], Any]:
         client, arn, callback_id = self.client, self.arn, self.callback_id
+        if api == RAW:
+            return self._raw()
         if api == "GetDurableExecution":
             return lambda: client.get_durable_execution(DurableExecutionArn=arn)
         if api == "GetDurableExecutionHistory":
             return lambda: client.get_durable_execution_history(DurableExecutionArn=arn)
         return lambda: client.send_durable_execution_callback_heartbeat(CallbackId=callback_id)
+
+    def _raw(self) -> Callable[[], Any]:
+        """The same GET without boto3: one connection, kept alive when the server allows it."""
+        split = urllib.parse.urlsplit(self.url)
+        path = "/2025-12-01/durable-executions/" + urllib.parse.quote(self.arn, safe="")
+        conn = [http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port)]
+
+        def call() -> None:
+            conn[0].request("GET", path)
+            response = conn[0].getresponse()
+            if response.status != 200:
+                raise RuntimeError(f"{self.system}: GET {path} answered {response.status}")
+            response.read()
+            if response.will_close:
+                conn[0].close()
+                conn[0] = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port)
+
+        return call
 
 
 def _time_calls(call: Callable[[], Any], n: int) -> list[float]:
@@ -203,12 +227,12 @@ def measure(calls: int, rounds: int, steps: int, workflow_rounds: int) -> dict[s
     with replayflow_serve() as serve_url, emulator() as (emulator_url, _):
         targets = [_Target(REPLAYFLOW, serve_url), _Target(EMULATOR, emulator_url)]
         for target in targets:  # warm up connections and code paths
-            for api in APIS:
+            for api in (*APIS, RAW):
                 _time_calls(target.call(api), 20)
         for r in range(rounds):
             print(f"  calls: round {r + 1}/{rounds}", file=sys.stderr)
             for target in targets if r % 2 == 0 else targets[::-1]:
-                for api in APIS:
+                for api in (*APIS, RAW):
                     samples[target.system].setdefault(api, []).extend(_time_calls(target.call(api), calls))
         if steps:
             for target in targets:  # warm up: the first run creates the SDK's boto3 client
@@ -236,7 +260,7 @@ def report(result: dict[str, Any]) -> str:
         "| dex-local-runner calls/s | ratio |",
         "|---|---|---|---|---|---|",
     ]
-    for api in (*APIS, "all"):
+    for api in (*APIS, "all", RAW):
 
         def values(system: str, api: str = api) -> list[float]:
             if api == "all":
@@ -263,7 +287,13 @@ def report(result: dict[str, Any]) -> str:
             f"| replayflow serve | {statistics.median(ours):.2f} | {statistics.median(ours) / n * 1e3:.2f} |",
             f"| dex-local-runner | {statistics.median(theirs):.2f} | {statistics.median(theirs) / n * 1e3:.2f} |",
         ]
-    lines += ["", f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}."]
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    lines += [
+        "",
+        f"`all` is the three boto3 APIs together; the raw row is the same GET without boto3 (the emulator"
+        f" closes every connection, so it reconnects). Python {platform.python_version()},"
+        f" {os.cpu_count()} CPUs, load average {load} when the run ended.",
+    ]
     return "\n".join(lines) + "\n"
 
 
