@@ -18,6 +18,7 @@ from .context import LambdaContext
 from .invokers import InProcessInvoker, InvocationOutcome, Invoker, ProcessExit
 from .lambda_endpoint import LambdaInvokeServer
 from .limits import Limits
+from .official_sdk import OfficialSdkInvoker, is_official_handler
 from .records import ExecutionResult, InvocationRetry
 from .server import LocalHttpServer, serve
 from .service import LocalDurableService, LocalTransport
@@ -40,6 +41,7 @@ __all__ = [
     "LocalLambdaClient",
     "LocalTransport",
     "MemoryStore",
+    "OfficialSdkInvoker",
     "Prices",
     "ProcessExit",
     "RealClock",
@@ -50,5 +52,6 @@ __all__ = [
     "SubprocessInvoker",
     "Usage",
     "VirtualClock",
+    "is_official_handler",
     "serve",
 ]

@@ -9,6 +9,7 @@ __all__ = [
     "conflict",
     "execution_already_started",
     "invalid_parameter",
+    "invalid_request_content",
     "invalid_token",
     "not_found",
     "request_too_large",
@@ -49,3 +50,8 @@ def execution_already_started(message: str) -> ServiceError:
 def request_too_large(message: str) -> ServiceError:
     """``RequestTooLargeException`` (413): an Invoke payload over the limit."""
     return ServiceError("RequestTooLargeException", message, status=413)
+
+
+def invalid_request_content(message: str) -> ServiceError:
+    """``InvalidRequestContentException`` (400): Lambda could not parse the request body (Invoke's payload)."""
+    return ServiceError("InvalidRequestContentException", message, status=400)

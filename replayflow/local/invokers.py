@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -19,7 +20,15 @@ from replayflow._transport import Transport, use_transport
 from .context import LambdaContext
 from .records import Function
 
-__all__ = ["InProcessInvoker", "InvocationOutcome", "Invoker", "ProcessExit", "exit_error", "handler_error"]
+__all__ = [
+    "InProcessInvoker",
+    "InvocationOutcome",
+    "Invoker",
+    "ProcessExit",
+    "exit_error",
+    "handler_error",
+    "run_in_process",
+]
 
 
 @attrs.frozen
@@ -98,23 +107,34 @@ class InProcessInvoker:
     """
 
     def invoke(self, function: Function, event: Any, context: LambdaContext, transport: Transport) -> InvocationOutcome:
-        try:
-            handler = function.resolve()
-            with use_transport(transport):
-                output = handler(event, context)
-        except ProcessExit as exc:
-            return InvocationOutcome(error=exit_error(context.aws_request_id, exc.status))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-            return InvocationOutcome(error=exit_error(context.aws_request_id, code))
-        except Exception as exc:
-            return InvocationOutcome(error=handler_error(exc))
-        try:
-            return InvocationOutcome(output=marshal(output))
-        except (TypeError, ValueError) as exc:
-            return InvocationOutcome(
-                error={"ErrorType": "Runtime.MarshalError", "ErrorMessage": f"Unable to marshal response: {exc}"}
-            )
+        return run_in_process(function.resolve, event, context, transport)
 
     def close(self) -> None:
         return None
+
+
+def run_in_process(
+    resolve: Callable[[], Callable[[Any, Any], Any]], event: Any, context: LambdaContext, transport: Transport
+) -> InvocationOutcome:
+    """Call the handler ``resolve()`` returns with ``event`` in this process, as Lambda's runtime would.
+
+    The handler runs inside ``use_transport(transport)``; ``ProcessExit`` / ``SystemExit`` count as the
+    process exiting, other exceptions as the handler raising, an output that is not JSON as a marshal error.
+    """
+    try:
+        handler = resolve()
+        with use_transport(transport):
+            output = handler(event, context)
+    except ProcessExit as exc:
+        return InvocationOutcome(error=exit_error(context.aws_request_id, exc.status))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+        return InvocationOutcome(error=exit_error(context.aws_request_id, code))
+    except Exception as exc:
+        return InvocationOutcome(error=handler_error(exc))
+    try:
+        return InvocationOutcome(output=marshal(output))
+    except (TypeError, ValueError) as exc:
+        return InvocationOutcome(
+            error={"ErrorType": "Runtime.MarshalError", "ErrorMessage": f"Unable to marshal response: {exc}"}
+        )

@@ -10,12 +10,10 @@ to that service through their transport (e.g. ``AwsTransport(endpoint_url=...)``
 
 from __future__ import annotations
 
-import threading
 import traceback
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
@@ -23,6 +21,7 @@ import orjson
 from replayflow._errors import error_type_name
 
 from . import naming
+from ._http import HttpServer, Request, Response, json_error
 from .context import LambdaContext
 
 __all__ = ["LambdaInvokeServer"]
@@ -31,7 +30,12 @@ _PREFIX = "/2015-03-31/functions/"
 
 
 class LambdaInvokeServer:
-    """Serve ``handlers`` (function name -> handler) on ``http://127.0.0.1:<port>``; ``port=0`` picks one."""
+    """Serve ``handlers`` (function name -> handler) on ``http://127.0.0.1:<port>``; ``port=0`` picks one.
+
+    Connections get the guarantees of :mod:`replayflow.local._http`: ``workers`` invocations at a time
+    (more wait their turn), bodies over ``max_body_bytes`` (Lambda's 6 MB synchronous limit) answered 413
+    unread, a non-JSON payload 400 ``InvalidRequestContentException``, one write per answer.
+    """
 
     def __init__(
         self,
@@ -39,40 +43,40 @@ class LambdaInvokeServer:
         *,
         port: int = 0,
         timeout_seconds: float = 900.0,
+        workers: int = 32,
+        max_body_bytes: int = 6 * 1024 * 1024,
+        request_timeout: float = 10.0,
     ) -> None:
         self.handlers = dict(handlers)
         self.timeout_seconds = timeout_seconds
         self.invocations: list[tuple[str, Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                server._invoke(self)
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = HttpServer(
+            ("127.0.0.1", port),
+            self._invoke,
+            error=json_error,
+            name="lambda-invoke",
+            blocking_workers=workers,
+            is_blocking=lambda request: True,  # every invocation runs a handler
+            max_body_bytes=max_body_bytes,
+            request_timeout=request_timeout,
+        )
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self._http.address
+        return f"http://{host}:{port}"
+
+    @property
+    def http(self) -> HttpServer:
+        """The HTTP server underneath (connection and thread counts)."""
+        return self._http
 
     def start(self) -> LambdaInvokeServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="lambda-invoke", daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.close()
 
     def __enter__(self) -> LambdaInvokeServer:
         return self.start()
@@ -80,38 +84,18 @@ class LambdaInvokeServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _invoke(self, request: BaseHTTPRequestHandler) -> None:
-        path = urllib.parse.urlsplit(request.path).path
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
-        if not path.startswith(_PREFIX) or not path.endswith("/invocations"):
-            self._reply(
-                request,
-                404,
-                {"Type": "User", "message": f"unknown route {path}"},
-                {"x-amzn-ErrorType": "ResourceNotFoundException"},
-            )
-            return
+    def _invoke(self, request: Request) -> Response:
+        path = request.path
+        if request.method != "POST" or not path.startswith(_PREFIX) or not path.endswith("/invocations"):
+            return json_error(404, "ResourceNotFoundException", f"unknown route {request.method} {path[:200]}")
         name = urllib.parse.unquote(path[len(_PREFIX) : -len("/invocations")]).split(":")[0]
         handler = self.handlers.get(name.rsplit(":function:", 1)[-1])
         if handler is None:
-            self._reply(
-                request,
-                404,
-                {"Type": "User", "message": f"Function not found: {name}"},
-                {"x-amzn-ErrorType": "ResourceNotFoundException"},
-            )
-            return
+            return json_error(404, "ResourceNotFoundException", f"Function not found: {name[:200]}")
         try:
-            event = orjson.loads(body) if body else None
+            event = orjson.loads(request.body) if request.body else None
         except orjson.JSONDecodeError:
-            self._reply(
-                request,
-                400,
-                {"Type": "User", "message": "the payload is not JSON"},
-                {"x-amzn-ErrorType": "InvalidRequestContentException"},
-            )
-            return
+            return json_error(400, "InvalidRequestContentException", "Could not parse request body into json")
         self.invocations.append((name, event))
         context = LambdaContext(
             aws_request_id=str(uuid.uuid4()),
@@ -119,23 +103,20 @@ class LambdaInvokeServer:
             invoked_function_arn=naming.function_arn(name, naming.DEFAULT_REGION, naming.DEFAULT_ACCOUNT),
             timeout=self.timeout_seconds,
         )
-        headers = {"X-Amz-Executed-Version": "$LATEST", "X-Amzn-RequestId": context.aws_request_id}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Amz-Executed-Version": "$LATEST",
+            "X-Amzn-RequestId": context.aws_request_id,
+        }
         try:
             output = handler(event, context)
         except Exception as error:
             trace = traceback.format_exception(error)
             error_body = {"errorMessage": str(error), "errorType": error_type_name(error), "stackTrace": trace}
-            self._reply(request, 200, error_body, {**headers, "X-Amz-Function-Error": "Unhandled"})
-            return
-        self._reply(request, 200, output, headers)
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, body: Any, headers: Mapping[str, str]) -> None:
-        data = orjson.dumps(body)
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            request.send_header(key, value)
-        request.end_headers()
-        request.wfile.write(data)
+            return Response(200, orjson.dumps(error_body), {**headers, "X-Amz-Function-Error": "Unhandled"}, name)
+        try:
+            data = orjson.dumps(output)
+        except TypeError as exc:
+            error_body = {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError"}
+            return Response(200, orjson.dumps(error_body), {**headers, "X-Amz-Function-Error": "Unhandled"}, name)
+        return Response(200, data, headers, name)

@@ -10,18 +10,19 @@ errors are REST-JSON errors with the ``x-amzn-ErrorType`` header, so botocore re
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, unquote
+
+import attrs
+import orjson
 
 from replayflow._errors import ServiceError
 
+from ._http import HttpServer, Request, Response, json_error
 from .errors import invalid_parameter, not_found
 from .service import LocalDurableService
 
-__all__ = ["LocalHttpServer", "serve"]
+__all__ = ["LocalHttpServer", "api_name", "request_line", "serve"]
 
 _DURABLE = "2025-12-01"
 _LAMBDA = "2015-03-31"
@@ -49,6 +50,8 @@ def _rest_operation(op: Any) -> dict[str, Any]:
 def _bool(value: str | None, default: bool) -> bool:
     if value is None:
         return default
+    if value.lower() not in ("true", "false"):
+        raise invalid_parameter(f"Expected true or false, got {value[:40]!r}.")
     return value.lower() == "true"
 
 
@@ -58,7 +61,7 @@ def _int(value: str | None) -> int | None:
     try:
         return int(value)
     except ValueError as exc:
-        raise invalid_parameter(f"Expected an integer, got {value!r}.") from exc
+        raise invalid_parameter(f"Expected an integer, got {value[:40]!r}.") from exc
 
 
 def _timestamp(value: str | None) -> _dt.datetime | None:
@@ -66,176 +69,228 @@ def _timestamp(value: str | None) -> _dt.datetime | None:
         return None
     try:
         return _dt.datetime.fromtimestamp(float(value), tz=_dt.UTC)
+    except (OverflowError, OSError) as exc:
+        raise invalid_parameter(f"Timestamp {value[:40]!r} is out of range.") from exc
     except ValueError:
         pass
     try:
         parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise invalid_parameter(f"Invalid timestamp {value!r}.") from exc
+        raise invalid_parameter(f"Invalid timestamp {value[:40]!r}.") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.UTC)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+def _body_json(body: bytes) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ServiceError("SerializationException", f"the request body is not JSON: {exc}", status=400) from exc
+    if not isinstance(value, dict):
+        raise ServiceError("SerializationException", "the request body must be a JSON object", status=400)
+    return value
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
+def _json(value: Any, label: str, status: int = 200) -> Response:
+    return Response(status, orjson.dumps(value), _JSON_HEADERS, label)
 
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
-    def _dispatch(self, method: str) -> None:
-        raw_path, _, query = self.path.partition("?")
-        segments = [unquote(s) for s in raw_path.split("/")[1:]]
-        params = parse_qs(query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        try:
-            self._route(method, segments, params, body)
-        except ServiceError as error:
-            self._error(error)
-        except Exception as exc:  # a bug: answer like the service's 500
-            self._error(ServiceError("ServiceException", f"{type(exc).__name__}: {exc}", status=500))
+def _service_error(error: ServiceError, label: str) -> Response:
+    response = json_error(error.status or 500, error.code, error.message)
+    return attrs.evolve(response, label=label)
 
-    def _route(self, method: str, seg: list[str], params: dict[str, list[str]], body: bytes) -> None:
-        service = self.server.service
 
-        def one(name: str) -> str | None:
-            values = params.get(name)
-            return values[0] if values else None
+_JSON_HEADERS = {"Content-Type": "application/json", "x-amzn-RequestId": "local"}
+_API_PREFIXES = (_DURABLE, _LAMBDA)
+_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED")
 
-        if len(seg) >= 3 and seg[0] == _DURABLE and seg[1] == "durable-executions":
-            arn = seg[2]
-            action = seg[3] if len(seg) > 3 else None
-            if method == "GET" and action is None:
-                out = service.describe(arn, include_data=_bool(one("IncludeExecutionData"), True), timestamp=_seconds)
-                return self._json(200, out)
-            if method == "POST" and action == "checkpoint":
-                request = self._body_json(body)
-                request["DurableExecutionArn"] = arn
-                response = service.checkpoint_durable_execution(request)  # type: ignore[arg-type]
-                state = response["NewExecutionState"]
-                rest: dict[str, Any] = {
-                    "NewExecutionState": {"Operations": [_rest_operation(op) for op in state["Operations"]]}
-                }
-                if state.get("NextMarker"):
-                    rest["NewExecutionState"]["NextMarker"] = state["NextMarker"]
-                if "CheckpointToken" in response:
-                    rest["CheckpointToken"] = response["CheckpointToken"]
-                return self._json(200, rest)
-            if method == "GET" and action == "state":
-                state_request: dict[str, Any] = {"DurableExecutionArn": arn, "CheckpointToken": one("CheckpointToken")}
-                if one("Marker"):
-                    state_request["Marker"] = one("Marker")
-                if _int(one("MaxItems")) is not None:
-                    state_request["MaxItems"] = _int(one("MaxItems"))
-                page = service.get_durable_execution_state(state_request)  # type: ignore[arg-type]
-                out = {"Operations": [_rest_operation(op) for op in page["Operations"]]}
-                if page.get("NextMarker"):
-                    out["NextMarker"] = page["NextMarker"]
-                return self._json(200, out)
-            if method == "GET" and action == "history":
-                out = service.history(
-                    arn,
-                    include_data=_bool(one("IncludeExecutionData"), True),
-                    max_items=_int(one("MaxItems")),
-                    marker=one("Marker"),
-                    reverse=_bool(one("ReverseOrder"), False),
-                    timestamp=_seconds,
-                )
-                return self._json(200, out)
-            if method == "POST" and action == "stop":
-                error = self._body_json(body) if body else None
-                stopped = service.stop_durable_execution(arn, error or None)
-                return self._json(200, {"StopTimestamp": stopped["StopTimestamp"].timestamp()})
-        if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "durable-execution-callbacks" and method == "POST":
-            callback_id, action = seg[2], seg[3]
-            if action == "succeed":
-                service.send_durable_execution_callback_success(callback_id, body if body else None)
-                return self._json(200, {})
-            if action == "fail":
-                service.send_durable_execution_callback_failure(callback_id, self._body_json(body) if body else None)
-                return self._json(200, {})
-            if action == "heartbeat":
-                service.send_durable_execution_callback_heartbeat(callback_id)
-                return self._json(200, {})
-        if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "functions" and seg[3] == "durable-executions":
-            out = service.list_executions(
-                seg[2],
-                qualifier=one("Qualifier"),
-                name=one("DurableExecutionName"),
-                statuses=params.get("Statuses"),
-                started_after=_timestamp(one("StartedAfter")),
-                started_before=_timestamp(one("StartedBefore")),
-                reverse=_bool(one("ReverseOrder"), False),
-                marker=one("Marker"),
-                max_items=_int(one("MaxItems")),
-                timestamp=_seconds,
-            )
-            return self._json(200, out)
-        if len(seg) == 4 and seg[0] == _LAMBDA and seg[1] == "functions" and seg[3] == "invocations":
-            return self._invoke(seg[2], one("Qualifier"), body)
-        raise not_found(f"Unknown route {method} {'/'.join(seg)}")
+Page = Callable[[Request], Response]
+"""A handler for a non-API ``GET`` path (the web console and its static files mount here)."""
 
-    def _invoke(self, function_name: str, qualifier: str | None, body: bytes) -> None:
-        service = self.server.service
-        invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
-        response = service.invoke(
-            function_name,
-            body,
-            InvocationType=invocation_type,
-            DurableExecutionName=self.headers.get("X-Amz-Durable-Execution-Name"),
-            Qualifier=qualifier,
-            TenantId=self.headers.get("X-Amz-Tenant-Id"),
+
+def api_name(method: str, seg: list[str]) -> str | None:
+    """The Lambda API a request calls, from its method and path segments (``None``: not an API route)."""
+    if len(seg) >= 3 and seg[0] == _DURABLE and seg[1] == "durable-executions":
+        action = seg[3] if len(seg) > 3 else None
+        return (
+            {
+                ("GET", None): "GetDurableExecution",
+                ("POST", "checkpoint"): "CheckpointDurableExecution",
+                ("GET", "state"): "GetDurableExecutionState",
+                ("GET", "history"): "GetDurableExecutionHistory",
+                ("POST", "stop"): "StopDurableExecution",
+            }.get((method, action))
+            if len(seg) <= 4
+            else None
         )
-        headers = {"X-Amz-Executed-Version": response.get("ExecutedVersion", "$LATEST")}
-        if "DurableExecutionArn" in response:
-            headers["X-Amz-Durable-Execution-Arn"] = response["DurableExecutionArn"]
-        if "FunctionError" in response:
-            headers["X-Amz-Function-Error"] = response["FunctionError"]
-        self._send(response["StatusCode"], response.get("Payload") or b"", headers)
+    if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "durable-execution-callbacks" and method == "POST":
+        return {
+            "succeed": "SendDurableExecutionCallbackSuccess",
+            "fail": "SendDurableExecutionCallbackFailure",
+            "heartbeat": "SendDurableExecutionCallbackHeartbeat",
+        }.get(seg[3])
+    if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "functions" and seg[3] == "durable-executions":
+        return "ListDurableExecutionsByFunction" if method == "GET" else None
+    if len(seg) == 4 and seg[0] == _LAMBDA and seg[1] == "functions" and seg[3] == "invocations":
+        return "Invoke" if method == "POST" else None
+    return None
+
+
+class _Api:
+    """The durable API routes over one service: ``handle(request)`` answers every request."""
+
+    def __init__(self, service: LocalDurableService, pages: dict[str, Page]) -> None:
+        self.service = service
+        self.pages = pages
+        self._apis: dict[str, Callable[[Request, list[str]], Response]] = {
+            "GetDurableExecution": self._describe,
+            "CheckpointDurableExecution": self._checkpoint,
+            "GetDurableExecutionState": self._state,
+            "GetDurableExecutionHistory": self._history,
+            "StopDurableExecution": self._stop,
+            "SendDurableExecutionCallbackSuccess": self._callback_success,
+            "SendDurableExecutionCallbackFailure": self._callback_failure,
+            "SendDurableExecutionCallbackHeartbeat": self._callback_heartbeat,
+            "ListDurableExecutionsByFunction": self._list,
+            "Invoke": self._invoke,
+        }
+
+    def handle(self, request: Request) -> Response:
+        """The one dispatch point: an API route, a mounted page (non-API ``GET``), or 404."""
+        seg = request.segments
+        api = api_name(request.method, seg)
+        label = api or request.path
+        try:
+            if api is not None:
+                return self._apis[api](request, seg)
+            if request.method == "GET" and (not seg or seg[0] not in _API_PREFIXES):
+                page = self.pages.get(seg[0] if seg else "")
+                if page is not None:
+                    return page(request)
+            raise not_found(f"Unknown route {request.method} {request.path[:200]}")
+        except ServiceError as error:
+            return _service_error(error, label)
 
     @staticmethod
-    def _body_json(body: bytes) -> dict[str, Any]:
-        if not body:
-            return {}
-        try:
-            value = json.loads(body)
-        except ValueError as exc:
-            raise ServiceError("SerializationException", f"the request body is not JSON: {exc}", status=400) from exc
-        if not isinstance(value, dict):
-            raise ServiceError("SerializationException", "the request body must be a JSON object", status=400)
-        return value
+    def is_blocking(request: Request) -> bool:
+        """Invokes go to the worker pool: a synchronous one waits for its execution, and any Invoke of a
+        plain (non-durable) function runs it. Every other API call is answered on the I/O thread."""
+        return request.path.endswith("/invocations")
 
-    def _json(self, status: int, value: Any) -> None:
-        self._send(status, json.dumps(value).encode(), {"Content-Type": "application/json"})
+    def _describe(self, request: Request, seg: list[str]) -> Response:
+        include = _bool(_one(request, "IncludeExecutionData"), True)
+        return _json(self.service.describe(seg[2], include_data=include, timestamp=_seconds), "GetDurableExecution")
 
-    def _error(self, error: ServiceError) -> None:
-        status = error.status or 500
-        body = json.dumps({"Type": "User" if status < 500 else "Service", "message": error.message}).encode()
-        self._send(status, body, {"Content-Type": "application/json", "x-amzn-ErrorType": error.code})
+    def _checkpoint(self, request: Request, seg: list[str]) -> Response:
+        body = _body_json(request.body)
+        body["DurableExecutionArn"] = seg[2]
+        response = self.service.checkpoint_durable_execution(body)  # type: ignore[arg-type]
+        state = response["NewExecutionState"]
+        rest: dict[str, Any] = {
+            "NewExecutionState": {"Operations": [_rest_operation(op) for op in state["Operations"]]}
+        }
+        if state.get("NextMarker"):
+            rest["NewExecutionState"]["NextMarker"] = state["NextMarker"]
+        if "CheckpointToken" in response:
+            rest["CheckpointToken"] = response["CheckpointToken"]
+        return _json(rest, "CheckpointDurableExecution")
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("x-amzn-RequestId", "local")
-        self.end_headers()
-        self.wfile.write(body)
+    def _state(self, request: Request, seg: list[str]) -> Response:
+        state_request: dict[str, Any] = {
+            "DurableExecutionArn": seg[2],
+            "CheckpointToken": _one(request, "CheckpointToken"),
+        }
+        if _one(request, "Marker"):
+            state_request["Marker"] = _one(request, "Marker")
+        max_items = _int(_one(request, "MaxItems"))
+        if max_items is not None:
+            state_request["MaxItems"] = max_items
+        page = self.service.get_durable_execution_state(state_request)  # type: ignore[arg-type]
+        out: dict[str, Any] = {"Operations": [_rest_operation(op) for op in page["Operations"]]}
+        if page.get("NextMarker"):
+            out["NextMarker"] = page["NextMarker"]
+        return _json(out, "GetDurableExecutionState")
+
+    def _history(self, request: Request, seg: list[str]) -> Response:
+        out = self.service.history(
+            seg[2],
+            include_data=_bool(_one(request, "IncludeExecutionData"), True),
+            max_items=_int(_one(request, "MaxItems")),
+            marker=_one(request, "Marker"),
+            reverse=_bool(_one(request, "ReverseOrder"), False),
+            timestamp=_seconds,
+        )
+        return _json(out, "GetDurableExecutionHistory")
+
+    def _stop(self, request: Request, seg: list[str]) -> Response:
+        error = _body_json(request.body) if request.body else None  # the body is the ErrorObject
+        stopped = self.service.stop_durable_execution(seg[2], error or None)
+        return _json({"StopTimestamp": stopped["StopTimestamp"].timestamp()}, "StopDurableExecution")
+
+    def _callback_success(self, request: Request, seg: list[str]) -> Response:
+        self.service.send_durable_execution_callback_success(seg[2], request.body or None)
+        return _json({}, "SendDurableExecutionCallbackSuccess")
+
+    def _callback_failure(self, request: Request, seg: list[str]) -> Response:
+        error = _body_json(request.body) if request.body else None
+        self.service.send_durable_execution_callback_failure(seg[2], error)
+        return _json({}, "SendDurableExecutionCallbackFailure")
+
+    def _callback_heartbeat(self, request: Request, seg: list[str]) -> Response:
+        self.service.send_durable_execution_callback_heartbeat(seg[2])
+        return _json({}, "SendDurableExecutionCallbackHeartbeat")
+
+    def _list(self, request: Request, seg: list[str]) -> Response:
+        params = request.query
+        bad = [status for status in params.get("Statuses", []) if status not in _STATUSES]
+        if bad:
+            raise invalid_parameter(f"Statuses must be among {', '.join(_STATUSES)}; got {bad[0][:40]!r}.")
+        out = self.service.list_executions(
+            seg[2],
+            qualifier=_one(request, "Qualifier"),
+            name=_one(request, "DurableExecutionName"),
+            statuses=params.get("Statuses"),
+            started_after=_timestamp(_one(request, "StartedAfter")),
+            started_before=_timestamp(_one(request, "StartedBefore")),
+            reverse=_bool(_one(request, "ReverseOrder"), False),
+            marker=_one(request, "Marker"),
+            max_items=_int(_one(request, "MaxItems")),
+            timestamp=_seconds,
+        )
+        return _json(out, "ListDurableExecutionsByFunction")
+
+    def _invoke(self, request: Request, seg: list[str]) -> Response:
+        headers = request.headers
+        response = self.service.invoke(
+            seg[2],
+            request.body,
+            InvocationType=headers.get("x-amz-invocation-type") or "RequestResponse",
+            DurableExecutionName=headers.get("x-amz-durable-execution-name"),
+            Qualifier=_one(request, "Qualifier"),
+            TenantId=headers.get("x-amz-tenant-id"),
+        )
+        out = {"X-Amz-Executed-Version": response.get("ExecutedVersion", "$LATEST"), "x-amzn-RequestId": "local"}
+        if "DurableExecutionArn" in response:
+            out["X-Amz-Durable-Execution-Arn"] = response["DurableExecutionArn"]
+        if "FunctionError" in response:
+            out["X-Amz-Function-Error"] = response["FunctionError"]
+        return Response(response["StatusCode"], response.get("Payload") or b"", out, "Invoke")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # idle keep-alive connections must not hold up close()
+def _one(request: Request, name: str) -> str | None:
+    values = request.query.get(name)
+    return values[0] if values else None
 
-    def __init__(self, address: tuple[str, int], service: LocalDurableService) -> None:
-        super().__init__(address, _Handler)
-        self.service = service
+
+RequestLogger = Callable[[str], None]
+
+
+def request_line(request: Request | None, response: Response, seconds: float) -> str:
+    """The request log's line for one answered request: method, API (or path), status, milliseconds."""
+    method = request.method if request is not None else "-"
+    label = response.label or (request.path[:80] if request is not None else "(unreadable request)")
+    return f"{method} {label} {response.status} {seconds * 1000:.1f} ms"
 
 
 class LocalHttpServer:
@@ -243,51 +298,84 @@ class LocalHttpServer:
 
     :meth:`start` serves in a background thread and starts the service's background drivers (so
     executions progress between requests); :meth:`close` stops both. ``url`` is the endpoint for boto3.
+    ``log`` gets one line per answered request (see :func:`request_line`); ``invoke_workers`` threads
+    answer Invokes (API calls are answered on the I/O thread); ``max_body_bytes`` (default: the
+    service's synchronous Invoke limit), ``request_timeout`` and ``idle_timeout`` bound each connection
+    (see :mod:`replayflow.local._http`). :meth:`mount` serves non-API ``GET`` paths (a web console).
     """
 
     def __init__(
-        self, service: LocalDurableService, *, host: str = "127.0.0.1", port: int = 0, workers: int = 2
+        self,
+        service: LocalDurableService,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workers: int = 2,
+        log: RequestLogger | None = None,
+        invoke_workers: int = 32,
+        max_body_bytes: int | None = None,
+        request_timeout: float = 10.0,
+        idle_timeout: float = 60.0,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local durable service only listens on the loopback interface")
         self.service = service
         self.workers = workers
-        self._server = _Server((host, port), service)
-        self._thread: threading.Thread | None = None
+        self.pages: dict[str, Page] = {}
+        self._api = _Api(service, self.pages)
+        self._http = HttpServer(
+            (host, port),
+            self._api.handle,
+            error=json_error,
+            name="replayflow-http",
+            blocking_workers=invoke_workers,
+            is_blocking=self._api.is_blocking,
+            max_body_bytes=service.limits.invoke_payload_bytes if max_body_bytes is None else max_body_bytes,
+            request_timeout=request_timeout,
+            idle_timeout=idle_timeout,
+            log=(lambda req, resp, sec: log(request_line(req, resp, sec))) if log is not None else None,
+        )
+        self._started = False
 
     @property
     def port(self) -> int:
         """The bound port."""
-        return int(self._server.server_address[1])
+        return self._http.address[1]
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def http(self) -> HttpServer:
+        """The HTTP server underneath (connection and thread counts)."""
+        return self._http
+
+    def mount(self, prefix: str, page: Page) -> None:
+        """Answer ``GET /<prefix>...`` with ``page`` (``""``: the root URL); API paths cannot be mounted."""
+        if prefix in _API_PREFIXES:
+            raise ValueError(f"{prefix!r} is an API path")
+        self.pages[prefix] = page
+
     def start(self) -> LocalHttpServer:
         """Serve in a background thread (does nothing if already serving)."""
-        if self._thread is not None:
+        if self._started:
             return self
+        self._started = True
         if not self.service.driving:
             self.service.start(self.workers)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="replayflow-http", daemon=True
-        )
-        self._thread.start()
+        self._http.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted (what ``replayflow serve`` does)."""
+        self._started = True
         if not self.service.driving:
             self.service.start(self.workers)
-        self._server.serve_forever()
+        self._http.serve_forever()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
+        self._http.close()
 
     def __enter__(self) -> LocalHttpServer:
         return self.start()
@@ -296,6 +384,8 @@ class LocalHttpServer:
         self.close()
 
 
-def serve(service: LocalDurableService, *, port: int = 0, workers: int = 2) -> LocalHttpServer:
+def serve(
+    service: LocalDurableService, *, port: int = 0, workers: int = 2, log: RequestLogger | None = None
+) -> LocalHttpServer:
     """Start serving ``service`` on 127.0.0.1:``port`` in the background; returns the running server."""
-    return LocalHttpServer(service, port=port, workers=workers).start()
+    return LocalHttpServer(service, port=port, workers=workers, log=log).start()

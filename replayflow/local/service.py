@@ -23,16 +23,20 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from . import naming
 from .callbacks import CallbackApi
 from .clock import VirtualClock
 from .engine import RUNNING, LocalTransport, _ms, datetime_from_ms
 from .errors import (
     invalid_parameter,
+    invalid_request_content,
     request_too_large,
 )
 from .events import data, render_event
 from .invokers import Invoker
+from .official_sdk import OfficialSdkInvoker, is_official_handler
 from .records import Execution, ExecutionResult, Function
 from .shapes import check_error_object, invoke_response, page_size, parse_marker
 from .usage import Usage, execution_usage
@@ -68,11 +72,14 @@ class LocalDurableService(CallbackApi):
 
         ``handler`` is a callable ``handler(event, lambda_context)`` or a ``"module:attribute"`` string.
         A plain function (``durable=False``) is a chained-invoke target called with the decoded payload.
+        A handler made by the official SDK's ``@durable_execution`` gets an :class:`OfficialSdkInvoker`.
         """
         if not naming.valid_function_name(name):
             raise ValueError(f"invalid function name {name!r}: use 1-64 letters, digits, '-' or '_'")
         if not callable(handler) and not isinstance(handler, str):
             raise TypeError(f"the handler of {name} must be callable or a 'module:attribute' string")
+        if invoker is None and is_official_handler(handler):
+            invoker = OfficialSdkInvoker()  # AWS's own SDK checkpoints through its own client
         timeout = self.execution_timeout if execution_timeout is None else execution_timeout
         if not 1 <= timeout <= 31_622_400:
             raise ValueError("execution_timeout must be between 1 and 31622400 seconds")
@@ -442,7 +449,7 @@ class LocalDurableService(CallbackApi):
             fn = self._function(target[0] if target else FunctionName)
         if InvocationType == "DryRun":
             return {"StatusCode": 204, "Payload": b""}
-        payload = raw.decode() if raw else None
+        payload = _json_payload(raw)
         if not fn.durable:
             outcome = self._run_plain(fn, payload, TenantId)
             if InvocationType == "Event":
@@ -477,3 +484,14 @@ class LocalDurableService(CallbackApi):
         with self._lock:
             views = [ex.result_view() for ex in self._executions.values()]
         return iter(views)
+
+
+def _json_payload(raw: bytes) -> str | None:
+    """An Invoke payload as text, refused like Lambda's ``InvalidRequestContentException`` unless it is JSON."""
+    if not raw:
+        return None
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request_content(f"Could not parse request body into json: {exc}") from exc
+    return raw.decode()
