@@ -13,13 +13,16 @@ import datetime as _dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 from replayflow._errors import ServiceError
 
 from .errors import invalid_parameter, not_found
 from .service import LocalDurableService
+
+if TYPE_CHECKING:
+    from replayflow.console import Console
 
 __all__ = ["LocalHttpServer", "serve"]
 
@@ -94,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
         params = parse_qs(query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        console = self.server.console
+        if console is not None and segments[0] not in (_DURABLE, _LAMBDA):  # the web console (replayflow.console)
+            return self._send(*console.handle(method, self.path, self.headers, body))
         try:
             self._route(method, segments, params, body)
         except ServiceError as error:
@@ -236,6 +242,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], service: LocalDurableService) -> None:
         super().__init__(address, _Handler)
         self.service = service
+        self.console: Console | None = None
 
 
 class LocalHttpServer:
@@ -243,16 +250,27 @@ class LocalHttpServer:
 
     :meth:`start` serves in a background thread and starts the service's background drivers (so
     executions progress between requests); :meth:`close` stops both. ``url`` is the endpoint for boto3.
+    ``console``: serve the web console (:mod:`replayflow.console`) on the paths the REST API does not use.
     """
 
     def __init__(
-        self, service: LocalDurableService, *, host: str = "127.0.0.1", port: int = 0, workers: int = 2
+        self,
+        service: LocalDurableService,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workers: int = 2,
+        console: bool = True,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local durable service only listens on the loopback interface")
         self.service = service
         self.workers = workers
         self._server = _Server((host, port), service)
+        if console:
+            from replayflow.console import Console
+
+            self._server.console = Console(service, self.port)
         self._thread: threading.Thread | None = None
 
     @property

@@ -469,3 +469,8 @@ class LocalDurableService(CallbackApi):
         with self._lock:
             views = [ex.result_view() for ex in self._executions.values()]
         return iter(views)
+
+    def functions(self) -> list[tuple[str, bool]]:
+        """The registered functions as ``(name, durable)``, in registration order (the web console's list)."""
+        with self._lock:
+            return [(fn.name, fn.durable) for fn in self._functions.values()]
