@@ -74,7 +74,7 @@ class Console:
     """
 
     def __init__(
-        self, service: LocalDurableService, port: int, *, token: str | None = None, poll_ms: int = 1500
+        self, service: LocalDurableService, port: int, *, token: str | None = None, poll_ms: int = 1000
     ) -> None:
         self.service = service
         self.guard = Guard(port, token)

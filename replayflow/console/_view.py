@@ -86,7 +86,6 @@ def _new_operation(event: Mapping[str, Any], kind: str) -> dict[str, Any]:
         "start": event["EventTimestamp"],
         "end": None,
         "attempts": [],
-        "events": [],
     }
 
 
@@ -94,7 +93,6 @@ def _apply(op: dict[str, Any], kind: str, phase: str, event: Mapping[str, Any]) 
     """Fold one history event into its operation."""
     at = event["EventTimestamp"]
     details = _details(event)
-    op["events"].append({"id": event["EventId"], "type": event["EventType"], "at": at})
     if phase == "Started":
         if kind == "Step":
             op["attempts"].append({"start": at, "end": None})
