@@ -256,6 +256,7 @@
       if (fn && fnSelect.value !== fn) append(fnSelect, el("option", { value: fn, text: fn, selected: true }));
     }).catch(function (e) { flash(e.message); });
 
+    var lastText = null;
     function load() {
       var query = new URLSearchParams({ marker: String(marker), limit: String(limit) });
       if (status) query.set("status", status);
@@ -263,6 +264,9 @@
       if (name) query.set("name", name);
       api("/console/api/executions?" + query.toString()).then(function (page) {
         if (mine !== pageId) return;
+        var text = JSON.stringify(page);
+        if (text === lastText) { schedule(load); return; }
+        lastText = text;
         clear(tbody);
         page.items.forEach(function (row) {
           var end = row.end || (row.status === "RUNNING" ? Date.now() : null);
@@ -371,6 +375,7 @@
     var shown = {}; // parent id (or "") -> rows shown
     var selected = null;
     var first = true;
+    var lastText = null;
     var view = null;
     var index = null;
     var header = el("div", { cls: "rf-exec-head" });
@@ -396,6 +401,9 @@
       var got = preset ? Promise.resolve(preset) : api("/console/api/execution?arn=" + encodeURIComponent(arn));
       got.then(function (value) {
         if (mine !== pageId) return;
+        var text = JSON.stringify(value);
+        if (text === lastText) { schedule(load); return; } // nothing changed: keep the DOM (and the user's place)
+        lastText = text;
         view = value;
         index = buildIndex(view);
         if (first && view.operations.length <= AUTO_EXPAND) view.operations.forEach(function (op) { expanded[op.id] = true; });
@@ -513,9 +521,9 @@
 
     function renderCallbacks() {
       var pending = STATIC ? [] : view.operations.filter(function (op) { return op.type === "Callback" && op.status === "STARTED"; });
-      var focused = document.activeElement && callbacks.contains(document.activeElement);
-      if (focused || (callbacks.dataset.ids === pending.map(function (op) { return op.id; }).join(","))) return;
-      callbacks.dataset.ids = pending.map(function (op) { return op.id; }).join(",");
+      var ids = pending.map(function (op) { return op.id; }).join(",");
+      if (callbacks.dataset.ids === ids) return; // the same callbacks: keep what the user typed
+      callbacks.dataset.ids = ids;
       clear(callbacks);
       if (!pending.length) return;
       append(callbacks, el("h2", { text: "Waiting for callbacks" }), pending.map(callbackForm));
@@ -527,7 +535,7 @@
       var errorMessage = el("input", { cls: "rf-cb-error-message", placeholder: "ErrorMessage" });
       function send(body, done) {
         body.callbackId = op.callbackId;
-        api("/console/api/callback", body).then(function () { flash(done, "rf-flash-ok"); callbacks.dataset.ids = ""; load(); })
+        api("/console/api/callback", body).then(function () { flash(done, "rf-flash-ok"); load(); })
           .catch(function (e) { flash(e.message); });
       }
       return el("div", { cls: "rf-callback", "data-callback-id": op.callbackId },
