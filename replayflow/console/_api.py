@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from replayflow._errors import ServiceError
 
-from ._guard import Guard
+from ._guard import Guard, Headers
 from ._view import execution_view, usage
 
 if TYPE_CHECKING:
@@ -81,13 +81,13 @@ class Console:
         self.poll_ms = poll_ms
         self._usage: dict[str, dict[str, int]] = {}  # usage of ended executions (it no longer changes)
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         """Answer one request: ``(status, body, headers)``."""
         refused = self.guard.refuse(method, headers)
         if refused is not None:
             return self._json(403, {"error": "Forbidden", "message": refused})
         url = urlsplit(target)
-        params = {k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        params = parse_qs(url.query, keep_blank_values=True)
         try:
             return self._route(method, url.path, params, body)
         except ServiceError as error:
@@ -265,4 +265,3 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _BadRequest("the request body must be a JSON object")
     return value
-

@@ -24,7 +24,13 @@ def _hash(text: str) -> str:
 
 def _embed(value: Any) -> str:
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escape in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escape)
     return text
 
@@ -33,11 +39,13 @@ def render_page(view: Mapping[str, Any]) -> str:
     """The HTML page of ``view`` (from :func:`~replayflow.console.execution_view`)."""
     css = static_text("console.css")
     js = static_text("console.js")
+    if "</script" in js.lower() or "</style" in css.lower():  # would end its inline block early
+        raise RuntimeError("the console's script or style sheet cannot be inlined")
     name = str(view.get("execution", {}).get("DurableExecutionName", "execution"))
     title = "".join(c if c.isalnum() or c in "-_. " else "_" for c in name)
     policy = f"default-src 'none'; script-src {_hash(js)}; style-src {_hash(css)}; img-src data:; base-uri 'none'"
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
         f"<title>replayflow: {title}</title>\n<style>{css}</style></head>\n"
         '<body class="rf-static"><header class="rf-top"><span class="rf-brand">replayflow</span>'

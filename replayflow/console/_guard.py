@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Mapping
+from typing import Protocol
 
-__all__ = ["TOKEN_HEADER", "Guard"]
+__all__ = ["TOKEN_HEADER", "Guard", "Headers"]
 
 TOKEN_HEADER = "X-Replayflow-Token"
+
+
+class Headers(Protocol):
+    """Request headers (an ``http.client.HTTPMessage``, or a dict in tests)."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 class Guard:
@@ -27,11 +33,11 @@ class Guard:
         self.token = token or secrets.token_urlsafe(32)
         self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
 
-    def host_ok(self, headers: Mapping[str, str]) -> bool:
+    def host_ok(self, headers: Headers) -> bool:
         """The request names this server by a loopback address (no DNS rebinding)."""
         return (headers.get("Host") or "").lower() in self._hosts
 
-    def refuse(self, method: str, headers: Mapping[str, str]) -> str | None:
+    def refuse(self, method: str, headers: Headers) -> str | None:
         """Why the request is refused, or ``None`` when it may go on."""
         if not self.host_ok(headers):
             return "the console answers only requests to 127.0.0.1 or localhost on its own port"

@@ -87,7 +87,9 @@ def test_failing_a_callback_and_stopping_an_execution(server: LocalHttpServer, s
     stopped = _post(server, "/console/api/start", {"function": "approval", "input": "{}", "name": "to-stop"})[1]["arn"]
     callback_id = _pending_callback(service, failed)
     error = {"ErrorType": "Rejected", "ErrorMessage": "no"}
-    assert _post(server, "/console/api/callback", {"callbackId": callback_id, "action": "fail", "error": error})[0] == 200
+    assert (
+        _post(server, "/console/api/callback", {"callbackId": callback_id, "action": "fail", "error": error})[0] == 200
+    )
     result = service.wait(failed, timeout=10)
     assert result.status == "FAILED" and result.error is not None and result.error["ErrorType"] == "Rejected"
     assert _post(server, "/console/api/stop", {"arn": stopped})[0] == 200

@@ -3,7 +3,7 @@
  * Every value from an execution reaches the page through textContent or an attribute set with
  * setAttribute, never through innerHTML, so a payload is shown as text whatever it holds.
  * Pages: #/ (executions), #/execution/<arn> (one execution), #/start (start an execution).
- * Exported pages (replayflow history --html) carry the view in <script id="rf-data"> and show it alone.
+ * Exported pages (replayflow history --html) carry the view in a JSON script block (id rf-data) and show it alone.
  */
 (function () {
   "use strict";

@@ -1,0 +1,145 @@
+"""``replayflow history --html`` and ``replayflow console --store`` as a shell runs them, and the view itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from replayflow.console import execution_view, render_page
+from replayflow.local import LocalDurableService, VirtualClock
+
+from . import workflows
+from .workflows import SCRIPT
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _replayflow(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "replayflow", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _store_with_hostile_run(path: Path) -> str:
+    with LocalDurableService(store=path) as service:
+        service.register("hostile", workflows.hostile)
+        result = service.run("hostile", SCRIPT, name="hostile")
+        assert result.status == "FAILED"
+        return result.arn
+
+
+def _embedded(page: str) -> Any:
+    match = re.search(r'<script type="application/json" id="rf-data">(.*?)</script>', page, re.S)
+    assert match
+    return json.loads(match.group(1))
+
+
+def test_history_html_writes_one_self_contained_page(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    arn = _store_with_hostile_run(store)
+    out = tmp_path / "bug-report.html"
+    done = _replayflow("history", arn, "--store", str(store), "--html", str(out))
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    assert "<script>window.__pwned" not in page and "<img src=x" not in page  # escaped in the data block
+    assert page.count("<script") == 2 and "src=" not in page.split("<style>")[0]  # nothing fetched
+    assert "script-src 'sha256-" in page  # only the page's own script may run
+    view = _embedded(page)
+    assert view["execution"]["DurableExecutionArn"] == arn and view["function"] == "hostile"
+    names = [op["name"] for op in view["operations"]]
+    assert names == [SCRIPT, "fails"]
+    failing = view["operations"][1]
+    assert failing["status"] == "FAILED" and failing["error"]["ErrorMessage"] == SCRIPT
+    assert any("raise ValueError" in line for line in failing["error"]["StackTrace"])
+    missing = _replayflow("history", arn + "x", "--store", str(store), "--html", str(out))
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_history_html_shows_what_the_served_console_shows(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    arn = _store_with_hostile_run(store)
+    with LocalDurableService(store=store) as service:
+        from replayflow.console import Console
+
+        direct = Console(service, 1).execution(arn)
+    page = tmp_path / "page.html"
+    assert _replayflow("history", arn, "--store", str(store), "--html", str(page)).returncode == 0
+    assert _embedded(page.read_text())["operations"] == direct["operations"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_console_opens_a_store_without_running_anything(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    with LocalDurableService(store=store, clock=VirtualClock(autojump=False)) as service:
+        service.register("approval", workflows.approval)
+        waiting = service.start_execution("approval", "{}", name="waiting")
+        service.advance(1)
+    port = _free_port()
+    command = [sys.executable, "-m", "replayflow", "console", "--store", str(store), "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/api/executions") as response:
+            page = json.loads(response.read())
+        assert [(row["name"], row["status"]) for row in page["items"]] == [("waiting", "RUNNING")]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/api/functions") as response:
+            assert json.loads(response.read()) == {"functions": []}
+        assert page["items"][0]["arn"] == waiting
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert _replayflow("console", "--store", str(tmp_path / "none.sqlite")).returncode == 2
+
+
+def _history(service: LocalDurableService, arn: str) -> list[dict[str, Any]]:
+    return list(service.history(arn, max_items=1000, timestamp=lambda ms: ms)["Events"])
+
+
+def test_the_view_has_attempts_retry_delays_waits_and_nesting() -> None:
+    from replayflow.console._demo import attempts, register_demo
+
+    attempts.clear()
+    with LocalDurableService(clock=VirtualClock(autojump=False)) as service:
+        register_demo(service)
+        order = {"id": "v-1", "items": [{"sku": "A", "quantity": 2, "unit": 3}]}
+        arn = service.start_execution("fulfil", json.dumps(order))
+        service.advance(60)
+        view = execution_view(service.describe(arn, timestamp=lambda ms: ms), _history(service, arn))
+    ops = {op["name"]: op for op in view["operations"]}
+    reserve = ops["reserve"]
+    first, second, third = reserve["attempts"]
+    assert first["error"]["ErrorType"] == "ConnectionError" and "error" not in third
+    for attempt, following in ((first, second), (second, third)):  # each delay is the gap to the next attempt
+        assert attempt["retryDelay"] >= 1 and attempt["retryAt"] == following["start"]
+        assert following["start"] - attempt["end"] == attempt["retryDelay"] * 1000
+    assert "retryDelay" not in third
+    assert reserve["status"] == "SUCCEEDED" and reserve["end"] == reserve["attempts"][2]["end"]
+    wait = ops["cool-off"]
+    assert wait["type"] == "Wait" and wait["end"] - wait["start"] == 5_000 and wait["duration"] == 5
+    mapped = ops["price-items"]
+    (iteration,) = [op for op in view["operations"] if op["parent"] == mapped["id"]]
+    assert [op["name"] for op in view["operations"] if op["parent"] == iteration["id"]] == ["price"]
+    callback = next(op for op in view["operations"] if op["type"] == "Callback")
+    assert callback["status"] == "STARTED" and callback["callbackId"] and callback["end"] is None
+    assert callback["parent"] == ops["approval"]["id"]
+    assert view["usage"]["invocations"] == len(view["invocations"]) >= 3
+    assert view["usage"]["operations"] == len(view["operations"])
+
+
+def test_render_page_escapes_what_would_close_its_data_block() -> None:
+    view = {"execution": {"DurableExecutionName": "</script><b>x"}, "operations": [], "invocations": []}
+    page = render_page(view)
+    assert "</script><b>" not in page and "\\u003c/script\\u003e" in page
+    assert _embedded(page)["execution"]["DurableExecutionName"] == "</script><b>x"
