@@ -143,3 +143,25 @@ def test_render_page_escapes_what_would_close_its_data_block() -> None:
     page = render_page(view)
     assert "</script><b>" not in page and "\\u003c/script\\u003e" in page
     assert _embedded(page)["execution"]["DurableExecutionName"] == "</script><b>x"
+
+
+def test_a_callback_answered_on_a_store_opened_by_the_console_goes_on_when_served_again(tmp_path: Path) -> None:
+    from replayflow.console import TOKEN_HEADER, Console
+
+    store = tmp_path / "runs.sqlite"
+    with LocalDurableService(store=store, clock=VirtualClock(autojump=False)) as service:
+        service.register("approval", workflows.approval)
+        arn = service.start_execution("approval", '{"id": 3}', name="later")
+        service.advance(1)
+    with LocalDurableService(store=store, clock=VirtualClock(autojump=False)) as service:  # what console does
+        console = Console(service, 9201, token="t")
+        view = console.execution(arn)
+        (callback,) = [op for op in view["operations"] if op["type"] == "Callback"]
+        headers = {"Host": "127.0.0.1:9201", TOKEN_HEADER: "t"}
+        body = json.dumps({"callbackId": callback["callbackId"], "action": "succeed", "result": '"ok"'}).encode()
+        status, answer, _ = console.handle("POST", "/console/api/callback", headers, body)
+        assert status == 200, answer
+        assert service.execution(arn).status == "RUNNING"  # nothing runs here
+    with LocalDurableService(store=store, clock=VirtualClock(autojump=False)) as service:
+        service.register("approval", workflows.approval)
+        assert service.wait(arn, timeout=10).value == {"order": 3, "answer": '"ok"'}

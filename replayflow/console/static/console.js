@@ -275,7 +275,7 @@
             el("td", { text: row.function }),
             el("td", null, statusBadge(row.status), row.errorType ? el("span", { cls: "rf-errtype", text: row.errorType }) : null),
             el("td", { text: fmtTime(row.start) }),
-            el("td", { cls: "rf-num", text: end ? fmtDur(end - row.start) : "" }),
+            el("td", { cls: "rf-num", text: end ? fmtDur(Math.max(end - row.start, 0)) : "" }),
             usageCells(row.usage)));
         });
         if (!page.items.length) tbody.appendChild(el("tr", null, el("td", { colspan: 8, cls: "rf-empty", text: "No executions." })));
