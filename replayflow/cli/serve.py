@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
                 return 2
         server = LocalHttpServer(service, port=args.port, workers=args.workers)
         print(f"replayflow: serving the local durable service on {server.url}", flush=True)
+        print(f"  console  {server.url}/", flush=True)
         for spec in args.workflows:
             print(f"  function {function_name(spec)}  ({spec})", flush=True)
         try:

@@ -165,3 +165,21 @@ def test_a_callback_answered_on_a_store_opened_by_the_console_goes_on_when_serve
     with LocalDurableService(store=store, clock=VirtualClock(autojump=False)) as service:
         service.register("approval", workflows.approval)
         assert service.wait(arn, timeout=10).value == {"order": 3, "answer": '"ok"'}
+
+
+def test_replayflow_serve_serves_the_console_at_its_root_url() -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "replayflow", "serve", "tests.console.workflows:approval", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(2)]
+        assert f"console  http://127.0.0.1:{port}/" in lines[1], lines
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
+            assert response.headers["Content-Type"].startswith("text/html")
+            assert b'<script src="/static/console.js">' in response.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/api/functions") as response:
+            assert json.loads(response.read()) == {"functions": [{"name": "approval", "durable": True}]}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -492,7 +492,9 @@
         op.duration !== undefined ? [el("dt", { text: "Wait" }), el("dd", { text: op.duration + " s, until " + fmtTime(op.scheduledEnd) })] : null,
         op.callbackId ? [el("dt", { text: "Callback id" }), el("dd", { cls: "rf-mono rf-callback-id", text: op.callbackId })] : null,
         op.timeout ? [el("dt", { text: "Timeout" }), el("dd", { text: op.timeout + " s" })] : null,
-        op.functionName ? [el("dt", { text: "Invokes" }), el("dd", { text: op.functionName })] : null);
+        op.functionName ? [el("dt", { text: "Invokes" }), el("dd", { text: op.functionName })] : null,
+        op.childArn ? [el("dt", { text: "Child execution" }), el("dd", { cls: "rf-mono" },
+          STATIC ? op.childArn : el("a", { cls: "rf-child-link", href: executionHref(op.childArn), text: op.childArn }))] : null);
       var attempts = null;
       if (op.attempts.length) {
         attempts = el("div", { cls: "rf-attempts-list" }, el("div", { cls: "rf-payload-title", text: "Attempts" }),
