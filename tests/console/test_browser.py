@@ -169,3 +169,62 @@ def test_a_3000_operation_execution_renders_lazily(
     _wait(browser, lambda b: len(_css(b, ".rf-op")) == 202)
     nodes = browser.execute_script("return document.getElementsByTagName('*').length")
     assert nodes < 3_000, nodes  # about a dozen nodes per shown row, nothing for the rest
+
+
+def test_ten_thousand_executions_page_fifty_rows_at_a_time(browser: Any, service: LocalDurableService) -> None:
+    for i in range(10_000):
+        service.start_execution("approval", "{}", name=f"order-{i:05d}")
+    with LocalHttpServer(service, workers=0) as server:  # nothing runs; the page is what is measured
+        browser.get(server.url + "/")
+        _wait(browser, lambda b: len(_css(b, "tr.rf-exec-row")) == 50)
+        assert _texts(browser, ".rf-summary")[0].startswith("1\u201350 of 10000")
+        assert _texts(browser, "tr.rf-exec-row .rf-exec-link")[0] == "order-09999"
+        _click(browser, "#rf-next")
+        _wait(browser, lambda b: _texts(b, "tr.rf-exec-row .rf-exec-link")[:1] == ["order-09949"])
+        assert len(_css(browser, "tr.rf-exec-row")) == 50
+        assert _texts(browser, ".rf-summary")[0].startswith("51\u2013100 of 10000")
+        nodes = browser.execute_script("return document.getElementsByTagName('*').length")
+        assert nodes < 1_500, nodes  # 50 rows, not 10,000
+
+
+def test_the_timeline_draws_attempts_retry_delays_waits_invokes_and_nesting(
+    browser: Any, server: LocalHttpServer, service: LocalDurableService
+) -> None:
+    from replayflow.console._demo import attempts, register_demo
+
+    attempts.clear()
+    register_demo(service)
+    arn = service.start_execution(
+        "fulfil", json.dumps({"id": "t-1", "items": [{"sku": "A", "quantity": 1, "unit": 2}]})
+    )
+    service.advance(60)
+    events = service.history(arn, max_items=1000)["Events"]
+    callback_id = next(e["CallbackStartedDetails"]["CallbackId"] for e in events if e["EventType"] == "CallbackStarted")
+    service.send_durable_execution_callback_failure(callback_id, {"ErrorType": "Rejected", "ErrorMessage": "no"})
+    service.advance(5)
+    assert service.execution(arn).status == "FAILED"
+    browser.get(execution_url(server, arn))
+    _wait(browser, lambda b: _css(b, ".rf-op"))
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.rf-op')).map(e => [e.querySelector('.rf-op-name').textContent,"
+        " +e.dataset.depth, Array.from(e.querySelectorAll('rect')).map(r => r.getAttribute('class'))])"
+    )
+    by_name = {name: (depth, classes) for name, depth, classes in rows}
+    depth, reserve = by_name["reserve"]
+    assert depth == 0
+    assert reserve == [
+        "rf-bar rf-b-failed",
+        "rf-bar rf-b-delay",
+        "rf-bar rf-b-failed",
+        "rf-bar rf-b-delay",
+        "rf-bar rf-b-succeeded",
+    ]  # three attempts with the two retry delays between them
+    assert by_name["cool-off"][1] == ["rf-bar rf-b-wait"]
+    assert [by_name[n][0] for n in ("price-items", "map-item-0", "price")] == [0, 1, 2]  # nested under parents
+    assert by_name["approval create callback id"] == (1, ["rf-bar rf-b-callback rf-b-bad"])  # failed: red edge
+    assert _css(browser, '.rf-op[data-status="FAILED"] .rf-status.rf-s-failed')
+    assert "Rejected" in _texts(browser, ".rf-io .rf-error")[0]
+    _click(browser, '.rf-op[data-type="Step"]')  # reserve: every attempt with its error and stack trace
+    details = _texts(browser, "#rf-details")[0]
+    assert "busy (attempt 1)" in details and "busy (attempt 2)" in details and "busy (attempt 3)" not in details
+    assert details.count("Traceback (most recent call last)") == 2 and details.count("then retry in") == 2

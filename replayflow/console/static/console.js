@@ -331,6 +331,7 @@
       return svg("rect", { x: left.toFixed(1), y: y || 3, width: width.toFixed(1), height: h || 12, rx: 2, cls: cls, title: title });
     }
     var open = op.end || now || range.t1;
+    var bad = /FAILED|TIMED_OUT|STOPPED|CANCELLED/.test(op.status) ? " rf-b-bad" : "";
     var box = svg("svg", { cls: "rf-bars", viewBox: "0 0 " + W + " 18", preserveAspectRatio: "none" });
     if (op.type === "Step" && op.attempts.length) {
       op.attempts.forEach(function (a, i) {
@@ -344,11 +345,11 @@
         }
       });
     } else if (op.type === "Wait") {
-      box.appendChild(rect(op.start, op.end || op.scheduledEnd || open, "rf-bar rf-b-wait" + (op.end ? "" : " rf-b-open"), "wait " + (op.duration || "") + " s"));
+      box.appendChild(rect(op.start, op.end || op.scheduledEnd || open, "rf-bar rf-b-wait" + bad + (op.end ? "" : " rf-b-open"), "wait " + (op.duration || "") + " s"));
     } else if (op.type === "Callback") {
-      box.appendChild(rect(op.start, open, "rf-bar rf-b-callback" + (op.end ? "" : " rf-b-open"), "callback wait " + fmtDur(open - op.start)));
+      box.appendChild(rect(op.start, open, "rf-bar rf-b-callback" + bad + (op.end ? "" : " rf-b-open"), "callback wait " + fmtDur(open - op.start)));
     } else if (op.type === "ChainedInvoke") {
-      box.appendChild(rect(op.start, open, "rf-bar rf-b-invoke" + (op.end ? "" : " rf-b-open"), "invoke " + (op.functionName || "") + " " + fmtDur(open - op.start)));
+      box.appendChild(rect(op.start, open, "rf-bar rf-b-invoke" + bad + (op.end ? "" : " rf-b-open"), "invoke " + (op.functionName || "") + " " + fmtDur(open - op.start)));
       box.appendChild(svg("path", { cls: "rf-mark-invoke", d: "M" + x(op.start).toFixed(1) + " 1 l5 8 l-5 8 l-5 -8 z", title: "invoke" }));
     } else {
       box.appendChild(rect(op.start, open, "rf-bar rf-b-context rf-b-" + op.status.toLowerCase(), op.type + " " + fmtDur(open - op.start), 6, 6));
@@ -459,7 +460,7 @@
           op.attempts.length > 1 ? el("span", { cls: "rf-count rf-attempts", text: op.attempts.length + " attempts" }) : null,
           statusBadge(op.status));
         label.style.paddingLeft = (4 + depth * 16) + "px";
-        var row = el("div", { cls: "rf-row rf-op" + (selected === op.id ? " rf-selected" : ""), "data-id": op.id, "data-type": op.type, "data-status": op.status,
+        var row = el("div", { cls: "rf-row rf-op" + (selected === op.id ? " rf-selected" : ""), "data-id": op.id, "data-type": op.type, "data-status": op.status, "data-depth": depth,
           onclick: function () { selected = op.id; showDetails(op); markSelected(); } },
           label, el("div", { cls: "rf-track" }, bars(op, range, now)));
         container.appendChild(row);
