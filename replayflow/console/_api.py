@@ -81,6 +81,17 @@ class Console:
         self.poll_ms = poll_ms
         self._usage: dict[str, dict[str, int]] = {}  # usage of ended executions (it no longer changes)
 
+    def intercept(self, method: str, target: str, rest_api: bool, headers: Headers, body: bytes) -> Reply | None:
+        """The server's one call: answer a console request, refuse a browser's cross-site call to the REST API
+        (``rest_api``; e.g. a page elsewhere posting an Invoke), or ``None`` to let the REST API answer."""
+        if not rest_api:
+            return self.handle(method, target, headers, body)
+        refused = self.guard.cross_site(headers)
+        if refused is None:
+            return None
+        body = json.dumps({"Type": "User", "message": refused}).encode()
+        return 403, body, {"Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException"}
+
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Reply:
         """Answer one request: ``(status, body, headers)``."""
         refused = self.guard.refuse(method, headers)

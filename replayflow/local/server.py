@@ -98,8 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         console = self.server.console
-        if console is not None and segments[0] not in (_DURABLE, _LAMBDA):  # the web console (replayflow.console)
-            return self._send(*console.handle(method, self.path, self.headers, body))
+        if console is not None:  # the web console's pages, and no cross-site browser calls (replayflow.console)
+            answer = console.intercept(method, self.path, segments[0] in (_DURABLE, _LAMBDA), self.headers, body)
+            if answer is not None:
+                return self._send(*answer)
         try:
             self._route(method, segments, params, body)
         except ServiceError as error:

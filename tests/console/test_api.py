@@ -199,3 +199,20 @@ def test_usage_of_a_3000_operation_execution_against_the_quotas(
     assert len(view["operations"]) == 3_000 and view["quotas"] == {"operations": 3_000, "bytes": 100 * 1024 * 1024}
     status, missing = _request(server, "GET", "/console/api/execution?arn=arn:nope")
     assert status == 404 and missing["error"] == "ResourceNotFoundException"
+
+
+def test_a_cross_site_browser_call_to_the_rest_api_is_refused_and_boto3_is_not(
+    server: LocalHttpServer, service: LocalDurableService
+) -> None:
+    import boto3
+
+    invoke = "/2015-03-31/functions/approval/invocations"
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        status, out = _request(server, "POST", invoke, {}, {"X-Amz-Invocation-Type": "Event", **headers})
+        assert status == 403 and "refused" in out["message"]
+    assert list(service.executions()) == []
+    client = boto3.client(
+        "lambda", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    started = client.invoke(FunctionName="approval", InvocationType="Event", Payload=b"{}")
+    assert started["StatusCode"] == 202 and len(list(service.executions())) == 1
