@@ -183,3 +183,18 @@ def test_replayflow_serve_serves_the_console_at_its_root_url() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_screenshot_data_has_every_kind_of_execution() -> None:
+    from collections import Counter
+
+    from replayflow.console._demo import attempts
+    from replayflow.console.screenshots import populate
+
+    attempts.clear()
+    with LocalDurableService(clock=VirtualClock(autojump=False)) as service:
+        roles = populate(service)
+        statuses = Counter(result.status for result in service.executions())
+        assert statuses == {"SUCCEEDED": 6, "FAILED": 1, "STOPPED": 1, "RUNNING": 1}  # 3 orders + their 3 ships
+        assert service.execution(roles["finished"]).status == "SUCCEEDED"
+        assert service.execution(roles["waiting"]).status == "RUNNING"
