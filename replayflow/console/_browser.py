@@ -7,7 +7,6 @@ nothing is downloaded. selenium is in the ``test`` extra.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from typing import Any
 
 __all__ = ["CHROMIUM_FLAGS", "find_chromium", "start_chromium"]
@@ -33,8 +32,9 @@ def find_chromium() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-def start_chromium(width: int = 1400, height: int = 900) -> Any:
-    """A selenium ``WebDriver`` on a new headless Chromium (``quit()`` it when done)."""
+def start_chromium(profile: str, width: int = 1400, height: int = 900) -> Any:
+    """A selenium ``WebDriver`` on a new headless Chromium with its profile in the empty directory ``profile``
+    (``quit()`` it when done)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -45,6 +45,6 @@ def start_chromium(width: int = 1400, height: int = 900) -> Any:
     options.binary_location = found[0]
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='replayflow-chromium-')}")
+    options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={width},{height}")
     return webdriver.Chrome(options=options, service=Service(executable_path=found[1]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -69,10 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     out = Path(args[0] if args else "docs")
     out.mkdir(parents=True, exist_ok=True)
-    with LocalDurableService(clock=VirtualClock(autojump=False)) as service:
+    with (
+        LocalDurableService(clock=VirtualClock(autojump=False)) as service,
+        tempfile.TemporaryDirectory(prefix="replayflow-chromium-") as profile,
+    ):
         roles = populate(service)
         with LocalHttpServer(service, workers=1) as server:
-            driver = start_chromium(1400, 1000)
+            driver = start_chromium(profile, 1400, 1000)
             try:
 
                 def page(arn: str) -> str:

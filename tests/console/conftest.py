@@ -26,14 +26,14 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         import selenium  # noqa: F401
     except ImportError:
         _unavailable("selenium is not installed (pip install -e '.[test]')")
     if find_chromium() is None:
         _unavailable("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
-    driver = start_chromium(1400, 1000)
+    driver = start_chromium(str(tmp_path_factory.mktemp("chromium-profile")), 1400, 1000)
     try:
         yield driver
     finally:

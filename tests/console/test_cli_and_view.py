@@ -167,7 +167,7 @@ def test_a_callback_answered_on_a_store_opened_by_the_console_goes_on_when_serve
         assert service.wait(arn, timeout=10).value == {"order": 3, "answer": '"ok"'}
 
 
-def test_replayflow_serve_serves_the_console_at_its_root_url() -> None:
+def test_replayflow_serve_serves_the_console_at_its_root_url(tmp_path: Path) -> None:
     port = _free_port()
     command = [sys.executable, "-m", "replayflow", "serve", "tests.console.workflows:approval", "--port", str(port)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -180,6 +180,7 @@ def test_replayflow_serve_serves_the_console_at_its_root_url() -> None:
             assert b'<script src="/static/console.js">' in response.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/api/functions") as response:
             assert json.loads(response.read()) == {"functions": [{"name": "approval", "durable": True}]}
+        _export_from_the_endpoint(f"http://127.0.0.1:{port}", tmp_path / "served.html")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -198,3 +199,26 @@ def test_the_screenshot_data_has_every_kind_of_execution() -> None:
         assert statuses == {"SUCCEEDED": 6, "FAILED": 1, "STOPPED": 1, "RUNNING": 1}  # 3 orders + their 3 ships
         assert service.execution(roles["finished"]).status == "SUCCEEDED"
         assert service.execution(roles["waiting"]).status == "RUNNING"
+
+
+def _export_from_the_endpoint(url: str, page: Path) -> None:
+    import time
+
+    import boto3
+
+    client: Any = boto3.client(
+        "lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    arn = client.invoke(FunctionName="approval", InvocationType="Event", Payload=b'{"id": 5}')["DurableExecutionArn"]
+    deadline = time.monotonic() + 30
+    while len(client.get_durable_execution_history(DurableExecutionArn=arn)["Events"]) < 4:
+        assert time.monotonic() < deadline, "the callback was never created"
+        time.sleep(0.05)
+    done = _replayflow("history", arn, "--endpoint", url, "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    view = _embedded(page.read_text())
+    assert view["execution"]["Status"] == "RUNNING" and view["function"] == "approval"
+    callback = next(op for op in view["operations"] if op["type"] == "Callback")
+    assert callback["status"] == "STARTED" and callback["callbackId"]
+    assert abs(callback["start"] - view["execution"]["StartTimestamp"]) < 60_000  # both epoch milliseconds
+    assert view["execution"]["StartTimestamp"] > 1e12
