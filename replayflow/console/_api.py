@@ -6,7 +6,8 @@ Routes (everything else that is not the Lambda REST API lands here, see :class:`
 * ``GET /console/api/functions``: registered functions.
 * ``GET /console/api/executions?status=&function=&name=&marker=&limit=``: one page, newest first, with
   each execution's usage; ``counts`` by status over the whole filter.
-* ``GET /console/api/execution?arn=``: :func:`~replayflow.console.execution_view` of one execution.
+* ``GET /console/api/execution?arn=&known=``: :func:`~replayflow.console.execution_view` of one execution
+  (``{"unchanged": true}`` when its last event is still ``known``).
 * ``POST /console/api/callback`` ``{"callbackId", "action": "succeed"|"fail"|"heartbeat", "result"|"error"}``,
   ``POST /console/api/stop`` ``{"arn"}``, ``POST /console/api/start`` ``{"function", "input", "name"}``
   (guarded, see :mod:`._guard`).
@@ -120,7 +121,9 @@ class Console:
             if path == "/console/api/executions":
                 return self._json(200, self.list_executions(params))
             if path == "/console/api/execution":
-                return self._json(200, self.execution(_one(params, "arn", required=True) or ""))
+                arn = _one(params, "arn", required=True) or ""
+                known = _one(params, "known")
+                return self._json(200, self.execution(arn, known=None if known is None else _int(known, 0)))
         if method == "POST" and path in ("/console/api/callback", "/console/api/stop", "/console/api/start"):
             request = _json_object(body)
             action = {"callback": self._callback, "stop": self._stop, "start": self._start}[path.rsplit("/", 1)[1]]
@@ -186,11 +189,21 @@ class Console:
             if not marker:
                 return events
 
-    def execution(self, arn: str) -> dict[str, Any]:
-        """The execution view of ``arn`` (see :func:`~replayflow.console.execution_view`)."""
+    def execution(self, arn: str, *, known: int | None = None) -> dict[str, Any]:
+        """The execution view of ``arn`` (see :func:`~replayflow.console.execution_view`).
+
+        ``known``: the ``lastEventId`` of a view the caller holds; when no event came since, the answer is
+        just ``{"unchanged": true}`` (one history event read, instead of the whole history).
+        """
+        if known is not None:
+            last = self.service.history(arn, max_items=1, reverse=True, include_data=False, timestamp=_ms)
+            if (last["Events"][0]["EventId"] if last["Events"] else 0) == known:
+                return {"unchanged": True, "lastEventId": known}
         described = self.service.describe(arn, timestamp=_ms)
-        view = execution_view(described, self._events(arn))
+        events = self._events(arn)
+        view = execution_view(described, events)
         view["function"] = _names(arn)[0]
+        view["lastEventId"] = events[-1]["EventId"] if events else 0
         return view
 
     # changing

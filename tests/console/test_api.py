@@ -197,6 +197,13 @@ def test_usage_of_a_3000_operation_execution_against_the_quotas(
     assert service.calls["GetDurableExecutionHistory"] == before  # an ended execution's usage is kept
     status, view = _request(server, "GET", "/console/api/execution?arn=" + urllib.parse.quote(arn))
     assert len(view["operations"]) == 3_000 and view["quotas"] == {"operations": 3_000, "bytes": 100 * 1024 * 1024}
+    before = dict(service.calls)
+    poll = f"/console/api/execution?arn={urllib.parse.quote(arn)}&known={view['lastEventId']}"
+    assert _request(server, "GET", poll)[1] == {"unchanged": True, "lastEventId": view["lastEventId"]}
+    spent = {k: n - before.get(k, 0) for k, n in service.calls.items() if n != before.get(k, 0)}
+    assert spent == {"GetDurableExecutionHistory": 1}  # a poll of an unchanged execution reads one event
+    stale = f"/console/api/execution?arn={urllib.parse.quote(arn)}&known={view['lastEventId'] - 1}"
+    assert len(_request(server, "GET", stale)[1]["operations"]) == 3_000
     status, missing = _request(server, "GET", "/console/api/execution?arn=arn:nope")
     assert status == 404 and missing["error"] == "ResourceNotFoundException"
 

@@ -399,9 +399,11 @@
       io));
 
     function load() {
-      var got = preset ? Promise.resolve(preset) : api("/console/api/execution?arn=" + encodeURIComponent(arn));
+      var known = view ? "&known=" + view.lastEventId : ""; // a poll: the server answers "unchanged" cheaply
+      var got = preset ? Promise.resolve(preset) : api("/console/api/execution?arn=" + encodeURIComponent(arn) + known);
       got.then(function (value) {
         if (mine !== pageId) return;
+        if (value.unchanged) { schedule(load); return; }
         var text = JSON.stringify(value);
         if (text === lastText) { schedule(load); return; } // nothing changed: keep the DOM (and the user's place)
         lastText = text;
