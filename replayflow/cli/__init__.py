@@ -28,6 +28,7 @@ register("serve", "replayflow.cli.serve", "serve the local durable service over 
 register("callback", "replayflow.cli.callback", "complete, fail or heartbeat a callback on a served instance")
 register("replay", "replayflow.cli.replay", "replay a recorded history against the current code")
 register("lambda", "replayflow.cli.lambda_endpoint", "host handlers behind a Lambda Invoke endpoint")
+register("console", "replayflow.cli.console", "open the web console on a SQLite store, running nothing")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

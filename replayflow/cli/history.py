@@ -29,6 +29,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--store", metavar="PATH", help="the SQLite store the execution was kept in")
     source.add_argument("--endpoint", metavar="URL", help="a running `replayflow serve` (or AWS) endpoint")
     parser.add_argument("--json", action="store_true", help="print the execution and its events as JSON")
+    parser.add_argument("--html", metavar="FILE", help="write the console's view of the execution as one HTML page")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"replayflow history: {exc}", file=sys.stderr)
         return 2
+    if args.html:
+        return _write_html(args.html, execution, events)
     if args.json:
         document: dict[str, Any] = {"Execution": execution, "Events": events}
         if usage is not None:
@@ -62,6 +65,35 @@ def run(args: argparse.Namespace) -> int:
         for warning in usage.warnings():
             print(f"warning: {warning}")
     return 0
+
+
+def _write_html(path: str, execution: dict[str, Any], events: list[dict[str, Any]]) -> int:
+    from pathlib import Path
+
+    from replayflow.console import execution_view, render_page
+
+    view = execution_view(_milliseconds(execution), _milliseconds(events))
+    parts = str(execution.get("FunctionArn", "")).split(":")
+    view["function"] = parts[6] if len(parts) > 6 else ""
+    Path(path).write_text(render_page(view), encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+_STAMPS = frozenset(
+    {"EventTimestamp", "StartTimestamp", "EndTimestamp", "ScheduledEndTimestamp", "ExpectedExecutionTimeoutTimestamp"}
+)
+
+
+def _milliseconds(value: Any, key: str = "") -> Any:
+    """Epoch-second timestamps (as ``--json`` writes them) as the epoch milliseconds the console reads."""
+    if key in _STAMPS and isinstance(value, int | float):
+        return round(value * 1000)
+    if isinstance(value, dict):
+        return {k: _milliseconds(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_milliseconds(v) for v in value]
+    return value
 
 
 def _from_store(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 server.close()
                 return 2
         print(f"replayflow: serving the local durable service on {server.url}", flush=True)
+        print(f"  console  {server.url}/", flush=True)
         for spec, kind in kinds.items():
             print(f"  function {function_name(spec)}  ({spec}, {kind})", flush=True)
         try:

@@ -10,8 +10,8 @@ errors are REST-JSON errors with the ``x-amzn-ErrorType`` header, so botocore re
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
@@ -21,6 +21,9 @@ from replayflow._errors import ServiceError
 from ._http import HttpServer, Request, Response, json_error
 from .errors import invalid_parameter, not_found
 from .service import LocalDurableService
+
+if TYPE_CHECKING:
+    from replayflow.console import Console
 
 __all__ = ["LocalHttpServer", "api_name", "request_line", "serve"]
 
@@ -143,6 +146,8 @@ class _Api:
     def __init__(self, service: LocalDurableService, pages: dict[str, Page]) -> None:
         self.service = service
         self.pages = pages
+        #: the web console (replayflow.console): its pages, and no cross-site browser calls to the API
+        self.console: Console | None = None
         self._apis: dict[str, Callable[[Request, list[str]], Response]] = {
             "GetDurableExecution": self._describe,
             "CheckpointDurableExecution": self._checkpoint,
@@ -161,6 +166,14 @@ class _Api:
         seg = request.segments
         api = api_name(request.method, seg)
         label = api or request.path
+        if self.console is not None:
+            rest_api = bool(seg) and seg[0] in _API_PREFIXES
+            answer = self.console.intercept(
+                request.method, request.target, rest_api, _Caseless(request.headers), request.body
+            )
+            if answer is not None:
+                status, body, headers = answer
+                return Response(status, body, headers, label)
         try:
             if api is not None:
                 return self._apis[api](request, seg)
@@ -301,7 +314,8 @@ class LocalHttpServer:
     ``log`` gets one line per answered request (see :func:`request_line`); ``invoke_workers`` threads
     answer Invokes (API calls are answered on the I/O thread); ``max_body_bytes`` (default: the
     service's synchronous Invoke limit), ``request_timeout`` and ``idle_timeout`` bound each connection
-    (see :mod:`replayflow.local._http`). :meth:`mount` serves non-API ``GET`` paths (a web console).
+    (see :mod:`replayflow.local._http`). :meth:`mount` serves non-API ``GET`` paths. ``console``: serve the
+    web console (:mod:`replayflow.console`) on the paths the REST API does not use.
     """
 
     def __init__(
@@ -312,6 +326,7 @@ class LocalHttpServer:
         port: int = 0,
         workers: int = 2,
         log: RequestLogger | None = None,
+        console: bool = True,
         invoke_workers: int = 32,
         max_body_bytes: int | None = None,
         request_timeout: float = 10.0,
@@ -335,6 +350,10 @@ class LocalHttpServer:
             idle_timeout=idle_timeout,
             log=(lambda req, resp, sec: log(request_line(req, resp, sec))) if log is not None else None,
         )
+        if console:
+            from replayflow.console import Console
+
+            self._api.console = Console(service, self.port)
         self._started = False
 
     @property
@@ -389,3 +408,15 @@ def serve(
 ) -> LocalHttpServer:
     """Start serving ``service`` on 127.0.0.1:``port`` in the background; returns the running server."""
     return LocalHttpServer(service, port=port, workers=workers, log=log).start()
+
+
+class _Caseless:
+    """Request headers looked up by any case (the HTTP server keeps them lower-case)."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+
+    def get(self, name: str, /) -> str | None:
+        return self._headers.get(name.lower())

@@ -485,6 +485,11 @@ class LocalDurableService(CallbackApi):
             views = [ex.result_view() for ex in self._executions.values()]
         return iter(views)
 
+    def functions(self) -> list[tuple[str, bool]]:
+        """The registered functions as ``(name, durable)``, in registration order (the web console's list)."""
+        with self._lock:
+            return [(fn.name, fn.durable) for fn in self._functions.values()]
+
 
 def _json_payload(raw: bytes) -> str | None:
     """An Invoke payload as text, refused like Lambda's ``InvalidRequestContentException`` unless it is JSON."""
