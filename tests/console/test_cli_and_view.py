@@ -57,7 +57,7 @@ def test_history_html_writes_one_self_contained_page(tmp_path: Path) -> None:
     assert failing["status"] == "FAILED" and failing["error"]["ErrorMessage"] == SCRIPT
     assert any("raise ValueError" in line for line in failing["error"]["StackTrace"])
     missing = _replayflow("history", arn + "x", "--store", str(store), "--html", str(out))
-    assert missing.returncode == 1 and "not found" in missing.stderr
+    assert missing.returncode == 2 and "not found" in missing.stderr
 
 
 def test_history_html_shows_what_the_served_console_shows(tmp_path: Path) -> None:
