@@ -474,6 +474,19 @@ class LocalDurableService(CallbackApi):
         with self._lock:
             return self._execution(arn).result_view()
 
+    def invocation_operations(self, arn: str) -> list[dict[str, Any]]:
+        """The operations of ``arn`` as an invocation receives them now (all pages; none inside a finished
+        context that does not replay its children): what the replay-equivalence checker replays."""
+        with self._lock:
+            ex = self._execution(arn)
+            out: list[dict[str, Any]] = []
+            start: int | None = 0
+            while start is not None:
+                page, marker = self._page(ex, start, len(ex.order))
+                out.extend(dict(op) for op in page)
+                start = int(marker) if marker else None
+            return out
+
     def usage(self, arn: str) -> Usage:
         """What execution ``arn`` used of its quotas (operations, bytes written, invocations) and its cost."""
         with self._lock:

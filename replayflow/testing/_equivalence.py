@@ -39,6 +39,22 @@ def _show(value: Any) -> str:
     return _ADDRESS.sub("", text)
 
 
+def _clip(before: str, now: str, width: int = 240) -> tuple[str, str]:
+    """Both texts cut to ``width`` characters around where they first differ (a 10,000-item batch result
+    would make a message of megabytes); the error's attributes keep them whole."""
+    if len(before) <= width and len(now) <= width:
+        return before, now
+    at = next((i for i, (a, b) in enumerate(zip(before, now, strict=False)) if a != b), min(len(before), len(now)))
+    start = max(at - width // 2, 0)
+
+    def cut(text: str) -> str:
+        head = "..." if start else ""
+        tail = "..." if start + width < len(text) else ""
+        return f"{head}{text[start : start + width]}{tail}"
+
+    return cut(before), cut(now)
+
+
 def _show_error(error: BaseException) -> str:
     cls = type(error)
     attributes = {k: v for k, v in sorted(vars(error).items()) if not k.startswith("_")}
@@ -156,9 +172,10 @@ class EquivalenceChecker:
         operation = seen[yields[-1]][1] if yields else None
         position = len(yields) if yields else None
         where = f"operation #{position} ({operation}) of {label}" if operation else f"the start of {label}"
+        shown_before, shown_now = _clip(before[1], now[1])
         self.divergence = ReplayDivergenceError(
-            f"Replay divergence at {where}: the first run was {before[0]} {before[1]}, but {what} was "
-            f"{now[0]} {now[1]}. A workflow must see the same values and errors at every yield on every replay.",
+            f"Replay divergence at {where}: the first run was {before[0]} {shown_before}, but {what} was "
+            f"{now[0]} {shown_now}. A workflow must see the same values and errors at every yield on every replay.",
             frame=label,
             operation=operation,
             position=position,
@@ -171,16 +188,25 @@ class EquivalenceChecker:
             raise self.divergence
 
     def replay_from_scratch(
-        self, handler: Any, operations: Sequence[Mapping[str, Any]], live_non_determinism: bool
+        self,
+        handler: Any,
+        operations: Sequence[Mapping[str, Any]],
+        live_non_determinism: bool,
+        *,
+        arn: str | None = None,
     ) -> None:
-        """Replay ``operations`` with no service and no bodies, traced, and compare."""
+        """Replay ``operations`` (of execution ``arn``) with no service and no bodies, traced, and compare.
+
+        The replay sees the execution's own ARN, as every invocation does (``ctx.uuid4()`` is derived from it).
+        """
         from ._replay import replay
 
         self.replays += 1
         trace = Trace()
         token = TRACER.set(trace)
         try:
-            report = replay(handler, service_view(operations))
+            visible = service_view(operations)
+            report = replay(handler, {"DurableExecutionArn": arn, "Operations": visible} if arn else visible)
         finally:
             TRACER.reset(token)
         self.compare(trace, f"replay #{self.replays} from scratch", first_run=False)
@@ -233,10 +259,8 @@ class Checked:
             self._replay(arn, live_non_determinism)
 
     def _replay(self, arn: str, live_non_determinism: bool) -> None:
-        from ._run import snapshot
-
-        try:
-            operations = snapshot(self.service, arn).operations
+        try:  # the records themselves, as an invocation gets them (events lose e.g. ReplayChildren)
+            operations = self.service.invocation_operations(arn)
         except Exception:  # pragma: no cover - the execution is gone (the service closed)
             return
-        self.checker.replay_from_scratch(self.handler, operations, live_non_determinism)
+        self.checker.replay_from_scratch(self.handler, operations, live_non_determinism, arn=arn)

@@ -59,7 +59,7 @@ def shipping(_: Any, ctx: replayflow.DurableContext) -> replayflow.Workflow[dict
 
 def test_models_come_back_as_validated_models_on_the_first_run_and_on_replay():
     seen.clear()
-    result = run(shipping, None)
+    result = run(shipping, None, check_replay=False)  # count the real invocations only
     assert result.assert_succeeded() == {"single": "fedex", "best": "dhl", "branches": ["ups", "dhl"]}
     first, replayed = seen[:3], seen[3:]
     assert len(replayed) == 3  # the invocation after the wait replayed the three results

@@ -31,7 +31,7 @@ def server() -> Iterator[LocalHttpServer]:
     service = LocalDurableService(clock=RealClock())
     service.register("echo", echo)
     lines: list[str] = []
-    http = LocalHttpServer(service, log=lines.append, invoke_workers=4, request_timeout=1.0)
+    http = LocalHttpServer(service, log=lines.append, console=False, invoke_workers=4, request_timeout=1.0)
     http.lines = lines  # type: ignore[attr-defined]
     with http:
         yield http

@@ -42,9 +42,10 @@ def start_serve(*extra: str, where: str = "in worker processes") -> tuple[subpro
         text=True,
     )
     assert process.stdout is not None
-    banner = [process.stdout.readline() for _ in range(3)]
+    banner = [process.stdout.readline() for _ in range(4)]
     assert banner[0].startswith("replayflow: serving the local durable service on http://127.0.0.1:"), banner
-    assert f"order  (tests.local.official_workflows:order, official SDK, {where})" in banner[1]
+    assert banner[1].startswith(f"  console  http://127.0.0.1:{port}/"), banner
+    assert f"order  (tests.local.official_workflows:order, official SDK, {where})" in banner[2]
     return process, f"http://127.0.0.1:{port}"
 
 

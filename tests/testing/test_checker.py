@@ -80,3 +80,13 @@ def test_an_ordinary_run_is_checked_after_every_invocation():
     assert checker.invocations >= 3 and checker.replays == checker.invocations
     # every frame was traced: the workflow and the three map items
     assert len(checker.first_run) == 4
+
+
+def test_a_divergence_in_a_huge_value_is_shown_where_it_differs() -> None:
+    from replayflow.testing._equivalence import _clip
+
+    before, now = "x" * 5000 + "AAA" + "y" * 5000, "x" * 5000 + "BBB" + "y" * 5000
+    shown_before, shown_now = _clip(before, now)
+    assert len(shown_before) < 300 and "AAA" in shown_before and shown_before.startswith("...")
+    assert "BBB" in shown_now and shown_now.endswith("...")
+    assert _clip("short", "other") == ("short", "other")
