@@ -21,7 +21,7 @@ from . import generated_workflows as g
 
 settings.register_profile(
     "replayflow-ci",
-    max_examples=int(os.environ.get("REPLAYFLOW_PROPERTY_EXAMPLES", "25")),
+    max_examples=int(os.environ.get("REPLAYFLOW_PROPERTY_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
