@@ -5,9 +5,10 @@ A case is a list of operations (JSON lists, so that it travels as the execution'
     ["step", label, outcome, semantics]   outcome: ok | fail | retry1 | retry2 | exhaust; semantics: alo | amo
     ["crash", label, semantics]           a step whose first run kills the Lambda process (ProcessExit)
     ["wait", label, seconds]
-    ["callback", label, answer]           wait_for_callback answered: succeed | fail | timeout | heartbeat
+    ["callback", label, answer]           wait_for_callback: succeed | fail | timeout | heartbeat | broken
+                                          (broken: the submitter fails)
     ["invoke", label, target]             chained invoke of a plain function: ok | fail
-    ["cond", label, polls]                wait_for_condition that holds after ``polls`` polls
+    ["cond", label, polls]                wait_for_condition that holds after ``polls`` polls (gives up after 3)
     ["child", label, body, raises]        a child context running ``body`` (then raising if ``raises``)
     ["batch", label, kind, items, policy, max_concurrency]
                                           kind: map | parallel; items: [[body, raises], ...];
@@ -97,11 +98,13 @@ def step_body(key: str, outcome: str) -> str:
     return key
 
 
-def submitter(key: str, callback_id: str) -> None:
+def submitter(key: str, broken: bool, callback_id: str) -> None:
     done = (key, step_context().attempt)
     if done in COMPLETED:
         RAN_AGAIN.append(done)
     COMPLETED.add(done)
+    if broken:
+        raise ConnectionError(f"cannot reach the approver for {key}")
 
 
 def invoke_ok(payload: Any) -> Any:
@@ -156,10 +159,11 @@ def interpret(ctx: Any, body: list[Any], path: str) -> Any:
             elif kind == "callback":
                 answer = op[2]
                 value = yield ctx.wait_for_callback(
-                    functools.partial(submitter, key),
+                    functools.partial(submitter, key, answer == "broken"),
                     name=label,
                     timeout=30,
                     heartbeat_timeout=10 if answer == "heartbeat" else None,
+                    retry=RetryPresets.none(),
                 )
                 log.append(["callback", value])
             elif kind == "invoke":
@@ -168,7 +172,10 @@ def interpret(ctx: Any, body: list[Any], path: str) -> Any:
             elif kind == "cond":
                 polls = op[2]
                 strategy = WaitStrategy(
-                    is_done=functools.partial(_reached, polls), initial_delay=1, jitter=replayflow.Jitter.NONE
+                    is_done=functools.partial(_reached, polls),
+                    max_attempts=3,
+                    initial_delay=1,
+                    jitter=replayflow.Jitter.NONE,
                 )
                 value = yield ctx.wait_for_condition(_poll, initial_state=0, wait_strategy=strategy, name=label)
                 log.append(["cond", value])
@@ -225,6 +232,7 @@ _CALLBACK = {
     "fail": ["caught", "CallbackFailedError"],
     "timeout": ["caught", "CallbackTimeoutError"],
     "heartbeat": ["caught", "CallbackHeartbeatTimeoutError"],
+    "broken": ["caught", "CallbackSubmitterError"],
 }
 
 
@@ -244,8 +252,8 @@ def expected(body: list[Any], path: str = "") -> list[Any]:
             log.append(_CALLBACK[op[2]])
         elif kind == "invoke":
             log.append(["invoke", key] if op[2] == "ok" else ["caught", "InvokeFailedError"])
-        elif kind == "cond":
-            log.append(["cond", op[2]])
+        elif kind == "cond":  # the strategy gives up after 3 polls
+            log.append(["cond", op[2]] if op[2] <= 3 else ["caught", "WaitForConditionError"])
         elif kind == "child":
             inner = expected(op[2], f"{key}/")
             log.append(["caught", "ChildContextError"] if op[3] else ["child", inner])

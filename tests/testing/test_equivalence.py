@@ -118,6 +118,8 @@ def _assert_stopped(result: RunResult, batch: str, recorded: str, now: str) -> N
 def test_a_map_changed_while_it_runs_is_stopped_before_any_new_body(changed, recorded, now):
     with start(wf.map3, {}, name="orders") as execution:
         assert sorted(wf.CALLS) == ["item-0", "item-1", "item-2"]
+        running = as_invoked(execution.snapshot())
+        replay(changed, running).assert_non_determinism("items", match=f"recorded with {recorded}")
         _deploy(execution, changed)
         result = execution.advance(60).finish()
     _assert_stopped(result, "map 'items'", recorded, now)

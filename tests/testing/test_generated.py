@@ -21,7 +21,7 @@ from . import generated_workflows as g
 
 settings.register_profile(
     "replayflow-ci",
-    max_examples=int(os.environ.get("REPLAYFLOW_PROPERTY_EXAMPLES", "25")),
+    max_examples=int(os.environ.get("REPLAYFLOW_PROPERTY_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -34,9 +34,9 @@ _LEAVES = st.one_of(
         st.sampled_from(["alo", "amo"]),
     ),
     st.tuples(st.just("wait"), st.just(""), st.integers(1, 20)),
-    st.tuples(st.just("callback"), st.just(""), st.sampled_from(["succeed", "fail", "timeout", "heartbeat"])),
+    st.tuples(st.just("callback"), st.just(""), st.sampled_from(["succeed", "fail", "timeout", "heartbeat", "broken"])),
     st.tuples(st.just("invoke"), st.just(""), st.sampled_from(["ok", "fail"])),
-    st.tuples(st.just("cond"), st.just(""), st.integers(1, 3)),
+    st.tuples(st.just("cond"), st.just(""), st.integers(1, 4)),
 )
 _CRASH = st.tuples(st.just("crash"), st.just(""), st.sampled_from(["alo", "amo"]))
 _POLICIES = ["all_completed", "fail_fast", "min_successful_1", "min_successful_2"]
@@ -114,14 +114,14 @@ def test_regression_a_callback_created_after_a_crash_is_answered():
     run_case([["crash", "op0", "amo"], ["wait", "op1", 3], ["callback", "op2", "fail"]])
 
 
-@pytest.mark.parametrize("answer", ["succeed", "fail", "timeout", "heartbeat"])
+@pytest.mark.parametrize("answer", ["succeed", "fail", "timeout", "heartbeat", "broken"])
 def test_every_operation_kind_in_one_case(answer):
     run_case(
         [
             ["step", "op0", "retry2", "amo"],
             ["crash", "op1", "alo"],
             ["callback", "op2", answer],
-            ["child", "op3", [["cond", "op4", 2], ["invoke", "op5", "fail"]], False],
+            ["child", "op3", [["cond", "op4", 2], ["cond", "op10", 4], ["invoke", "op5", "fail"]], False],
             ["batch", "op6", "map", [[[["step", "op7", "exhaust", "alo"]], False], [[], True]], "all_completed", 2],
             ["batch", "op8", "parallel", [[[["wait", "op9", 2]], False], [[], False]], "min_successful_1", 1],
         ]
