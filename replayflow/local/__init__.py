@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from ._http import Request as HttpRequest
+from ._http import Response as HttpResponse
 from .boto import LocalLambdaClient
 from .clock import Clock, RealClock, VirtualClock
 from .context import LambdaContext
@@ -28,6 +30,8 @@ from .subprocess_invoker import SubprocessInvoker
 __all__ = [
     "Clock",
     "ExecutionResult",
+    "HttpRequest",
+    "HttpResponse",
     "InProcessInvoker",
     "InvocationOutcome",
     "InvocationRetry",

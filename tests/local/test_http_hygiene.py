@@ -17,8 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import replayflow
+from replayflow.local import HttpRequest as Request
+from replayflow.local import HttpResponse as Response
 from replayflow.local import LambdaInvokeServer, LocalDurableService, LocalHttpServer, RealClock
-from replayflow.local._http import Request, Response
 
 
 @replayflow.durable
@@ -185,16 +186,17 @@ def test_slow_and_idle_clients_hold_no_threads(server: LocalHttpServer) -> None:
     lam = client(server.url)
     lam.invoke(FunctionName="echo", Payload=b"1")
     threads = server.http.threads
-    slow = [connect(server.port) for _ in range(300)]
-    for sock in slow[:150]:
+    server.http.max_connections = 2000  # this test is about threads, not the connection cap
+    slow = [connect(server.port) for _ in range(1000)]  # the 1,000 slowloris connections
+    for sock in slow[:500]:
         sock.sendall(b"GET /2025-12-01/functions/echo/durable-executions HTTP/1.1\r\nHost: x\r\n")  # never finished
     assert json.loads(lam.invoke(FunctionName="echo", Payload=b"2")["Payload"].read()) == 2
     assert server.http.threads == threads <= 1 + 4  # the I/O thread and the bounded Invoke pool
     # the trickling ones are answered 408 after request_timeout (1 s); the idle ones stay open, costing no thread
-    for sock in slow[:150]:
+    for sock in slow[:500]:
         assert_service_error(read_response(sock), 408, "RequestTimeoutException")
         assert closed(sock)
-    assert server.http.connections >= 150
+    assert server.http.connections >= 500
     for sock in slow:
         READERS.pop(sock, None)
         sock.close()
