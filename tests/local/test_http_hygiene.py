@@ -281,3 +281,37 @@ def test_the_invoke_endpoint_refuses_bad_requests(lambdas: LambdaInvokeServer) -
         READERS.pop(sock, None)
         sock.close()
     assert [name for name, _ in lambdas.invocations] == ["echo", "echo"]
+
+
+def test_a_client_that_does_not_read_its_answer_holds_nothing(server: LocalHttpServer) -> None:
+    big = bytes(range(256)) * (64 * 1024)  # 16 MiB: far more than a socket buffer takes at once
+    server.mount("big", lambda request: Response(200, big, {"Content-Type": "application/octet-stream"}, "big"))
+    with connect(server.port) as lazy:
+        lazy.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+        time.sleep(0.2)
+        still_serving(server)  # the I/O thread is not stuck writing to the lazy client
+        status, _, body = read_response(lazy)  # the rest of the answer went out as the client read it
+        assert status == 200 and body == big
+        READERS.pop(lazy, None)
+    server.http.write_timeout = 0.5
+    with connect(server.port) as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+
+        def writing() -> int:  # connections with an answer still waiting for the client to take it
+            while True:
+                try:
+                    return sum(conn.out is not None for conn in list(server.http._conns.values()))
+                except RuntimeError:  # the I/O thread changed the table meanwhile
+                    continue
+
+        deadline = time.monotonic() + 5
+        while not writing() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert writing() == 1
+        deadline = time.monotonic() + 10
+        while writing() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writing() == 0  # dropped once write_timeout (0.5 s) passed
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # reset
+    still_serving(server)
