@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from ._http import Request as HttpRequest
+from ._http import Response as HttpResponse
 from .boto import LocalLambdaClient
 from .clock import Clock, RealClock, VirtualClock
 from .context import LambdaContext
@@ -29,6 +31,8 @@ from .usage import Prices, Usage
 __all__ = [
     "Clock",
     "ExecutionResult",
+    "HttpRequest",
+    "HttpResponse",
     "InProcessInvoker",
     "InvocationOutcome",
     "InvocationRetry",

@@ -258,7 +258,11 @@ class HttpServer:
         while True:
             try:
                 sock, _ = self._listener.accept()
-            except OSError:  # nothing more to accept (or out of file descriptors: it stays in the backlog)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of file descriptors: free one (or pause) rather than spin on the backlog
+                if not self._evict():
+                    time.sleep(0.01)
                 return
             if len(self._conns) >= self.max_connections:
                 self._evict()
@@ -268,10 +272,12 @@ class HttpServer:
             self._conns[sock.fileno()] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
 
-    def _evict(self) -> None:
-        idle = [c for c in self._conns.values() if not c.busy]
+    def _evict(self) -> bool:
+        """Close the connection idle the longest (not one being answered); whether there was one."""
+        idle = [c for c in self._conns.values() if not c.busy and c.out is None]
         if idle:
             self._drop(min(idle, key=lambda c: c.last))
+        return bool(idle)
 
     def _readable(self, conn: _Conn) -> None:
         try:

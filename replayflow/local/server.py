@@ -109,7 +109,8 @@ _API_PREFIXES = (_DURABLE, _LAMBDA)
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED")
 
 Page = Callable[[Request], Response]
-"""A handler for a non-API ``GET`` path (the web console and its static files mount here)."""
+"""A handler for a non-API ``GET`` path (the web console and its static files mount here): it gets a
+:class:`replayflow.local.HttpRequest` and answers a :class:`replayflow.local.HttpResponse`."""
 
 
 def api_name(method: str, seg: list[str]) -> str | None:

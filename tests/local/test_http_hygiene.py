@@ -17,8 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import replayflow
+from replayflow.local import HttpRequest as Request
+from replayflow.local import HttpResponse as Response
 from replayflow.local import LambdaInvokeServer, LocalDurableService, LocalHttpServer, RealClock
-from replayflow.local._http import Request, Response
 
 
 @replayflow.durable
@@ -185,16 +186,17 @@ def test_slow_and_idle_clients_hold_no_threads(server: LocalHttpServer) -> None:
     lam = client(server.url)
     lam.invoke(FunctionName="echo", Payload=b"1")
     threads = server.http.threads
-    slow = [connect(server.port) for _ in range(300)]
-    for sock in slow[:150]:
+    server.http.max_connections = 2000  # this test is about threads, not the connection cap
+    slow = [connect(server.port) for _ in range(1000)]  # the 1,000 slowloris connections
+    for sock in slow[:500]:
         sock.sendall(b"GET /2025-12-01/functions/echo/durable-executions HTTP/1.1\r\nHost: x\r\n")  # never finished
     assert json.loads(lam.invoke(FunctionName="echo", Payload=b"2")["Payload"].read()) == 2
     assert server.http.threads == threads <= 1 + 4  # the I/O thread and the bounded Invoke pool
     # the trickling ones are answered 408 after request_timeout (1 s); the idle ones stay open, costing no thread
-    for sock in slow[:150]:
+    for sock in slow[:500]:
         assert_service_error(read_response(sock), 408, "RequestTimeoutException")
         assert closed(sock)
-    assert server.http.connections >= 150
+    assert server.http.connections >= 500
     for sock in slow:
         READERS.pop(sock, None)
         sock.close()
@@ -279,3 +281,37 @@ def test_the_invoke_endpoint_refuses_bad_requests(lambdas: LambdaInvokeServer) -
         READERS.pop(sock, None)
         sock.close()
     assert [name for name, _ in lambdas.invocations] == ["echo", "echo"]
+
+
+def test_a_client_that_does_not_read_its_answer_holds_nothing(server: LocalHttpServer) -> None:
+    big = bytes(range(256)) * (64 * 1024)  # 16 MiB: far more than a socket buffer takes at once
+    server.mount("big", lambda request: Response(200, big, {"Content-Type": "application/octet-stream"}, "big"))
+    with connect(server.port) as lazy:
+        lazy.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+        time.sleep(0.2)
+        still_serving(server)  # the I/O thread is not stuck writing to the lazy client
+        status, _, body = read_response(lazy)  # the rest of the answer went out as the client read it
+        assert status == 200 and body == big
+        READERS.pop(lazy, None)
+    server.http.write_timeout = 0.5
+    with connect(server.port) as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+
+        def writing() -> int:  # connections with an answer still waiting for the client to take it
+            while True:
+                try:
+                    return sum(conn.out is not None for conn in list(server.http._conns.values()))
+                except RuntimeError:  # the I/O thread changed the table meanwhile
+                    continue
+
+        deadline = time.monotonic() + 5
+        while not writing() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert writing() == 1
+        deadline = time.monotonic() + 10
+        while writing() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writing() == 0  # dropped once write_timeout (0.5 s) passed
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # reset
+    still_serving(server)
