@@ -105,12 +105,16 @@ class SqliteStore:
             if os.path.isdir(self.path):
                 raise StoreError(f"cannot use {self.path} as a store: it is a directory")
             self._lock_fd = _own(self.path)
+            self._db = self._connect(self.path)
             try:
-                self._db = self._connect(self.path)
+                tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if tables and "executions" not in tables:  # someone else's database: leave it alone
+                    raise sqlite3.DatabaseError(f"it holds other tables: {', '.join(sorted(tables))}")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
             except sqlite3.Error as exc:
+                self._db.close()
                 self._release()
                 raise StoreError(f"{self.path} is not a replayflow store ({exc})") from exc
         try:

@@ -113,11 +113,16 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert same.returncode == 0 and same.stderr.splitlines()[0] == f"resuming {arn}"  # AWS: same name + input
     clash = replayflow("run", WORKFLOW, "--input", "{}", "--store", str(store), "--name", "nightly")
     (corrupt := tmp_path / "corrupt.db").write_bytes(b"not a database at all" * 100)
+    with sqlite3.connect(foreign := tmp_path / "foreign.db") as db:
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+    db.close()
+    foreign_bytes = foreign.read_bytes()
     cases = [
         clash,
         replayflow("run", WORKFLOW, "--input", job, "--store", str(tmp_path / "no" / "such" / "dir.db")),
         replayflow("run", WORKFLOW, "--input", job, "--store", str(tmp_path)),  # a directory
         replayflow("run", WORKFLOW, "--input", job, "--store", str(corrupt)),
+        replayflow("run", WORKFLOW, "--input", job, "--store", str(foreign)),  # someone else's database
         replayflow("history", arn, "--store", str(corrupt)),
         replayflow("history", arn, "--store", str(tmp_path / "missing.db")),
         replayflow("history", arn + "x", "--store", str(store)),
@@ -131,6 +136,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "DurableExecutionAlreadyStartedException" in clash.stderr
     assert not (tmp_path / "missing.db").exists()  # reading never creates a store
     assert corrupt.read_bytes() == b"not a database at all" * 100
+    assert foreign.read_bytes() == foreign_bytes  # untouched
 
 
 def test_an_interrupted_run_prints_a_hint_a_shell_can_run(tmp_path: Path) -> None:
