@@ -11,7 +11,8 @@ What it records, per invocation:
   other operation started in this invocation (``wait <name>``, ``map <name>``, ``callback <name>``...,
   ended when the operation ends or, if it is still going on, when the invocation ends). Replayed
   operations get no span. Each is a child of its parent operation's span when that is open in the same
-  invocation, else of the invocation span.
+  invocation, else of the invocation span (map and parallel branches get no span of their own: the steps
+  inside them are children of the invocation span, with ``replayflow.parent_id`` naming the branch).
 
 Attributes: ``replayflow.execution_arn``, ``replayflow.operation_id``, ``replayflow.operation_name``,
 ``replayflow.operation_type``, ``replayflow.operation_subtype``, ``replayflow.attempt`` and
