@@ -121,6 +121,17 @@ def test_typed_results_are_structured_from_envelopes() -> None:
     placed = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
     text = OFFICIAL.serialize({"id": "o1", "placed": placed, "total": Decimal("9.99")})
     assert EnvelopeSerDes(Order).deserialize(text, None) == Order("o1", placed, Decimal("9.99"))
+    # a step annotated -> Order under replayflow's defaults reads the official SDK's envelope too
+    h = History()
+    h.step("load", payload=text)
+
+    def load() -> Order:
+        raise AssertionError("replayed, not run")
+
+    def wf(_: Any, ctx: replayflow.DurableContext) -> Any:
+        return (yield ctx.step(load, name="load"))
+
+    assert replay(wf, h).result == Order("o1", placed, Decimal("9.99"))
     assert replayflow.JsonSerDes(Order).deserialize(DEFAULT_SERDES.serialize(Order("o1", placed, Decimal("1"))))
     # an attrs value written as an envelope is its dict (what the official SDK can read)
     assert OFFICIAL.deserialize(ENVELOPE.serialize(Order("o1", placed, Decimal("1")), None))["id"] == "o1"
