@@ -38,7 +38,7 @@ from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, Se
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import operation_id, root_id
-from ._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, SerDesContext
+from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
 from ._wire import OperationDict
 
@@ -684,8 +684,11 @@ class Interpreter:
         if payload is None:
             return None
         try:
-            if serdes is DEFAULT_SERDES and not payload.startswith(ENVELOPE_HEAD):  # the common case: plain JSON
-                return _loads(payload)
+            if serdes is DEFAULT_SERDES:  # the common case: plain JSON, no context needed
+                value = _loads(payload)
+                if type(value) is not dict or "t" not in value:
+                    return value
+                # maybe an official SDK envelope: the default serdes reads it
             return serdes.deserialize(payload, SerDesContext(op_id, self.arn))
         except DurableExecutionError as exc:
             if isinstance(exc, SerDesError):

@@ -121,6 +121,17 @@ def test_typed_results_are_structured_from_envelopes() -> None:
     placed = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
     text = OFFICIAL.serialize({"id": "o1", "placed": placed, "total": Decimal("9.99")})
     assert EnvelopeSerDes(Order).deserialize(text, None) == Order("o1", placed, Decimal("9.99"))
+    # a step annotated -> Order under replayflow's defaults reads the official SDK's envelope too
+    h = History()
+    h.step("load", payload=text)
+
+    def load() -> Order:
+        raise AssertionError("replayed, not run")
+
+    def wf(_: Any, ctx: replayflow.DurableContext) -> Any:
+        return (yield ctx.step(load, name="load"))
+
+    assert replay(wf, h).result == Order("o1", placed, Decimal("9.99"))
     assert replayflow.JsonSerDes(Order).deserialize(DEFAULT_SERDES.serialize(Order("o1", placed, Decimal("1"))))
     # an attrs value written as an envelope is its dict (what the official SDK can read)
     assert OFFICIAL.deserialize(ENVELOPE.serialize(Order("o1", placed, Decimal("1")), None))["id"] == "o1"
@@ -274,3 +285,17 @@ def test_a_batch_result_in_neither_format_is_a_clear_error() -> None:
     assert isinstance(report.error, SerDesError)
     assert "cannot read the recorded result of map 'm'" in str(report.error)
     assert "not a batch result replayflow can read" in str(report.error)
+
+
+def test_which_format_a_history_uses() -> None:
+    from replayflow._envelope import history_format
+
+    def ops(*payloads: str) -> list[dict[str, Any]]:
+        return [{"Id": str(i), "Type": "STEP", "StepDetails": {"Result": p}} for i, p in enumerate(payloads)]
+
+    envelope, plain, scalar = '{"t":"d","v":"1"}', '{"a":1}', "[1,2]"
+    assert history_format(ops(envelope, scalar)).kind == "official"
+    assert history_format(ops(plain, scalar)).kind == "plain"
+    assert history_format(ops(envelope, plain)).kind == "mixed"
+    assert history_format(ops(scalar, '"x"')).kind == "either"
+    assert history_format(ops(envelope, plain)).describe().startswith("mixed: 1 results in the official SDK's")

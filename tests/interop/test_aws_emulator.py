@@ -165,11 +165,19 @@ class Redeployed:
         self.handlers = (before, after)
         self.switch_after = switch_after
         self.by = [0, 0]
+        self.returned = 0
 
     def __call__(self, event: Any, context: Any) -> Any:
         version = 0 if sum(self.by) < self.switch_after else 1
         self.by[version] += 1
-        return self.handlers[version](event, context)
+        try:
+            return self.handlers[version](event, context)
+        finally:
+            self.returned += 1
+
+    def idle(self) -> bool:
+        """No invocation is running."""
+        return self.returned == sum(self.by)
 
 
 def _start(url: str, function: str, name: str, payload: str) -> str:
@@ -218,7 +226,7 @@ def test_an_execution_moves_between_the_official_sdk_and_replayflow_on_the_emula
     lambdas.handlers["orders"] = function
     arn = _start(url, "orders", f"migrate-{first}-{at}", '"ada"')
     deadline = time.monotonic() + 60
-    while not submitted:
+    while not (submitted and function.idle()):  # suspended: the invocation that created the callback ended
         assert time.monotonic() < deadline, f"no callback was created; invocations {function.by}"
         time.sleep(0.1)
     assert function.by[0] == (1 if at == "wait" else 2)  # the first version ran up to the suspension
