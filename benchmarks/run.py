@@ -86,7 +86,7 @@ QUICK = Plan(
 
 #: Every size of the full run with fewer rounds (for a loaded machine: ~3x quicker, noisier medians).
 SHORT = Plan(
-    replay_rounds={100: 9, 1_000: 7, 3_000: 5, 10_000: 3, 100_000: 3},
+    replay_rounds={100: 9, 1_000: 7, 3_000: 5, 10_000: 3, 100_000: 2},
     first_ns=(1_000, 10_000),
     first_rounds={1_000: 5, 10_000: 3},
     official_first_rounds={},

@@ -118,7 +118,7 @@ def run_workload(
     ``measure()`` wraps every invocation (a work counter with a ``lines`` attribute, say).
     """
     import replayflow
-    from replayflow.local import LocalDurableService
+    from replayflow.local import Limits, LocalDurableService
 
     durable = replayflow.durable(WORKLOADS[name](n))
     invocations: list[Invocation] = []
@@ -132,7 +132,9 @@ def run_workload(
                 elapsed = time.perf_counter() - started
                 invocations.append(Invocation(elapsed, getattr(counter, "lines", 0)))
 
-    service = LocalDurableService()
+    # 16k items exceed AWS's 3,000 operations per execution anyway; the batch summary of a 16k-item map
+    # (580 KB) needs the model's 1 MB operation payload limit instead of the SDKs' stricter 256 KiB
+    service = LocalDurableService(limits=Limits(operation_payload_bytes=1024 * 1024))
     service.register("scale", handler)
     result = service.run("scale")
     expected = 2 * sum(range(n // 10 * 10)) if "nested" in name else n
