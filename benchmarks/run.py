@@ -84,6 +84,23 @@ QUICK = Plan(
 )
 
 
+#: Every size of the full run with fewer rounds (for a loaded machine: ~3x quicker, noisier medians).
+SHORT = Plan(
+    replay_rounds={100: 9, 1_000: 7, 3_000: 5, 10_000: 3, 100_000: 2},
+    first_ns=(1_000, 10_000),
+    first_rounds={1_000: 5, 10_000: 3},
+    official_first_rounds={},
+    official_first_max=1_000,
+    latency_rounds=3,
+    memory_ns=(1_000, 10_000),
+    first_memory_ns=(),
+    import_runs=7,
+    breakdown_rounds=5,
+    scale_rounds=1,
+    pipelined_rounds=2,
+)
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -240,6 +257,7 @@ SECTIONS = ("replay", "breakdown", "scale", "first", "pipelined", "memory", "imp
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (CI smoke, ~20 s)")
+    parser.add_argument("--short", action="store_true", help="every replay size, fewer rounds and first-run sizes")
     parser.add_argument(
         "--sections",
         default=",".join(SECTIONS),
@@ -252,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="where to write results")
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else Plan()
+    plan = QUICK if args.quick else SHORT if args.short else Plan()
     if args.latency_10k:
         plan.latency_replayflow_only_ns = (10_000,)
     sections = set(args.sections.split(","))
@@ -271,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     memory = run_memory(plan, official) if "memory" in sections else []
     imports = run_imports(plan, official) if "import" in sections else []
     elapsed = time.perf_counter() - started
-    parts = [f"Machine: {header}. Whole run: {elapsed:.0f} s{' (--quick)' if args.quick else ''}."]
+    mode = " (--quick)" if args.quick else " (--short)" if args.short else ""
+    parts = [f"Machine: {header}. Whole run: {elapsed:.0f} s{mode}."]
     if replay:
         parts += ["### Replay", replay_table(replay)]
     if per_op:

@@ -17,8 +17,8 @@ at-most-once step, a callback id, the handler's return) still finds everything d
 from __future__ import annotations
 
 import itertools
+import os
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,7 +39,7 @@ __all__ = ["Checkpointer", "TokenRevoked"]
 STATE_PAGE_SIZE = 1000
 
 #: Client tokens are unique per request: a random part per process, a counter per invocation and per call.
-_PROCESS_TOKEN = uuid.uuid4().hex
+_PROCESS_TOKEN = os.urandom(16).hex()  # not uuid: it imports platform, ~3 ms
 _INVOCATIONS = itertools.count(1)
 
 

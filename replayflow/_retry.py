@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import math
-import random
 import re
 from collections.abc import Callable
 from typing import Any
@@ -104,9 +103,9 @@ class RetryPolicy:
             base = self.max_delay
         capped = min(base, self.max_delay)
         if self.jitter is Jitter.FULL:
-            capped *= random.random()
+            capped *= _random()
         elif self.jitter is Jitter.HALF:
-            capped *= 0.5 + 0.5 * random.random()
+            capped *= 0.5 + 0.5 * _random()
         return max(1, math.ceil(capped))
 
     def __call__(self, error: BaseException, attempt: int) -> int | None:
@@ -220,3 +219,10 @@ def delay_seconds(decision: Any) -> int | None:
     if math.isnan(seconds):
         raise ValidationError("a retry strategy returned NaN")
     return max(1, math.ceil(seconds))
+
+
+def _random() -> float:
+    """``random.random()``, importing :mod:`random` (and what it imports) only when a jittered delay needs it."""
+    import random
+
+    return random.random()

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import collections.abc
 import contextlib
-import decimal
 import functools
 import json
 import re
 import types
 import typing
-import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, get_args, get_origin
@@ -63,6 +61,9 @@ class SerDes(Protocol[T]):
 def user_converter() -> Any:
     """The cattrs converter for user types (datetimes as ISO strings, bytes as base85, UUIDs and Decimals as
     text); cattrs is imported the first time a value needs it."""
+    import decimal
+    import uuid
+
     from cattrs.preconf.orjson import make_converter
 
     converter = make_converter()

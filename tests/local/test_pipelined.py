@@ -8,11 +8,12 @@ by reading the service's own history: what the service has made durable when the
 from __future__ import annotations
 
 import collections
+import time
 from typing import Any
 
 import replayflow
 from replayflow import StepSemantics, ValidationError
-from replayflow.local import LocalDurableService, ProcessExit
+from replayflow.local import Limits, LocalDurableService, ProcessExit
 
 from .raw import events
 
@@ -197,3 +198,29 @@ def test_pipelining_an_at_most_once_step_is_refused() -> None:
 
     svc.register("wf", wf)
     assert "at-most-once step cannot be pipelined" in svc.run("wf").value
+
+
+def test_a_background_checkpoint_the_service_rejects_ends_the_invocation_at_the_next_step() -> None:
+    """The service refuses a pipelined batch: the error surfaces at the next checkpoint, nothing is lost
+    silently, and only the steps already running in the pipeline ran."""
+    svc = LocalDurableService(latency=0.005, limits=Limits(operation_payload_bytes=100))
+    ran: list[int] = []
+
+    def work(i: int) -> str:
+        ran.append(i)
+        time.sleep(0.02)  # steps overlap the requests in flight (all 120 would take 2.4 s)
+        return "x" * 200 if i == 3 else str(i)  # the service refuses payloads over 100 bytes
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        for i in range(N):
+            yield ctx.step(work, i, name=f"s{i}")
+        return "done"
+
+    svc.register("wf", wf)
+    result = svc.run("wf")
+    assert result.status == "FAILED"
+    assert "InvalidParameterValueException" in str(result.error) and "100 bytes" in str(result.error)
+    assert ran == list(range(len(ran))) and len(ran) < N  # it stopped soon after the refused batch
+    recorded = [e["Name"] for e in events(svc, result.arn) if e["EventType"] == "StepSucceeded"]
+    assert recorded == names(len(recorded)) and len(recorded) <= 3  # nothing from the refused batch on
