@@ -57,6 +57,11 @@ def _returning(value: Any) -> Generator[Any, Any, Any]:
     yield  # pragma: no cover - makes this a generator
 
 
+def plain_body(gen: object) -> bool:
+    """Whether ``gen`` wraps a plain (non-generator) function's return value."""
+    return getattr(gen, "gi_code", None) is _returning.__code__
+
+
 def _raising(error: BaseException) -> Generator[Any, Any, Any]:
     raise error
     yield  # pragma: no cover

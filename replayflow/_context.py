@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Generator, Sequence
+from sys import _getframe
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
@@ -69,6 +70,15 @@ class DurableContext:
         """True while the code running now already ran in an earlier invocation."""
         return self._scope.replaying
 
+    def _built(self, op: OpT) -> OpT:
+        """Note ``op`` as built and not yet yielded (a forgotten ``yield`` is reported; see _unyielded.py)."""
+        it = self._it
+        if it.unyielded is None and not it.trace_builds:
+            it.unyielded = op
+        else:
+            it.built(op, _getframe(2))
+        return op
+
     # -- operations -------------------------------------------------------------------------------------------
 
     def step(
@@ -106,16 +116,24 @@ class DurableContext:
                 serdes = SERDES_BY_CODE[fn.__code__]
             except (AttributeError, KeyError):
                 serdes = serdes_for(fn)
-            return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
-        return Step.make(
-            fn,
-            args,
-            kwargs,
-            name=name,
-            retry=retry,
-            semantics=semantics,
-            serdes=serdes,
-            result_type=result_type,
+            op = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
+            it = self._it
+            if it.unyielded is None and not it.trace_builds:
+                it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)
+            else:
+                it.built(op, _getframe(1))
+            return op
+        return self._built(
+            Step.make(
+                fn,
+                args,
+                kwargs,
+                name=name,
+                retry=retry,
+                semantics=semantics,
+                serdes=serdes,
+                result_type=result_type,
+            )
         )
 
     def wait(
@@ -134,7 +152,7 @@ class DurableContext:
             duration = Duration(seconds=seconds, minutes=minutes, hours=hours, days=days)
         elif seconds or minutes or hours or days:
             raise ValidationError("give ctx.wait either a duration or seconds=/minutes=/hours=/days=, not both")
-        return Wait(to_seconds(duration, what="a wait"), _name(name))
+        return self._built(Wait(to_seconds(duration, what="a wait"), _name(name)))
 
     @overload
     def run_in_child_context(
@@ -177,7 +195,7 @@ class DurableContext:
         ``child-context-<n>`` for lambdas). A plain function (no ``yield``) works too; its return value is
         the result.
         """
-        return ChildContext(fn, args, kwargs, _name(name), serdes, sub_type)
+        return self._built(ChildContext(fn, args, kwargs, _name(name), serdes, sub_type))
 
     def parallel(
         self,
@@ -201,7 +219,7 @@ class DurableContext:
         if isinstance(branches, str | bytes) or not isinstance(branches, Sequence):
             raise ValidationError(f"ctx.parallel needs a list of branches, got {branches!r}")
         config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
-        return ParallelOp(branches, _name(name), config)
+        return self._built(ParallelOp(branches, _name(name), config))
 
     def map(
         self,
@@ -225,7 +243,7 @@ class DurableContext:
         if isinstance(items, str | bytes) or not isinstance(items, Sequence):
             raise ValidationError(f"ctx.map needs a sequence of items, got {type(items).__name__}")
         config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
-        return MapOp(items, fn, _name(name), config, item_namer)
+        return self._built(MapOp(items, fn, _name(name), config, item_namer))
 
     def create_callback(
         self,
@@ -241,11 +259,13 @@ class DurableContext:
         ``serdes=JsonSerDes()`` for parsed JSON); a failure, a timeout or a missed heartbeat raises
         ``CallbackFailedError``, ``CallbackTimeoutError`` or ``CallbackHeartbeatTimeoutError``.
         """
-        return CreateCallback(
-            _name(name),
-            to_seconds(timeout, what="a callback timeout", allow_zero=True),
-            to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
-            serdes,
+        return self._built(
+            CreateCallback(
+                _name(name),
+                to_seconds(timeout, what="a callback timeout", allow_zero=True),
+                to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
+                serdes,
+            )
         )
 
     def wait_for_callback(
@@ -266,13 +286,15 @@ class DurableContext:
         """
         if not callable(submitter):
             raise ValidationError(f"wait_for_callback needs a callable submitter, got {submitter!r}")
-        return wait_for_callback_op(
-            submitter,
-            _name(name),
-            to_seconds(timeout, what="a callback timeout", allow_zero=True),
-            to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
-            retry,
-            serdes,
+        return self._built(
+            wait_for_callback_op(
+                submitter,
+                _name(name),
+                to_seconds(timeout, what="a callback timeout", allow_zero=True),
+                to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
+                retry,
+                serdes,
+            )
         )
 
     def invoke(
@@ -294,7 +316,7 @@ class DurableContext:
             raise ValidationError(f"ctx.invoke needs a function name, got {function_name!r}")
         if tenant_id is not None and not isinstance(tenant_id, str):
             raise ValidationError(f"tenant_id must be a str, got {tenant_id!r}")
-        return Invoke(function_name, payload, _name(name), tenant_id, payload_serdes, result_serdes)
+        return self._built(Invoke(function_name, payload, _name(name), tenant_id, payload_serdes, result_serdes))
 
     def wait_for_condition(
         self,
@@ -312,7 +334,10 @@ class DurableContext:
         when the condition holds, or raises ``WaitForConditionError`` to give up (``WaitStrategy`` does all
         three). Yields the final state.
         """
-        return WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes)
+        return self._built(WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes))
+
+
+OpT = TypeVar("OpT")
 
 
 def _name(name: str | None) -> str | None:

@@ -35,8 +35,15 @@ from ._checkpoint import TokenRevoked
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
 from ._hooks import OperationInfo
 from ._ids import operation_id
+from ._operation import Operation
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
+from ._unyielded import UnyieldedOperationError
+from ._unyielded import dropped as _dropped
+from ._unyielded import message as _unyielded_message
+from ._unyielded import mode as _unyielded_mode
+from ._unyielded import report as _report_unyielded
+from ._unyielded import where as _where
 from ._wire import OperationDict
 
 if TYPE_CHECKING:
@@ -221,6 +228,11 @@ class Interpreter:
         self._done = False
         self._result: Any = None
         self._error: BaseException | None = None
+        #: the last operation ``ctx`` built that no frame has yielded yet (see ``_unyielded.py``)
+        self.unyielded: Any = None
+        #: mode "error": record where each operation is built (``built_at``), for exact reports
+        self.trace_builds = _unyielded_mode() == "error"
+        self.built_at: str | None = None
         checkpointer.on_update = self._on_update
 
     # -- driving ------------------------------------------------------------------------------------------
@@ -288,6 +300,7 @@ class Interpreter:
             except Exception as error:
                 self._finish(frame, False, error)
                 return
+            self.unyielded = None
             try:
                 run = op._run
             except AttributeError:
@@ -316,6 +329,8 @@ class Interpreter:
 
     def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
         frame.closed = True
+        if self.unyielded is not None or (ok and isinstance(value, Operation)):
+            ok, value = self._unyielded_at_end(frame, ok, value)
         scope = frame.scope
         if scope.replaying:
             rec = self.records[scope.next_id]
@@ -331,6 +346,39 @@ class Interpreter:
                 attempted="nothing (the code finished)",
             )
         frame.on_done(frame, ok, value)
+
+    def built(self, op: Any, caller: Any) -> None:
+        """``ctx`` built ``op`` while another operation was still unyielded (or builds are traced)."""
+        previous, previous_at = self.unyielded, self.built_at
+        self.unyielded = op
+        self.built_at = _where(caller) if self.trace_builds else None
+        if previous is not None and _dropped(previous):
+            error = _report_unyielded(previous, previous_at, _where(caller), strict=self.trace_builds)
+            if error is not None:
+                self.unyielded = None  # ``op`` is lost with the error raised instead of returning it
+                raise error
+
+    def _unyielded_at_end(self, frame: Frame, ok: bool, value: Any) -> tuple[bool, Any]:
+        """A frame ends with an operation it built but never yielded (or returns one instead of yielding it)."""
+        from ._child import plain_body
+
+        op = self.unyielded
+        self.unyielded = None
+        if ok and isinstance(value, Operation):
+            op = value  # ``return ctx.step(f)``: the descriptor would become the result
+        elif op is None or (ok and not _dropped(op)) or isinstance(value, UnyieldedOperationError):
+            return ok, value
+        plain = frame.scope.label if plain_body(frame.gen) else None
+        if not ok and isinstance(value, Exception):  # its traceback keeps the descriptor referenced
+            text = _unyielded_message(op, self.built_at, frame.location(), plain=plain)
+            if self.trace_builds and isinstance(value, _MISUSED_RESULT):
+                misused = UnyieldedOperationError(text)
+                misused.__cause__ = value
+                return False, misused
+            value.add_note(text)
+            return ok, value
+        error = _report_unyielded(op, self.built_at, frame.location(), strict=self.trace_builds, plain=plain)
+        return (True, value) if error is None else (False, error)
 
     # -- services for operations -----------------------------------------------------------------------------
 
@@ -669,6 +717,10 @@ def _due(rec: OperationDict | None) -> int | None:
     else:
         return None
     return end if isinstance(end, int) else None
+
+
+#: what using a descriptor as if it were the result raises (``r = ctx.step(f)``, then ``r["key"]``)
+_MISUSED_RESULT = (TypeError, AttributeError, KeyError, IndexError)
 
 
 def _no_op() -> None:

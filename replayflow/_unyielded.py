@@ -1,0 +1,146 @@
+"""Operations built but never yielded: a forgotten ``yield`` before ``ctx.step(...)``.
+
+``ctx`` only *describes* operations; nothing runs until the descriptor is yielded. A line such as
+``ctx.step(send_email, order)`` without ``yield`` would silently skip the step, so the interpreter keeps
+the last descriptor ``ctx`` built and not yet yielded (one slot, no copy). When ``ctx`` builds the next
+one or the frame ends while that descriptor is unreferenced (``sys.getrefcount``: the user dropped it),
+it is reported, as asyncio reports a coroutine that was never awaited.
+
+Two modes: ``"warn"`` (default, production) logs a warning on the ``replayflow`` logger naming the
+operation and where it was noticed; ``"error"`` (the testing toolkit and pytest, or
+``REPLAYFLOW_UNYIELDED=error``) raises :class:`UnyieldedOperationError` into the workflow and records the
+exact line each operation was built on (which costs a frame lookup per operation, so production skips it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any, Literal
+
+from ._errors import DurableExecutionError
+
+__all__ = [
+    "Mode",
+    "UnyieldedOperationError",
+    "describe_op",
+    "dropped",
+    "mode",
+    "set_mode",
+    "toolkit_default",
+    "unyielded_mode",
+]
+
+log = logging.getLogger("replayflow")
+
+Mode = Literal["warn", "error"]
+
+
+class UnyieldedOperationError(DurableExecutionError, TypeError):
+    """An operation was built with ``ctx`` but never yielded (a forgotten ``yield``), so it never ran.
+
+    Raised in the testing toolkit and under pytest; production logs a warning instead.
+    """
+
+
+_ENV = os.environ.get("REPLAYFLOW_UNYIELDED")
+_MODE: list[Mode] = ["error" if _ENV == "error" else "warn"]
+
+
+def toolkit_default() -> None:
+    """The testing toolkit makes forgotten yields errors (unless ``REPLAYFLOW_UNYIELDED`` says otherwise)."""
+    if _ENV not in ("warn", "error"):
+        _MODE[0] = "error"
+
+
+def mode() -> Mode:
+    """The current mode: ``"warn"`` or ``"error"``."""
+    return _MODE[0]
+
+
+def set_mode(new: Mode) -> Mode:
+    """Set the mode for interpreters created from now on; returns the previous one."""
+    if new not in ("warn", "error"):
+        raise ValueError(f'the unyielded-operation mode is "warn" or "error", got {new!r}')
+    previous, _MODE[0] = _MODE[0], new
+    return previous
+
+
+@contextlib.contextmanager
+def unyielded_mode(new: Mode) -> Iterator[None]:
+    """Use ``new`` inside the ``with`` block."""
+    previous = set_mode(new)
+    try:
+        yield
+    finally:
+        set_mode(previous)
+
+
+#: references to a dropped descriptor seen from :func:`dropped`: the caller's local variable (the
+#: interpreter's slot is cleared first), this function's parameter and getrefcount's own argument
+_DROPPED_REFS = 3
+
+
+def dropped(op: object) -> bool:
+    """Whether nothing but the caller's one local variable still refers to ``op``."""
+    return sys.getrefcount(op) <= _DROPPED_REFS
+
+
+def describe_op(op: Any) -> str:
+    """``ctx.step(send_email) named 'send_email'``: how reports name an operation."""
+    kind = type(op).__name__
+    method = _METHODS.get(kind, kind)
+    fn = getattr(op, "fn", None)
+    target = getattr(fn, "__qualname__", None) if fn is not None else None
+    text = f"ctx.{method}({target})" if target else f"ctx.{method}(...)"
+    name = getattr(op, "name", None)
+    return text + (f" named {name!r}" if name else "")
+
+
+_METHODS = {
+    "Step": "step",
+    "Wait": "wait",
+    "ChildContext": "run_in_child_context",
+    "ParallelOp": "parallel",
+    "MapOp": "map",
+    "CreateCallback": "create_callback",
+    "Invoke": "invoke",
+    "WaitForCondition": "wait_for_condition",
+}
+
+
+def where(frame: FrameType | None) -> str | None:
+    """``file:line`` of ``frame``."""
+    return None if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def message(op: Any, built_at: str | None, noticed_at: str | None, *, plain: str | None = None) -> str:
+    """The report for ``op``."""
+    if built_at:
+        place = f" at {built_at}"
+    elif noticed_at:
+        place = f" (noticed at {noticed_at}; it was built before that line)"
+    else:
+        place = ""
+    text = (
+        f"{describe_op(op)} was built{place} but never yielded, so it never ran: "
+        f"add `yield` (`result = yield ctx.{_METHODS.get(type(op).__name__, '...')}(...)`)"
+    )
+    if plain:
+        text += f"; {plain} has no `yield` at all, so it is a plain function and none of its operations run"
+    return text
+
+
+def report(
+    op: Any, built_at: str | None, noticed_at: str | None, *, strict: bool, plain: str | None = None
+) -> Exception | None:
+    """The error to raise (``strict``: mode ``"error"``), or ``None`` after logging a warning."""
+    text = message(op, built_at, noticed_at, plain=plain)
+    if strict:
+        return UnyieldedOperationError(text)
+    log.warning("%s", text)
+    return None
