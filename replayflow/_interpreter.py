@@ -167,11 +167,12 @@ class Frame:
         self.closed = False
 
     def location(self) -> str | None:
-        """``file:line`` where the innermost generator is suspended."""
+        """``file:line`` where the innermost user generator is suspended (``yield from op`` counts as the
+        user's line, not the operation's own one-line ``__iter__``)."""
         gen: Any = self.gen
         while True:
             inner = getattr(gen, "gi_yieldfrom", None)
-            if inner is None or getattr(inner, "gi_frame", None) is None:
+            if inner is None or getattr(inner, "gi_frame", None) is None or inner.gi_code is _OPERATION_ITER:
                 break
             gen = inner
         frame = getattr(gen, "gi_frame", None)
@@ -718,6 +719,8 @@ def _due(rec: OperationDict | None) -> int | None:
         return None
     return end if isinstance(end, int) else None
 
+
+_OPERATION_ITER = Operation.__iter__.__code__
 
 #: what using a descriptor as if it were the result raises (``r = ctx.step(f)``, then ``r["key"]``)
 _MISUSED_RESULT = (TypeError, AttributeError, KeyError, IndexError)

@@ -22,3 +22,17 @@ def approval(order: dict[str, Any], ctx: replayflow.DurableContext) -> Any:
 
 def broken(_: Any, ctx: replayflow.DurableContext) -> Any:
     yield ctx.step(lambda: 1 / 0, name="divide", retry=replayflow.RetryPresets.none())
+
+
+def fetch(order_id: str) -> dict[str, str]:
+    return {"id": order_id}
+
+
+def typed_v1(order: dict[str, Any], ctx: replayflow.DurableContext) -> replayflow.Workflow[str]:
+    fetched = yield from ctx.step(fetch, order["id"], name="fetch")
+    return fetched["id"]
+
+
+def typed_v2(order: dict[str, Any], ctx: replayflow.DurableContext) -> replayflow.Workflow[str]:
+    fetched = yield from ctx.step(fetch, order["id"], name="fetch-order")  # renamed: non-deterministic
+    return fetched["id"]
