@@ -33,7 +33,7 @@ from ._errors import (
 )
 from ._ids import operation_id
 from ._interpreter import BLOCKED, Scope, Throw
-from ._operation import Operation, field
+from ._operation import Operation, check_name, field
 from ._serdes import dumps, loads, serdes_for
 from ._step import error_object
 
@@ -413,7 +413,7 @@ class MapOp(_BatchOp[T]):
             name = namer(item, i) if namer is not None else f"map-item-{i}"
             if not isinstance(name, str):
                 raise ValidationError(f"item_namer must return a str, got {name!r} for item {i}")
-            out.append((self.fn, (item, i, items), name, serdes))
+            out.append((self.fn, (item, i, items), check_name(name), serdes))
         return out
 
 

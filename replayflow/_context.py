@@ -15,6 +15,7 @@ from ._duration import Duration, to_seconds
 from ._errors import ValidationError
 from ._invoke import Invoke
 from ._logging import DurableLogger
+from ._operation import check_name
 from ._retry import RetryStrategy
 from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
 from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
@@ -343,4 +344,4 @@ OpT = TypeVar("OpT")
 def _name(name: str | None) -> str | None:
     if name is not None and not isinstance(name, str):
         raise ValidationError(f"an operation name must be a str, got {name!r}")
-    return name
+    return name if name is None else check_name(name)

@@ -35,7 +35,7 @@ from ._checkpoint import TokenRevoked
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
 from ._hooks import OperationInfo
 from ._ids import operation_id
-from ._operation import Operation
+from ._operation import Operation, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
 from ._unyielded import UnyieldedOperationError
@@ -447,6 +447,8 @@ class Interpreter:
         scope.next_id = _blake2b(key.encode()).hexdigest()[:64]
         rec = self.records.get(op_id)
         if rec is None:
+            if name:
+                check_name(name)  # new work only: a recorded name was accepted by the service
             if self.dry_run:
                 raise Park(op_id, "start")
             if self.resume_gc:  # replay is over: new work may make cyclic garbage again
