@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import gc
 import queue
 import threading
@@ -590,7 +591,7 @@ class Interpreter:
             except BaseException as error:
                 completions.put((frame, done, False, error))
 
-        self._pool.submit(task)
+        self._pool.submit(contextvars.copy_context().run, task)  # ContextVars set by the workflow, as inline
         return BLOCKED
 
     def _take_completion(self, *, block: bool, timeout: float | None = None) -> bool:
