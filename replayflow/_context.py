@@ -148,7 +148,11 @@ class DurableContext:
         days: float = 0,
         name: str | None = None,
     ) -> Wait:
-        """Suspend durably for a duration between 1 s and 366 days (rounded up to whole seconds)."""
+        """Suspend durably for a duration between 1 s and 366 days.
+
+        The service counts whole seconds: a fraction above 1 s is rounded up (1.5 s waits 2 s); less than
+        1 s (0.5 s, say) is a ``ValidationError``.
+        """
         if duration is None:
             duration = Duration(seconds=seconds, minutes=minutes, hours=hours, days=days)
         elif seconds or minutes or hours or days:
