@@ -30,7 +30,7 @@ from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
 
-__all__ = ["ChildContext", "start_body", "validate_sub_type"]
+__all__ = ["ChildContext", "async_message", "start_body", "validate_sub_type"]
 
 T = TypeVar("T")
 
@@ -75,7 +75,21 @@ def start_body(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
         return _raising(error)
     if isinstance(result, types.GeneratorType):
         return result
+    if isinstance(result, types.CoroutineType | types.AsyncGeneratorType):
+        if isinstance(result, types.CoroutineType):
+            result.close()  # never awaited: say why instead of "coroutine was never awaited"
+        return _raising(ValidationError(async_message(fn)))
     return _returning(result)
+
+
+def async_message(fn: Callable[..., Any]) -> str:
+    """Why ``async def`` cannot be a workflow or a child context body."""
+    name = getattr(fn, "__qualname__", repr(fn))
+    return (
+        f"{name} is an async function; a workflow (or child context) must be a generator function "
+        f"(`def`, with `yield ctx.step(...)`): the interpreter drives generators, replaying them over the "
+        f"history. Run async code inside a step body instead."
+    )
 
 
 class ChildContext(Operation[T]):

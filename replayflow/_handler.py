@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Generator, Sequence
@@ -17,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._alarms import ALARMS
 from ._checkpoint import Checkpointer, TokenRevoked
-from ._child import start_body
+from ._child import async_message, start_body
 from ._context import DurableContext
 from ._errors import (
     DurableExecutionError,
@@ -70,6 +71,8 @@ class DurableHandler(Generic[R]):
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
+        if inspect.iscoroutinefunction(workflow) or inspect.isasyncgenfunction(workflow):
+            raise ValidationError(async_message(workflow))
         self.workflow = workflow
         self.transport = transport
         self.plugins = tuple(plugins)
@@ -383,7 +386,6 @@ def _flush_quietly(checkpointer: Checkpointer) -> None:
 
 def _input_serdes(workflow: Callable[..., Any]) -> JsonSerDes:
     """Structure the input into the workflow's first parameter's annotated type, when there is one."""
-    import inspect
     import typing
 
     try:
