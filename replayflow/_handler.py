@@ -29,6 +29,7 @@ from ._errors import (
     ServiceError,
     ValidationError,
 )
+from ._event_check import check_execution, check_operations
 from ._hooks import Hooks, InvocationInfo, Plugin
 from ._interpreter import Interpreter, Scope
 from ._logging import DEFAULT_LOGGER, DurableLogger
@@ -347,14 +348,9 @@ def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict
     except (TypeError, KeyError, AttributeError):
         records = {}
     if len(records) != len(operations) or not set(map(type, records)) <= _STR_ONLY:  # ids are all str
-        for i, op in enumerate(operations):
-            if not isinstance(op, dict) or not isinstance(op.get("Id"), str) or not isinstance(op.get("Type"), str):
-                raise InvalidEventError(f"InitialExecutionState.Operations[{i}] is not an operation with Id and Type")
-        seen: set[str] = set()
-        for op in operations:
-            if op["Id"] in seen:
-                raise InvalidEventError(f"operation {op['Id']} appears twice in InitialExecutionState.Operations")
-            seen.add(op["Id"])
+        check_operations(operations, "InitialExecutionState.Operations")  # raises, naming the field
+        records = {}
+        intern_value(operations, records)
     return records
 
 
@@ -362,9 +358,11 @@ def find_execution(arn: str, records: dict[str, OperationDict]) -> OperationDict
     """The EXECUTION operation: its Id is the ARN's last segment (any EXECUTION operation as a fallback)."""
     op = records.get(arn.rsplit("/", 1)[-1])
     if op is not None and op.get("Type") == "EXECUTION":
+        check_execution(op)
         return op
     for candidate in records.values():
         if candidate.get("Type") == "EXECUTION":
+            check_execution(candidate)
             return candidate
     raise InvalidEventError(f"the execution state of {arn} has no EXECUTION operation (it carries the input)")
 

@@ -33,7 +33,8 @@ from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final
 
 from ._checkpoint import TokenRevoked
-from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
+from ._errors import DurableExecutionError, InvalidEventError, NonDeterminismError, SerDesError, ServiceError
+from ._event_check import operation_problem
 from ._hooks import OperationInfo
 from ._ids import operation_id
 from ._operation import Operation, check_name
@@ -323,11 +324,22 @@ class Interpreter:
             except _ABORTS:
                 raise
             except Exception as error:  # user code run while starting the operation (a namer, a serdes...)
+                self._check_claimed(frame, error)  # ...or a malformed record: that ends the invocation
                 exc = error
                 value = None
                 continue
             if value is BLOCKED:
                 return
+
+    def _check_claimed(self, frame: Frame, error: Exception) -> None:
+        """An operation failed to start: if the record it claimed is malformed, raise InvalidEventError."""
+        scope = frame.scope
+        if not scope.counter or isinstance(error, DurableExecutionError):
+            return
+        op_id = operation_id(scope.prefix, scope.counter)
+        problem = operation_problem(self.records.get(op_id, {}))
+        if problem and op_id in self.records:
+            raise InvalidEventError(f"operation {op_id} in the execution state: {problem}") from error
 
     def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
         frame.closed = True
