@@ -29,6 +29,7 @@ __all__ = ["DurableContext"]
 _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 
 
 class DurableContext:
@@ -202,6 +203,34 @@ class DurableContext:
         """
         return self._built(ChildContext(fn, args, kwargs, _name(name), serdes, sub_type))
 
+    @overload
+    def parallel(
+        self,
+        branches: Sequence[Callable[[DurableContext], Generator[Any, Any, T]]],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> ParallelOp[T]: ...
+
+    @overload
+    def parallel(
+        self,
+        branches: Sequence[Callable[..., Any] | ParallelBranch],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> ParallelOp[Any]: ...
+
     def parallel(
         self,
         branches: Sequence[Callable[..., Any] | ParallelBranch],
@@ -225,6 +254,38 @@ class DurableContext:
             raise ValidationError(f"ctx.parallel needs a list of branches, got {branches!r}")
         config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
         return self._built(ParallelOp(branches, _name(name), config))
+
+    @overload
+    def map(
+        self,
+        items: Sequence[I],
+        fn: Callable[[DurableContext, I, int, Sequence[I]], Generator[Any, Any, T]],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        item_namer: Callable[[I, int], str] | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> MapOp[T]: ...
+
+    @overload
+    def map(
+        self,
+        items: Sequence[Any],
+        fn: Callable[..., Any],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        item_namer: Callable[[Any, int], str] | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> MapOp[Any]: ...
 
     def map(
         self,

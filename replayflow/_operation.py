@@ -49,8 +49,9 @@ class Operation(tuple[Any, ...], Generic[T_co]):
 
 
 #: The type of a workflow (or child context) returning ``T``: ``def wf(order, ctx) -> Workflow[Receipt]``.
-#: Values of ``x = yield op`` are then ``object``; ``x = yield from op`` gives each operation's own type.
-Workflow = Generator[Operation[object], object, T]
+#: ``x = yield from op`` gives each operation's own type; ``x = yield op`` is ``Any`` (a generator has one
+#: send type for all its yields, so that is as precise as Python's typing can be for the plain form).
+Workflow = Generator[Operation[Any], Any, T]
 
 
 def update(
