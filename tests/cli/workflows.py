@@ -36,3 +36,27 @@ def typed_v1(order: dict[str, Any], ctx: replayflow.DurableContext) -> replayflo
 def typed_v2(order: dict[str, Any], ctx: replayflow.DurableContext) -> replayflow.Workflow[str]:
     fetched = yield from ctx.step(fetch, order["id"], name="fetch-order")  # renamed: non-deterministic
     return fetched["id"]
+
+
+def check(item: int) -> int:
+    if item % 100 == 7:
+        raise ValueError(f"item {item} is bad")
+    return item
+
+
+def fan(_: Any, ctx: replayflow.DurableContext) -> Any:
+    def one(c: replayflow.DurableContext, item: int, index: int, items: Any) -> Any:
+        return (yield c.step(check, item, name="check", retry=replayflow.RetryPresets.none()))
+
+    def nested(c: replayflow.DurableContext) -> Any:
+        return (yield c.step(check, 1, name="inner"))
+
+    yield ctx.run_in_child_context(nested, name="outer")
+    completion = replayflow.CompletionConfig(tolerated_failure_count=5)
+    result = yield ctx.map(list(range(200)), one, name="fan", completion=completion)
+    return len(result.get_results())
+
+
+def long_callback(_: Any, ctx: replayflow.DurableContext) -> Any:
+    answer = yield ctx.wait_for_callback(lambda callback_id: None, name="approval", timeout=24 * 3600)
+    return answer
