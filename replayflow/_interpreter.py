@@ -303,20 +303,20 @@ class Interpreter:
             except Exception as error:
                 self._finish(frame, False, error)
                 return
+            if self.unyielded is not op and self.unyielded is not None:  # it yields something else
+                exc, value = self._dropped_before_yield(frame), None
+                if exc is not None:
+                    continue
             self.unyielded = None
             try:
                 run = op._run
             except AttributeError:
-                exc = TypeError(
-                    f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); got {op!r}"
-                )
-                value = None
+                exc, value = _not_an_operation(op), None
                 continue
             try:
                 value = run(self, frame)
             except Throw as throw:
-                exc = throw.error
-                value = None
+                exc, value = throw.error, None
                 continue
             except Park as park:
                 self.planned.append(Planned(op, park, frame))
@@ -325,8 +325,7 @@ class Interpreter:
                 raise
             except Exception as error:  # user code run while starting the operation (a namer, a serdes...)
                 self._check_claimed(frame, error)  # ...or a malformed record: that ends the invocation
-                exc = error
-                value = None
+                exc, value = error, None
                 continue
             if value is BLOCKED:
                 return
@@ -372,6 +371,13 @@ class Interpreter:
                 self.unyielded = None  # ``op`` is lost with the error raised instead of returning it
                 raise error
 
+    def _dropped_before_yield(self, frame: Frame) -> Exception | None:
+        """The frame yields an operation other than the one ``ctx`` built last: was that one dropped?"""
+        previous, self.unyielded = self.unyielded, None
+        if not _dropped(previous):
+            return None  # built ahead, yielded later
+        return _report_unyielded(previous, self.built_at, frame.location(), strict=self.trace_builds)
+
     def _unyielded_at_end(self, frame: Frame, ok: bool, value: Any) -> tuple[bool, Any]:
         """A frame ends with an operation it built but never yielded (or returns one instead of yielding it)."""
         from ._child import plain_body
@@ -391,7 +397,9 @@ class Interpreter:
                 return False, misused
             value.add_note(text)
             return ok, value
-        error = _report_unyielded(op, self.built_at, frame.location(), strict=self.trace_builds, plain=plain)
+        code = getattr(frame.gen, "gi_code", None)
+        ended_at = None if plain or code is None else f"{code.co_filename}:{code.co_firstlineno}, in {code.co_name}"
+        error = _report_unyielded(op, self.built_at, ended_at, strict=self.trace_builds, plain=plain, ended=True)
         return (True, value) if error is None else (False, error)
 
     # -- services for operations -----------------------------------------------------------------------------
@@ -737,8 +745,13 @@ def _due(rec: OperationDict | None) -> int | None:
 
 _OPERATION_ITER = Operation.__iter__.__code__
 
+
 #: what using a descriptor as if it were the result raises (``r = ctx.step(f)``, then ``r["key"]``)
 _MISUSED_RESULT = (TypeError, AttributeError, KeyError, IndexError)
+
+
+def _not_an_operation(op: object) -> TypeError:
+    return TypeError(f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); got {op!r}")
 
 
 def _no_op() -> None:

@@ -118,10 +118,14 @@ def where(frame: FrameType | None) -> str | None:
     return None if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-def message(op: Any, built_at: str | None, noticed_at: str | None, *, plain: str | None = None) -> str:
-    """The report for ``op``."""
+def message(
+    op: Any, built_at: str | None, noticed_at: str | None, *, plain: str | None = None, ended: bool = False
+) -> str:
+    """The report for ``op`` (``ended``: noticed when the function defined at ``noticed_at`` returned)."""
     if built_at:
         place = f" at {built_at}"
+    elif noticed_at and ended:
+        place = f" (noticed when the generator defined at {noticed_at} returned)"
     elif noticed_at:
         place = f" (noticed at {noticed_at}; it was built before that line)"
     else:
@@ -136,10 +140,16 @@ def message(op: Any, built_at: str | None, noticed_at: str | None, *, plain: str
 
 
 def report(
-    op: Any, built_at: str | None, noticed_at: str | None, *, strict: bool, plain: str | None = None
+    op: Any,
+    built_at: str | None,
+    noticed_at: str | None,
+    *,
+    strict: bool,
+    plain: str | None = None,
+    ended: bool = False,
 ) -> Exception | None:
     """The error to raise (``strict``: mode ``"error"``), or ``None`` after logging a warning."""
-    text = message(op, built_at, noticed_at, plain=plain)
+    text = message(op, built_at, noticed_at, plain=plain, ended=ended)
     if strict:
         return UnyieldedOperationError(text)
     log.warning("%s", text)

@@ -122,3 +122,25 @@ def test_production_adds_a_note_to_the_error_of_a_misused_descriptor():
 def test_the_mode_is_checked():
     with pytest.raises(ValueError, match="warn"):
         _unyielded.set_mode("loud")  # type: ignore[arg-type]
+
+
+def test_production_names_the_return_line_when_the_forgotten_operation_is_the_last(caplog):
+    with _unyielded.unyielded_mode("warn"), caplog.at_level(logging.WARNING, logger="replayflow"):
+        run(forgot_at_the_end, {}).assert_succeeded()
+    (warning,) = [r.getMessage() for r in caplog.records if "never yielded" in r.getMessage()]
+    assert "ctx.wait(...) named 'cool-off'" in warning
+    line = inspect.getsourcelines(forgot_at_the_end)[1]
+    assert f"noticed when the generator defined at {__file__}:{line}, in forgot_at_the_end returned" in warning
+
+
+def forgot_before_a_callback_result(order, ctx):
+    callback = yield ctx.create_callback(name="approval", timeout=60)
+    ctx.step(send_email, callback.callback_id)
+    return (yield callback.result())
+
+
+def test_a_forgotten_step_before_yielding_a_prebuilt_operation_is_reported():
+    result = run(forgot_before_a_callback_result, {})
+    line = _line(forgot_before_a_callback_result, "ctx.step(send_email")
+    result.assert_failed(replayflow.UnyieldedOperationError, match=f"built at .*test_unyielded.py:{line}")
+    assert SENT == []
