@@ -19,6 +19,7 @@ from ._operation import check_name
 from ._retry import RetryStrategy
 from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
 from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
+from ._unyielded import on_build
 from ._wait import Wait
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class DurableContext:
         if it.unyielded is None and not it.trace_builds:
             it.unyielded = op
         else:
-            it.built(op, _getframe(2))
+            on_build(it, op, _getframe(2))
         return op
 
     # -- operations -------------------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ class DurableContext:
             if it.unyielded is None and not it.trace_builds:
                 it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)
             else:
-                it.built(op, _getframe(1))
+                on_build(it, op, _getframe(1))
             return op
         return self._built(
             Step.make(

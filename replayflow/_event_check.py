@@ -7,11 +7,15 @@ says what is wrong instead of an ``AttributeError`` from deep inside the SDK.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidEventError
+from ._errors import DurableExecutionError, InvalidEventError
+from ._ids import operation_id
 
-__all__ = ["check_execution", "check_operations", "operation_problem"]
+if TYPE_CHECKING:
+    from ._interpreter import Scope
+
+__all__ = ["check_claimed", "check_execution", "check_operations", "operation_problem"]
 
 _DETAILS = (
     "ExecutionDetails",
@@ -99,3 +103,15 @@ def check_execution(op: Any) -> None:
     problem = operation_problem(op)
     if problem:
         raise InvalidEventError(f"the EXECUTION operation {op.get('Id')!r:.80}: {problem}")
+
+
+def check_claimed(records: dict[str, Any], scope: Scope, error: Exception) -> None:
+    """An operation failed to start: if the record it claimed last in ``scope`` is malformed, that is the
+    cause, and an :class:`InvalidEventError` (which ends the invocation) instead of ``error``."""
+    if not scope.counter or isinstance(error, DurableExecutionError):
+        return
+    op_id = operation_id(scope.prefix, scope.counter)
+    rec = records.get(op_id)
+    problem = operation_problem(rec) if rec is not None else None
+    if problem:
+        raise InvalidEventError(f"operation {op_id} in the execution state: {problem}") from error

@@ -32,20 +32,15 @@ from collections.abc import Callable, Generator
 from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final
 
+from . import _unyielded
 from ._checkpoint import TokenRevoked
-from ._errors import DurableExecutionError, InvalidEventError, NonDeterminismError, SerDesError, ServiceError
-from ._event_check import operation_problem
+from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
+from ._event_check import check_claimed
 from ._hooks import OperationInfo
 from ._ids import operation_id
 from ._operation import Operation, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
-from ._unyielded import UnyieldedOperationError
-from ._unyielded import dropped as _dropped
-from ._unyielded import message as _unyielded_message
-from ._unyielded import mode as _unyielded_mode
-from ._unyielded import report as _report_unyielded
-from ._unyielded import where as _where
 from ._wire import OperationDict
 
 if TYPE_CHECKING:
@@ -234,7 +229,7 @@ class Interpreter:
         #: the last operation ``ctx`` built that no frame has yielded yet (see ``_unyielded.py``)
         self.unyielded: Any = None
         #: mode "error": record where each operation is built (``built_at``), for exact reports
-        self.trace_builds = _unyielded_mode() == "error"
+        self.trace_builds = _unyielded.mode() == "error"
         self.built_at: str | None = None
         checkpointer.on_update = self._on_update
 
@@ -304,7 +299,7 @@ class Interpreter:
                 self._finish(frame, False, error)
                 return
             if self.unyielded is not op and self.unyielded is not None:  # it yields something else
-                exc, value = self._dropped_before_yield(frame), None
+                exc, value = _unyielded.before_yield(self, frame), None
                 if exc is not None:
                     continue
             self.unyielded = None
@@ -324,26 +319,16 @@ class Interpreter:
             except _ABORTS:
                 raise
             except Exception as error:  # user code run while starting the operation (a namer, a serdes...)
-                self._check_claimed(frame, error)  # ...or a malformed record: that ends the invocation
+                check_claimed(self.records, frame.scope, error)  # ...or a malformed record: that ends the invocation
                 exc, value = error, None
                 continue
             if value is BLOCKED:
                 return
 
-    def _check_claimed(self, frame: Frame, error: Exception) -> None:
-        """An operation failed to start: if the record it claimed is malformed, raise InvalidEventError."""
-        scope = frame.scope
-        if not scope.counter or isinstance(error, DurableExecutionError):
-            return
-        op_id = operation_id(scope.prefix, scope.counter)
-        problem = operation_problem(self.records.get(op_id, {}))
-        if problem and op_id in self.records:
-            raise InvalidEventError(f"operation {op_id} in the execution state: {problem}") from error
-
     def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
         frame.closed = True
         if self.unyielded is not None or (ok and isinstance(value, Operation)):
-            ok, value = self._unyielded_at_end(frame, ok, value)
+            ok, value = _unyielded.at_end(self, frame, ok, value)
         scope = frame.scope
         if scope.replaying:
             rec = self.records[scope.next_id]
@@ -359,48 +344,6 @@ class Interpreter:
                 attempted="nothing (the code finished)",
             )
         frame.on_done(frame, ok, value)
-
-    def built(self, op: Any, caller: Any) -> None:
-        """``ctx`` built ``op`` while another operation was still unyielded (or builds are traced)."""
-        previous, previous_at = self.unyielded, self.built_at
-        self.unyielded = op
-        self.built_at = _where(caller) if self.trace_builds else None
-        if previous is not None and _dropped(previous):
-            error = _report_unyielded(previous, previous_at, _where(caller), strict=self.trace_builds)
-            if error is not None:
-                self.unyielded = None  # ``op`` is lost with the error raised instead of returning it
-                raise error
-
-    def _dropped_before_yield(self, frame: Frame) -> Exception | None:
-        """The frame yields an operation other than the one ``ctx`` built last: was that one dropped?"""
-        previous, self.unyielded = self.unyielded, None
-        if not _dropped(previous):
-            return None  # built ahead, yielded later
-        return _report_unyielded(previous, self.built_at, frame.location(), strict=self.trace_builds)
-
-    def _unyielded_at_end(self, frame: Frame, ok: bool, value: Any) -> tuple[bool, Any]:
-        """A frame ends with an operation it built but never yielded (or returns one instead of yielding it)."""
-        from ._child import plain_body
-
-        op = self.unyielded
-        self.unyielded = None
-        if ok and isinstance(value, Operation):
-            op = value  # ``return ctx.step(f)``: the descriptor would become the result
-        elif op is None or (ok and not _dropped(op)) or isinstance(value, UnyieldedOperationError):
-            return ok, value
-        plain = frame.scope.label if plain_body(frame.gen) else None
-        if not ok and isinstance(value, Exception):  # its traceback keeps the descriptor referenced
-            text = _unyielded_message(op, self.built_at, frame.location(), plain=plain)
-            if self.trace_builds and isinstance(value, _MISUSED_RESULT):
-                misused = UnyieldedOperationError(text)
-                misused.__cause__ = value
-                return False, misused
-            value.add_note(text)
-            return ok, value
-        code = getattr(frame.gen, "gi_code", None)
-        ended_at = None if plain or code is None else f"{code.co_filename}:{code.co_firstlineno}, in {code.co_name}"
-        error = _report_unyielded(op, self.built_at, ended_at, strict=self.trace_builds, plain=plain, ended=True)
-        return (True, value) if error is None else (False, error)
 
     # -- services for operations -----------------------------------------------------------------------------
 
@@ -744,10 +687,6 @@ def _due(rec: OperationDict | None) -> int | None:
 
 
 _OPERATION_ITER = Operation.__iter__.__code__
-
-
-#: what using a descriptor as if it were the result raises (``r = ctx.step(f)``, then ``r["key"]``)
-_MISUSED_RESULT = (TypeError, AttributeError, KeyError, IndexError)
 
 
 def _not_an_operation(op: object) -> TypeError:

@@ -20,9 +20,13 @@ import os
 import sys
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import DurableExecutionError
+from ._operation import Operation
+
+if TYPE_CHECKING:
+    from ._interpreter import Frame, Interpreter
 
 __all__ = [
     "Mode",
@@ -154,3 +158,54 @@ def report(
         return UnyieldedOperationError(text)
     log.warning("%s", text)
     return None
+
+
+# -- the interpreter's side -----------------------------------------------------------------------------------
+
+#: what using a descriptor as if it were the result raises (``r = ctx.step(f)``, then ``r["key"]``)
+_MISUSED_RESULT = (TypeError, AttributeError, KeyError, IndexError)
+
+
+def on_build(it: Interpreter, op: object, caller: FrameType) -> None:
+    """``ctx`` built ``op`` while another operation was still unyielded (or builds are traced)."""
+    previous, previous_at = it.unyielded, it.built_at
+    it.unyielded = op
+    it.built_at = where(caller) if it.trace_builds else None
+    if previous is not None and dropped(previous):
+        error = report(previous, previous_at, where(caller), strict=it.trace_builds)
+        if error is not None:
+            it.unyielded = None  # ``op`` is lost with the error raised instead of returning it
+            raise error
+
+
+def before_yield(it: Interpreter, frame: Frame) -> Exception | None:
+    """The frame yields an operation other than the one ``ctx`` built last: was that one dropped?"""
+    previous, it.unyielded = it.unyielded, None
+    if not dropped(previous):
+        return None  # built ahead, yielded later
+    return report(previous, it.built_at, frame.location(), strict=it.trace_builds)
+
+
+def at_end(it: Interpreter, frame: Frame, ok: bool, value: Any) -> tuple[bool, Any]:
+    """A frame ends with an operation it built but never yielded (or returns one instead of yielding it)."""
+    from ._child import plain_body
+
+    op = it.unyielded
+    it.unyielded = None
+    if ok and isinstance(value, Operation):
+        op = value  # ``return ctx.step(f)``: the descriptor would become the result
+    elif op is None or (ok and not dropped(op)) or isinstance(value, UnyieldedOperationError):
+        return ok, value
+    plain = frame.scope.label if plain_body(frame.gen) else None
+    if not ok and isinstance(value, Exception):  # its traceback keeps the descriptor referenced
+        text = message(op, it.built_at, frame.location(), plain=plain)
+        if it.trace_builds and isinstance(value, _MISUSED_RESULT):
+            misused = UnyieldedOperationError(text)
+            misused.__cause__ = value
+            return False, misused
+        value.add_note(text)
+        return ok, value
+    code = getattr(frame.gen, "gi_code", None)
+    ended_at = None if plain or code is None else f"{code.co_filename}:{code.co_firstlineno}, in {code.co_name}"
+    error = report(op, it.built_at, ended_at, strict=it.trace_builds, plain=plain, ended=True)
+    return (True, value) if error is None else (False, error)
