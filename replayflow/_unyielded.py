@@ -56,9 +56,11 @@ _MODE: list[Mode] = ["error" if _ENV == "error" else "warn"]
 
 
 def toolkit_default() -> None:
-    """The testing toolkit makes forgotten yields errors (unless ``REPLAYFLOW_UNYIELDED`` says otherwise)."""
+    """The testing toolkit makes forgotten yields errors (unless ``REPLAYFLOW_UNYIELDED`` says otherwise),
+    here and in the worker processes it starts (they inherit the variable)."""
     if _ENV not in ("warn", "error"):
         _MODE[0] = "error"
+        os.environ["REPLAYFLOW_UNYIELDED"] = "error"
 
 
 def mode() -> Mode:

@@ -60,3 +60,10 @@ def fan(_: Any, ctx: replayflow.DurableContext) -> Any:
 def long_callback(_: Any, ctx: replayflow.DurableContext) -> Any:
     answer = yield ctx.wait_for_callback(lambda callback_id: None, name="approval", timeout=24 * 3600)
     return answer
+
+
+@replayflow.durable
+def forgets_a_yield(_: Any, ctx: replayflow.DurableContext) -> Any:
+    ctx.step(fetch, "o-1", name="fetch")
+    yield ctx.wait(seconds=1, name="pause")
+    return "done"

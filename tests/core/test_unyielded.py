@@ -144,3 +144,15 @@ def test_a_forgotten_step_before_yielding_a_prebuilt_operation_is_reported():
     line = _line(forgot_before_a_callback_result, "ctx.step(send_email")
     result.assert_failed(replayflow.UnyieldedOperationError, match=f"built at .*test_unyielded.py:{line}")
     assert SENT == []
+
+
+@pytest.mark.slow
+def test_worker_processes_started_by_tests_report_forgotten_yields_too():
+    from replayflow.local import LocalDurableService, SubprocessInvoker
+
+    with LocalDurableService(invoker=SubprocessInvoker()) as service:
+        service.register("forgets", "tests.cli.workflows:forgets_a_yield")
+        result = service.run("forgets", None, timeout=60)
+    assert result.status == "FAILED", result
+    assert result.error["ErrorType"] == "replayflow.UnyieldedOperationError"
+    assert "tests/cli/workflows.py" in result.error["ErrorMessage"]
