@@ -15,7 +15,9 @@ returns that result without running any branch.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -34,7 +36,7 @@ from ._errors import (
 from ._ids import operation_id
 from ._interpreter import BLOCKED, Scope, Throw
 from ._operation import Operation, check_name, field
-from ._serdes import dumps, loads, serdes_for
+from ._serdes import DEFAULT_SERDES, dumps, loads, serdes_for
 from ._step import error_object
 
 if TYPE_CHECKING:
@@ -519,6 +521,8 @@ class _BatchRun:
         if checkpoint:
             sub_type = self.op.branch_sub_type
             if ok:
+                if self.branches[index][3] is DEFAULT_SERDES and _is_structured(value):
+                    _warn_untyped(self.op, value)
                 try:
                     _, value = complete_context(
                         it, self.op_id, branch_id, name, sub_type, self.branches[index][3], value
@@ -591,3 +595,30 @@ class _BatchRun:
             return
         it.operation_ended(self.parent, self.op_id, "CONTEXT", op.sub_type, op.name, "SUCCEEDED", None)
         it.resume(self.parent, value)
+
+
+_log = logging.getLogger("replayflow")
+_WARNED: set[tuple[str, str | None, type]] = set()
+
+
+def _is_structured(value: Any) -> bool:
+    return (dataclasses.is_dataclass(value) and not isinstance(value, type)) or attrs.has(type(value))
+
+
+def _warn_untyped(op: Any, value: Any) -> None:
+    """A branch without a return annotation (a lambda, say) returned a dataclass: it comes back a dict."""
+    key = (op.sub_type, op.name, type(value))
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    kind = type(value).__qualname__
+    _log.warning(
+        "%s %r: a branch returned a %s, but its function has no return annotation (a lambda?), so the "
+        "result comes back as a dict, on the first run as on replay; annotate the branch function "
+        "`-> Workflow[%s]` or pass item_serdes=JsonSerDes(%s)",
+        op.sub_type.lower(),
+        op.name,
+        kind,
+        kind,
+        kind,
+    )
