@@ -61,6 +61,7 @@ from ._retry import Jitter, RetryPolicy, RetryPresets, RetryStrategy
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext
 from ._step import StepCancelledError, StepContext, StepSemantics, step_context
 from ._transport import MockTransport, Transport, use_transport
+from ._unyielded import UnyieldedOperationError
 
 __version__ = "0.1.0"
 
@@ -121,6 +122,7 @@ __all__ = [
     "StepInterruptedError",
     "StepSemantics",
     "Transport",
+    "UnyieldedOperationError",
     "ValidationError",
     "WaitForConditionError",
     "WaitStrategy",

@@ -45,8 +45,8 @@ class AwsTransport:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-                    from botocore.config import Config
+                    import boto3  # type: ignore[import-untyped, unused-ignore]
+                    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
                     from . import __version__
 
@@ -81,8 +81,12 @@ class AwsTransport:
         return result  # type: ignore[return-value]
 
     def _call(self, method: str, request: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import (  # type: ignore[import-untyped, unused-ignore]
+            BotoCoreError,
+            ClientError,
+            HTTPClientError,
+        )
+        from botocore.exceptions import ConnectionError as BotoConnectionError  # type: ignore[import-untyped, unused-ignore]
 
         try:
             response: dict[str, Any] = getattr(self.client, method)(**request)

@@ -15,7 +15,9 @@ returns that result without running any branch.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -33,8 +35,8 @@ from ._errors import (
 )
 from ._ids import operation_id
 from ._interpreter import BLOCKED, Scope, Throw
-from ._operation import Operation, field
-from ._serdes import ENVELOPE_HEAD, dumps, loads, serdes_for
+from ._operation import Operation, check_name, field
+from ._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, dumps, loads, serdes_for
 from ._step import error_object
 from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES
 
@@ -471,7 +473,7 @@ class MapOp(_BatchOp[T]):
             name = namer(item, i) if namer is not None else f"map-item-{i}"
             if not isinstance(name, str):
                 raise ValidationError(f"item_namer must return a str, got {name!r} for item {i}")
-            out.append((self.fn, (item, i, items), name, serdes))
+            out.append((self.fn, (item, i, items), check_name(name), serdes))
         return out
 
 
@@ -588,6 +590,8 @@ class _BatchRun:
         if checkpoint:
             sub_type = self.op.branch_sub_type
             if ok:
+                if self.branches[index][3] is DEFAULT_SERDES and _is_structured(value):
+                    _warn_untyped(self.op, value)
                 try:
                     _, value = complete_context(
                         it, self.op_id, branch_id, name, sub_type, self.branches[index][3], value
@@ -740,3 +744,30 @@ class Identity:
         return self._fail(
             f"branch {index} named {name!r}", f"branch {index} named {current!r}", " (a branch was renamed)"
         )
+
+
+_log = logging.getLogger("replayflow")
+_WARNED: set[tuple[str, str | None, type]] = set()
+
+
+def _is_structured(value: Any) -> bool:
+    return (dataclasses.is_dataclass(value) and not isinstance(value, type)) or attrs.has(type(value))
+
+
+def _warn_untyped(op: Any, value: Any) -> None:
+    """A branch without a return annotation (a lambda, say) returned a dataclass: it comes back a dict."""
+    key = (op.sub_type, op.name, type(value))
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    kind = type(value).__qualname__
+    _log.warning(
+        "%s %r: a branch returned a %s, but its function has no return annotation (a lambda?), so the "
+        "result comes back as a dict, on the first run as on replay; annotate the branch function "
+        "`-> Workflow[%s]` or pass item_serdes=JsonSerDes(%s)",
+        op.sub_type.lower(),
+        op.name,
+        kind,
+        kind,
+        kind,
+    )

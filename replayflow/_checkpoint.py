@@ -25,7 +25,8 @@ from typing import Any
 import orjson
 
 from ._alarms import ALARMS
-from ._errors import ServiceError
+from ._errors import InvalidEventError, ServiceError
+from ._event_check import check_operations
 from ._transport import Transport
 from ._wire import (
     CHECKPOINT_BATCH_MAX_BYTES,
@@ -254,7 +255,11 @@ class Checkpointer:
             self._load_pages(marker, self.merge)
 
     def _load_pages(self, marker: str | None, merge: Callable[[list[OperationDict]], None]) -> None:
+        seen: set[str] = set()
         while marker:
+            if marker in seen:
+                raise ServiceError("InvalidResponse", f"the state page markers loop back to {marker!r}")
+            seen.add(marker)
             if self.transport is None:
                 raise TokenRevoked("a dry run cannot read more state pages")
             if self.token is None:
@@ -268,8 +273,18 @@ class Checkpointer:
                 }
             )
             self.calls += 1
-            merge(list(page.get("Operations") or ()))
+            where = f"the execution state page at marker {marker!r:.80}"
+            if not isinstance(page, dict):
+                raise InvalidEventError(f"{where} is a {type(page).__name__}, not an object")
+            operations = page.get("Operations") or []
+            try:
+                merge(list(operations))
+            except (TypeError, KeyError, AttributeError) as exc:
+                check_operations(operations, f"{where}: Operations")
+                raise InvalidEventError(f"{where} cannot be read: {exc!r}") from exc
             next_marker = page.get("NextMarker")
+            if next_marker is not None and not isinstance(next_marker, str):
+                raise InvalidEventError(f"{where}: NextMarker must be a string, got {type(next_marker).__name__}")
             if next_marker == marker:
                 raise ServiceError("InvalidResponse", f"the state page marker {marker!r} did not advance")
             marker = next_marker

@@ -30,7 +30,14 @@ from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
 
-__all__ = ["ChildContext", "recorded_error_class", "start_body", "validate_sub_type", "with_error_class"]
+__all__ = [
+    "ChildContext",
+    "async_message",
+    "recorded_error_class",
+    "start_body",
+    "validate_sub_type",
+    "with_error_class",
+]
 
 T = TypeVar("T")
 
@@ -57,6 +64,11 @@ def _returning(value: Any) -> Generator[Any, Any, Any]:
     yield  # pragma: no cover - makes this a generator
 
 
+def plain_body(gen: object) -> bool:
+    """Whether ``gen`` wraps a plain (non-generator) function's return value."""
+    return getattr(gen, "gi_code", None) is _returning.__code__
+
+
 def _raising(error: BaseException) -> Generator[Any, Any, Any]:
     raise error
     yield  # pragma: no cover
@@ -70,15 +82,21 @@ def start_body(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
         return _raising(error)
     if isinstance(result, types.GeneratorType):
         return result
-    if isinstance(result, types.CoroutineType):  # workflow code must be a generator: it is replayed
-        result.close()
-        return _raising(
-            ValidationError(
-                f"{getattr(fn, '__qualname__', fn)!r} is an async def function: a workflow, child context or "
-                f"branch body must be a generator (yield ctx operations); put async work in an async def step"
-            )
-        )
+    if isinstance(result, types.CoroutineType | types.AsyncGeneratorType):
+        if isinstance(result, types.CoroutineType):
+            result.close()  # never awaited: say why instead of "coroutine was never awaited"
+        return _raising(ValidationError(async_message(fn) + " (an async def step body is awaited for you)"))
     return _returning(result)
+
+
+def async_message(fn: Callable[..., Any]) -> str:
+    """Why ``async def`` cannot be a workflow or a child context body."""
+    name = getattr(fn, "__qualname__", repr(fn))
+    return (
+        f"{name} is an async function; a workflow (or child context) must be a generator function "
+        f"(`def`, with `yield ctx.step(...)`): the interpreter drives generators, replaying them over the "
+        f"history. Run async code inside a step body instead."
+    )
 
 
 class ChildContext(Operation[T]):

@@ -6,6 +6,7 @@ import datetime as _dt
 import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Coroutine, Generator, Sequence
+from sys import _getframe
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
@@ -17,10 +18,12 @@ from ._envelope import PayloadFormat
 from ._errors import ValidationError
 from ._invoke import Invoke
 from ._logging import DurableLogger
+from ._operation import check_name
 from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
 from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
 from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
+from ._unyielded import on_build
 from ._wait import Wait
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ __all__ = ["DurableContext"]
 _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 
 
 class DurableContext:
@@ -74,6 +78,15 @@ class DurableContext:
     def is_replaying(self) -> bool:
         """True while the code running now already ran in an earlier invocation."""
         return self._scope.replaying
+
+    def _built(self, op: OpT) -> OpT:
+        """Note ``op`` as built and not yet yielded (a forgotten ``yield`` is reported; see _unyielded.py)."""
+        it = self._it
+        if it.unyielded is None and not it.trace_builds:
+            it.unyielded = op
+        else:
+            on_build(it, op, _getframe(2))
+        return op
 
     # -- operations -------------------------------------------------------------------------------------------
 
@@ -148,19 +161,27 @@ class DurableContext:
                 serdes = SERDES_BY_CODE[fn.__code__]
             except (AttributeError, KeyError):
                 serdes = serdes_for(fn)
-            return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
+            op = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
+            it = self._it
+            if it.unyielded is None and not it.trace_builds:
+                it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)
+            else:
+                on_build(it, op, _getframe(1))
+            return op
         if serdes is None and self._format is not None and callable(fn):
             serdes = self._format.for_function(fn, result_type)
-        return Step.make(
-            fn,
-            args,
-            kwargs,
-            name=name,
-            retry=retry,
-            semantics=semantics,
-            serdes=serdes,
-            result_type=result_type,
-            pipelined=pipelined,
+        return self._built(
+            Step.make(
+                fn,
+                args,
+                kwargs,
+                name=name,
+                retry=retry,
+                semantics=semantics,
+                serdes=serdes,
+                result_type=result_type,
+                pipelined=pipelined,
+            )
         )
 
     def wait(
@@ -174,12 +195,16 @@ class DurableContext:
         days: float = 0,
         name: str | None = None,
     ) -> Wait:
-        """Suspend durably for a duration between 1 s and 366 days (rounded up to whole seconds)."""
+        """Suspend durably for a duration between 1 s and 366 days.
+
+        The service counts whole seconds: a fraction above 1 s is rounded up (1.5 s waits 2 s); less than
+        1 s (0.5 s, say) is a ``ValidationError``.
+        """
         if duration is None:
             duration = Duration(seconds=seconds, minutes=minutes, hours=hours, days=days)
         elif seconds or minutes or hours or days:
             raise ValidationError("give ctx.wait either a duration or seconds=/minutes=/hours=/days=, not both")
-        return Wait(to_seconds(duration, what="a wait"), _name(name))
+        return self._built(Wait(to_seconds(duration, what="a wait"), _name(name)))
 
     @overload
     def run_in_child_context(
@@ -224,7 +249,35 @@ class DurableContext:
         """
         if serdes is None and self._format is not None:
             serdes = self._format.for_function(fn)
-        return ChildContext(fn, args, kwargs, _name(name), serdes, sub_type)
+        return self._built(ChildContext(fn, args, kwargs, _name(name), serdes, sub_type))
+
+    @overload
+    def parallel(
+        self,
+        branches: Sequence[Callable[[DurableContext], Generator[Any, Any, T]]],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> ParallelOp[T]: ...
+
+    @overload
+    def parallel(
+        self,
+        branches: Sequence[Callable[..., Any] | ParallelBranch],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> ParallelOp[Any]: ...
 
     def parallel(
         self,
@@ -251,7 +304,39 @@ class DurableContext:
             serdes = serdes if serdes is not None else self._format.batch
             item_serdes = item_serdes if item_serdes is not None else self._format.operations
         config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
-        return ParallelOp(branches, _name(name), config)
+        return self._built(ParallelOp(branches, _name(name), config))
+
+    @overload
+    def map(
+        self,
+        items: Sequence[I],
+        fn: Callable[[DurableContext, I, int, Sequence[I]], Generator[Any, Any, T]],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        item_namer: Callable[[I, int], str] | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> MapOp[T]: ...
+
+    @overload
+    def map(
+        self,
+        items: Sequence[Any],
+        fn: Callable[..., Any],
+        /,
+        *,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        completion: CompletionConfig | None = None,
+        item_namer: Callable[[Any, int], str] | None = None,
+        nesting: NestingType = NestingType.NESTED,
+        serdes: SerDes[Any] | None = None,
+        item_serdes: SerDes[Any] | None = None,
+    ) -> MapOp[Any]: ...
 
     def map(
         self,
@@ -278,7 +363,7 @@ class DurableContext:
             serdes = serdes if serdes is not None else self._format.batch
             item_serdes = item_serdes if item_serdes is not None else self._format.for_function(fn)
         config = BatchConfig.make(max_concurrency, completion, nesting, serdes, item_serdes)
-        return MapOp(items, fn, _name(name), config, item_namer)
+        return self._built(MapOp(items, fn, _name(name), config, item_namer))
 
     def create_callback(
         self,
@@ -296,11 +381,13 @@ class DurableContext:
         """
         if serdes is None and self._format is not None:
             serdes = self._format.callback
-        return CreateCallback(
-            _name(name),
-            to_seconds(timeout, what="a callback timeout", allow_zero=True),
-            to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
-            serdes,
+        return self._built(
+            CreateCallback(
+                _name(name),
+                to_seconds(timeout, what="a callback timeout", allow_zero=True),
+                to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
+                serdes,
+            )
         )
 
     def wait_for_callback(
@@ -323,13 +410,15 @@ class DurableContext:
             raise ValidationError(f"wait_for_callback needs a callable submitter, got {submitter!r}")
         if serdes is None and self._format is not None:
             serdes = self._format.callback
-        return wait_for_callback_op(
-            submitter,
-            _name(name),
-            to_seconds(timeout, what="a callback timeout", allow_zero=True),
-            to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
-            retry,
-            serdes,
+        return self._built(
+            wait_for_callback_op(
+                submitter,
+                _name(name),
+                to_seconds(timeout, what="a callback timeout", allow_zero=True),
+                to_seconds(heartbeat_timeout, what="a callback heartbeat timeout", allow_zero=True),
+                retry,
+                serdes,
+            )
         )
 
     def invoke(
@@ -354,7 +443,7 @@ class DurableContext:
         if self._format is not None:
             payload_serdes = payload_serdes if payload_serdes is not None else self._format.invoke
             result_serdes = result_serdes if result_serdes is not None else self._format.invoke
-        return Invoke(function_name, payload, _name(name), tenant_id, payload_serdes, result_serdes)
+        return self._built(Invoke(function_name, payload, _name(name), tenant_id, payload_serdes, result_serdes))
 
     def wait_for_condition(
         self,
@@ -374,13 +463,13 @@ class DurableContext:
         """
         if serdes is None and self._format is not None:
             serdes = self._format.operations
-        return WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes)
+        return self._built(WaitForCondition(check, initial_state, wait_strategy, _name(name), serdes))
 
     # -- replay-safe time, randomness and ids (``_replay_safe.py``) -------------------------------------------
 
     def now(self, *, name: str | None = None) -> Step[_dt.datetime]:
         """``yield ctx.now()``: the current UTC time, checkpointed (one STEP operation); replays get the same."""
-        return now_step(_name(name))
+        return self._built(now_step(_name(name)))
 
     def random(self) -> _random.Random:
         """A ``random.Random`` that gives the same numbers on every replay (no durable operation)."""
@@ -391,7 +480,10 @@ class DurableContext:
         return deterministic_uuid4(self._it, self._scope)
 
 
+OpT = TypeVar("OpT")
+
+
 def _name(name: str | None) -> str | None:
     if name is not None and not isinstance(name, str):
         raise ValidationError(f"an operation name must be a str, got {name!r}")
-    return name
+    return name if name is None else check_name(name)

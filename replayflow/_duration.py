@@ -64,6 +64,11 @@ def to_seconds(
         return 0
     if total < 0:
         raise ValidationError(f"{what} must not be negative, got {total} s")
+    if 0 < total < minimum:
+        raise ValidationError(
+            f"{what} must be at least {minimum} s, got {total:g} s: the service counts whole seconds "
+            f"(a fraction above {minimum} s is rounded up)"
+        )
     if total < minimum or total > maximum:
         raise ValidationError(f"{what} must be between {minimum} s and {maximum} s (366 days), got {total:g} s")
     return math.ceil(total)

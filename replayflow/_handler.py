@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import logging
 import operator
 import threading
@@ -18,7 +19,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._alarms import ALARMS
 from ._checkpoint import Checkpointer, TokenRevoked
-from ._child import start_body
+from ._child import async_message, start_body
 from ._context import DurableContext
 from ._envelope import PayloadFormat, payload_format
 from ._errors import (
@@ -30,6 +31,7 @@ from ._errors import (
     ServiceError,
     ValidationError,
 )
+from ._event_check import check_execution, check_operations
 from ._hooks import Hooks, InvocationInfo, Plugin
 from ._interpreter import Interpreter, Scope
 from ._logging import DEFAULT_LOGGER, DurableLogger
@@ -74,6 +76,8 @@ class DurableHandler(Generic[R]):
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
+        if inspect.iscoroutinefunction(workflow) or inspect.isasyncgenfunction(workflow):
+            raise ValidationError(async_message(workflow))
         self.workflow = workflow
         self.transport = transport
         self.plugins = tuple(plugins)
@@ -374,14 +378,8 @@ def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict
     except (TypeError, KeyError, AttributeError):
         records, types_ok = {}, False
     if not types_ok or len(records) != len(operations) or not set(map(type, records)) <= _STR_ONLY:
-        for i, op in enumerate(operations):
-            if not isinstance(op, dict) or not isinstance(op.get("Id"), str) or not isinstance(op.get("Type"), str):
-                raise InvalidEventError(f"InitialExecutionState.Operations[{i}] is not an operation with Id and Type")
-        seen: set[str] = set()
-        for op in operations:
-            if op["Id"] in seen:
-                raise InvalidEventError(f"operation {op['Id']} appears twice in InitialExecutionState.Operations")
-            seen.add(op["Id"])
+        check_operations(operations, "InitialExecutionState.Operations")  # raises, naming the field
+        raise InvalidEventError("InitialExecutionState.Operations holds an operation without a string Id and Type")
     return records
 
 
@@ -389,9 +387,11 @@ def find_execution(arn: str, records: dict[str, OperationDict]) -> OperationDict
     """The EXECUTION operation: its Id is the ARN's last segment (any EXECUTION operation as a fallback)."""
     op = records.get(arn.rsplit("/", 1)[-1])
     if op is not None and op.get("Type") == "EXECUTION":
+        check_execution(op)
         return op
     for candidate in records.values():
         if candidate.get("Type") == "EXECUTION":
+            check_execution(candidate)
             return candidate
     raise InvalidEventError(f"the execution state of {arn} has no EXECUTION operation (it carries the input)")
 
@@ -413,7 +413,6 @@ def _flush_quietly(checkpointer: Checkpointer) -> None:
 
 def _input_serdes(workflow: Callable[..., Any]) -> JsonSerDes:
     """Structure the input into the workflow's first parameter's annotated type, when there is one."""
-    import inspect
     import typing
 
     try:

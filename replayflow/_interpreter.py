@@ -33,11 +33,14 @@ from collections.abc import Callable, Generator
 from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final
 
+from . import _unyielded
 from ._checkpoint import TokenRevoked
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
+from ._event_check import check_claimed
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import operation_id, root_id
+from ._operation import Operation, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
 from ._wire import OperationDict
@@ -169,11 +172,12 @@ class Frame:
         self.closed = False
 
     def location(self) -> str | None:
-        """``file:line`` where the innermost generator is suspended."""
+        """``file:line`` where the innermost user generator is suspended (``yield from op`` counts as the
+        user's line, not the operation's own one-line ``__iter__``)."""
         gen: Any = self.gen
         while True:
             inner = getattr(gen, "gi_yieldfrom", None)
-            if inner is None or getattr(inner, "gi_frame", None) is None:
+            if inner is None or getattr(inner, "gi_frame", None) is None or inner.gi_code is _OPERATION_ITER:
                 break
             gen = inner
         frame = getattr(gen, "gi_frame", None)
@@ -243,6 +247,11 @@ class Interpreter:
         self._result: Any = None
         self._error: BaseException | None = None
         self.tracer: Any = TRACER.get()
+        #: the last operation ``ctx`` built that no frame has yielded yet (see ``_unyielded.py``)
+        self.unyielded: Any = None
+        #: mode "error": record where each operation is built (``built_at``), for exact reports
+        self.trace_builds = _unyielded.mode() == "error"
+        self.built_at: str | None = None
         checkpointer.on_update = self._on_update
 
     # -- driving ------------------------------------------------------------------------------------------
@@ -313,19 +322,20 @@ class Interpreter:
             except Exception as error:
                 self._finish(frame, False, error)
                 return
+            if self.unyielded is not op and self.unyielded is not None:  # it yields something else
+                exc, value = _unyielded.before_yield(self, frame), None
+                if exc is not None:
+                    continue
+            self.unyielded = None
             try:
                 run = op._run
             except AttributeError:
-                exc = TypeError(
-                    f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); got {op!r}"
-                )
-                value = None
+                exc, value = _not_an_operation(op), None
                 continue
             try:
                 value = run(self, frame)
             except Throw as throw:
-                exc = throw.error
-                value = None
+                exc, value = throw.error, None
                 continue
             except Park as park:
                 self.planned.append(Planned(op, park, frame))
@@ -333,14 +343,16 @@ class Interpreter:
             except _ABORTS:
                 raise
             except Exception as error:  # user code run while starting the operation (a namer, a serdes...)
-                exc = error
-                value = None
+                check_claimed(self.records, frame.scope, error)  # ...or a malformed record: that ends the invocation
+                exc, value = error, None
                 continue
             if value is BLOCKED:
                 return
 
     def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
         frame.closed = True
+        if self.unyielded is not None or (ok and isinstance(value, Operation)):
+            ok, value = _unyielded.at_end(self, frame, ok, value)
         scope = frame.scope
         if scope.replaying:
             rec = self.records[scope.next_id]
@@ -427,6 +439,8 @@ class Interpreter:
             scope.next_id = _ROOT_IDS[n + 1] if n + 1 < len(_ROOT_IDS) else root_id(n + 1)
         rec = self.records.get(op_id)
         if rec is None:
+            if name:
+                check_name(name)  # new work only: a recorded name was accepted by the service
             if self.dry_run:
                 raise Park(op_id, "start")
             if self.resume_gc:  # replay is over: new work may make cyclic garbage again
@@ -579,7 +593,7 @@ class Interpreter:
             except BaseException as error:
                 completions.put((frame, done, False, error))
 
-        self._pool.submit(task)
+        self._pool.submit(contextvars.copy_context().run, task)  # ContextVars set by the workflow, as inline
         return BLOCKED
 
     def _take_completion(self, *, block: bool, timeout: float | None = None) -> bool:
@@ -718,6 +732,13 @@ def _due(rec: OperationDict | None) -> int:
     else:
         return _NO_DUE
     return end if isinstance(end, int) else _NO_DUE
+
+
+_OPERATION_ITER = Operation.__iter__.__code__
+
+
+def _not_an_operation(op: object) -> TypeError:
+    return TypeError(f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); got {op!r}")
 
 
 def _no_op() -> None:

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
 
-__all__ = ["Operation", "Workflow", "field", "update"]
+__all__ = ["MAX_NAME_LENGTH", "Operation", "Workflow", "check_name", "field", "update"]
+
+#: the service model's ``OperationName``: 1-256 characters of printable ASCII (``[\x20-\x7E]+``)
+MAX_NAME_LENGTH = 256
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -46,20 +49,39 @@ class Operation(tuple[Any, ...], Generic[T_co]):
 
 
 #: The type of a workflow (or child context) returning ``T``: ``def wf(order, ctx) -> Workflow[Receipt]``.
-#: Values of ``x = yield op`` are then ``object``; ``x = yield from op`` gives each operation's own type.
-Workflow = Generator[Operation[object], object, T]
+#: ``x = yield from op`` gives each operation's own type; ``x = yield op`` is ``Any`` (a generator has one
+#: send type for all its yields, so that is as precise as Python's typing can be for the plain form).
+Workflow = Generator[Operation[Any], Any, T]
 
 
 def update(
     op_type: str, action: str, op_id: str, sub_type: str | None, name: str | None, parent_id: str | None
 ) -> dict[str, Any]:
-    """An ``OperationUpdate`` wire dict (``Name`` and ``ParentId`` only when there is one)."""
+    """An ``OperationUpdate`` wire dict (``Name`` and ``ParentId`` only when there is one; ``""`` is no name,
+    as in the official SDK)."""
     result: dict[str, Any] = {"Id": op_id, "Type": op_type, "Action": action, "SubType": sub_type}
-    if name is not None:
+    if name:
         result["Name"] = name
     if parent_id is not None:
         result["ParentId"] = parent_id
     return result
+
+
+def check_name(name: str) -> str:
+    """``name`` if the service accepts it as an operation name, else a :class:`ValidationError` saying why."""
+    if (name.isascii() and name.isprintable() and len(name) <= MAX_NAME_LENGTH) or not name:
+        return name
+    from ._errors import ValidationError
+
+    if len(name) > MAX_NAME_LENGTH:
+        problem = f"is {len(name)} characters long (at most {MAX_NAME_LENGTH})"
+    else:
+        bad = next(c for c in name if not (c.isascii() and c.isprintable()))
+        problem = f"contains {bad!r}, which is not printable ASCII"
+    raise ValidationError(
+        f"operation name {name[:80]!r}{'...' if len(name) > 80 else ''} {problem}: the service accepts 1 to "
+        f"{MAX_NAME_LENGTH} printable ASCII characters (space to '~')"
+    )
 
 
 def _rebuild(cls: type[Operation[Any]], items: tuple[Any, ...]) -> Operation[Any]:

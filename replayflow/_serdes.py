@@ -113,9 +113,18 @@ def loads(data: str) -> Any:
     try:
         if len(data) < SHORT_PAYLOAD or not _LONG_NUMBER.search(data):
             return orjson.loads(data)
-        return json.loads(data)
+        return json.loads(data, parse_constant=_no_constant)
     except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
         raise SerDesError(f"payload is not valid JSON ({exc}): {data[:80]!r}") from exc
+    except RecursionError:  # the stdlib parser on deeply nested text (orjson stops at 1,024 levels itself)
+        raise SerDesError(f"payload is nested too deeply to read: {data[:80]!r}") from None
+    except TypeError as exc:  # not text at all
+        raise SerDesError(f"payload must be JSON text, got {type(data).__name__}") from exc
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: rejected as orjson rejects them, whatever the payload holds."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class JsonSerDes:

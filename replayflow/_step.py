@@ -41,7 +41,7 @@ from ._errors import (
 from ._hooks import OperationInfo
 from ._interpreter import BLOCKED, Throw
 from ._logging import DurableLogger
-from ._operation import Operation, field, update
+from ._operation import Operation, check_name, field, update
 from ._retry import RetryPresets, RetryStrategy, delay_seconds
 from ._serdes import (
     DEFAULT_SERDES,
@@ -217,6 +217,8 @@ class Step(Operation[T]):
             raise ValidationError(f"ctx.step needs a callable, got {fn!r}")
         if name is not None and not isinstance(name, str):
             raise ValidationError(f"a step name must be a str, got {name!r}")
+        if name:
+            check_name(name)
         if retry is not None and not callable(retry):
             raise ValidationError(f"retry must be a retry strategy (a callable), got {retry!r}")
         if not isinstance(semantics, StepSemantics):
@@ -282,6 +284,17 @@ class Step(Operation[T]):
     def _what(self) -> str:
         return repr(self.name) if self.name else "(unnamed step)"
 
+    def _unserializable(self, error: SerDesError) -> SerDesError:
+        """The step's result cannot be stored: name the step and the function that returned it."""
+        fn = getattr(self.fn, "func", self.fn)
+        code = getattr(fn, "__code__", None)
+        where = f" at {code.co_filename}:{code.co_firstlineno}" if code is not None else ""
+        return SerDesError(
+            f"step {self._what()} returned a value that cannot be checkpointed "
+            f"({getattr(fn, '__qualname__', repr(fn))}{where}): {error}. Return JSON data, a dataclass or "
+            f"an attrs class (annotate the return type), or pass serdes= to ctx.step"
+        )
+
     def describe(self) -> str:
         """How errors name this step."""
         return f"step {self._what()}"
@@ -327,7 +340,12 @@ class Step(Operation[T]):
                     value = settle(it, value, context.cancellation, self.describe)
             finally:
                 _current_step.reset(token)
-            return round_trip(self.serdes, value, it.serdes_context(op_id), self._what())
+            try:
+                return round_trip(self.serdes, value, it.serdes_context(op_id), self._what())
+            except SerDesError as exc:
+                if isinstance(exc, RetryableSerDesError):
+                    raise
+                raise self._unserializable(exc) from exc
 
         def finish(ok: bool, outcome: Any) -> Any:
             if info is not None:
@@ -450,9 +468,30 @@ def error_object(error: BaseException) -> ErrorObjectDict:
     return _fit(obj)
 
 
+def _escaped(obj: ErrorObjectDict) -> ErrorObjectDict:
+    """``obj`` with characters JSON cannot carry (lone surrogates) written as ``\\udcff`` escapes."""
+
+    def fix(text: str) -> str:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    fixed: dict[str, Any] = {
+        key: [fix(line) for line in value]
+        if isinstance(value, list)
+        else fix(value)
+        if isinstance(value, str)
+        else value
+        for key, value in obj.items()
+    }
+    return fixed  # type: ignore[return-value]
+
+
 def _fit(obj: ErrorObjectDict) -> ErrorObjectDict:
     """Trim an ErrorObject until its JSON is within the service's 32 KB limit."""
     limit = ERROR_OBJECT_LIMIT_BYTES - 512
+    try:
+        orjson.dumps(obj)
+    except TypeError:  # a lone surrogate (``os.fsdecode`` of a non-UTF-8 file name): keep it visible, escaped
+        obj = _escaped(obj)
     while len(orjson.dumps(obj)) > limit:
         trace = obj.get("StackTrace")
         if trace:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -84,8 +85,6 @@ def read_store(path: str) -> LocalDurableService:
 
 def shell_quote(text: str) -> str:
     """``text`` as one shell word (ARNs contain ``$LATEST``, which a shell would expand)."""
-    import shlex
-
     return shlex.quote(text)
 
 
@@ -123,8 +122,9 @@ def _short(text: Any, limit: int = 60) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
-def describe_event(event: Mapping[str, Any], start: Any) -> str:
-    """One timeline line for a history event (``start`` is the execution's start timestamp)."""
+def describe_event(event: Mapping[str, Any], start: Any, *, indent: int = 0) -> str:
+    """One timeline line for a history event (``start`` is the execution's start timestamp; ``indent``: how
+    deeply the operation is nested in child contexts)."""
     kind = str(event.get("EventType", "?"))
     when = _elapsed(_timestamp(event.get("EventTimestamp", start)) - _timestamp(start))
     label = event.get("Name") or (event.get("Id") or "")[:12]
@@ -144,6 +144,7 @@ def describe_event(event: Mapping[str, Any], start: Any) -> str:
         label = ""
         error = (details.get("Error") or {}).get("Payload") or {}
         extra = f"crashed: {error.get('ErrorType')}" if error else ""
+    kind = "  " * indent + kind
     return f"{when:>14}  #{event.get('EventId', '?'):<4} {kind:<24} {label:<28} {extra}".rstrip()
 
 

@@ -23,15 +23,8 @@ import sys
 import threading
 from typing import Any
 
-from ._common import (
-    all_events,
-    describe_event,
-    function_name,
-    load_handler,
-    open_service,
-    read_json_argument,
-    shell_quote,
-)
+from ._common import all_events, function_name, load_handler, open_service, read_json_argument, shell_quote
+from ._timeline import Timeline
 
 __all__ = ["add_parser", "run"]
 
@@ -45,6 +38,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="the execution's name (default: generated)")
     parser.add_argument("--function", help="the function name to register (default: the workflow's name)")
     parser.add_argument("--timeout", type=float, help="give up after this many real seconds")
+    parser.add_argument(
+        "--execution-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="the execution's own timeout, in (virtual) seconds (default 86400: 24 hours, as on AWS)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the result")
     parser.add_argument(
         "--callback",
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     arn = None
     try:
         name = args.function or function_name(args.workflow)
-        service.register(name, handler)
+        service.register(name, handler, execution_timeout=args.execution_timeout)
         arn, resumed = _start_or_resume(service, name, json.dumps(payload), args.name)
         if not args.quiet:
             print(f"{'resuming' if resumed else 'execution'} {arn}", file=sys.stderr)
@@ -107,9 +106,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         service.close()
     if not args.quiet:
-        print(f"usage: {usage.describe()}", file=sys.stderr)
-        for warning in usage.warnings():
-            print(f"warning: {warning}", file=sys.stderr)
+        _print_usage(usage, arn, args.store)
     if isinstance(outcome, BaseException):
         print(f"replayflow run: {outcome}", file=sys.stderr)
         return 1
@@ -127,6 +124,15 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 1
+
+
+def _print_usage(usage: Any, arn: str, store: str | None) -> None:
+    """What the execution used of its quotas (with warnings near one), and how to see its history."""
+    print(f"usage: {usage.describe()}", file=sys.stderr)
+    for warning in usage.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    if store:
+        print(f"history: replayflow history {shell_quote(arn)} --store {shell_quote(store)}", file=sys.stderr)
 
 
 def _start_or_resume(service: Any, function: str, payload: str, name: str | None) -> tuple[str, bool]:
@@ -181,16 +187,17 @@ def _drive(service: Any, arn: str, timeout: float | None, progress: bool, answer
     thread = threading.Thread(target=drive, name="replayflow-run", daemon=True)
     thread.start()
     shown = 0
-    start = None
+    timeline: Timeline | None = None
     while True:
         thread.join(0.05)
         finished = not thread.is_alive()
         if progress:
             events = all_events(service, arn)
-            if events and start is None:
-                start = events[0]["EventTimestamp"]
+            if events and timeline is None:
+                timeline = Timeline(events[0]["EventTimestamp"])
             for event in events[shown:]:
-                print(describe_event(event, start), file=sys.stderr)
+                for line in timeline.lines(event) if timeline is not None else ():
+                    print(line, file=sys.stderr)
             shown = len(events)
         if finished:
             return outcome["result"]

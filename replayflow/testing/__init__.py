@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from replayflow import _unyielded
+
 from ._history import DEFAULT_ARN as DEFAULT_ARN
 from ._history import EPOCH as EPOCH
 from ._history import UNSET as UNSET
@@ -41,6 +43,8 @@ from ._run import run as run
 from ._run import start as start
 from ._run import succeed as succeed
 from ._run import time_out as time_out
+
+_unyielded.toolkit_default()  # a forgotten ``yield`` is an error in tests, a logged warning in production
 
 __all__ = [
     "DEFAULT_ARN",

@@ -17,6 +17,7 @@ or step by step with :func:`start`::
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 import attrs
 
-from replayflow._errors import DurableExecutionError
+from replayflow._errors import DurableExecutionError, ValidationError
 from replayflow._handler import DurableHandler, durable
 from replayflow._serdes import dumps
 from replayflow._wire import OperationDict
@@ -348,6 +349,8 @@ def snapshot(service: LocalDurableService, arn: str) -> RunResult:
 def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequence[CallbackAction]]) -> None:
     actions = {key: (plan,) if isinstance(plan, CallbackAction) else tuple(plan) for key, plan in plans.items()}
     handled: set[str] = set()
+    used: set[str] = set()  # the names in ``plans`` that answered a callback
+    unplanned: set[str] = set()  # names of callbacks created with no plan
     scheduled: list[tuple[int, int, str, CallbackAction]] = []  # (due ms, order, callback id, action)
     while execution.status == "RUNNING":
         current = execution.snapshot()
@@ -357,7 +360,12 @@ def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequ
             handled.add(op["Id"])
             created = int(op.get("StartTimestamp") or 0)
             callback_id = (op.get("CallbackDetails") or {}).get("CallbackId", "")
-            for action in _plan_for(op.get("Name"), actions):
+            key = _plan_key(op.get("Name"), actions)
+            if key is None:
+                unplanned.add(_callback_name(op.get("Name")))
+                continue
+            used.add(key)
+            for action in actions[key]:
                 if action.kind != "time_out":
                     due = created + round(action.after * 1000)
                     scheduled.append((due, len(scheduled), callback_id, action))
@@ -370,8 +378,38 @@ def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequ
         next_timer = execution.next_timer_ms(current)
         candidates = [t for t in (scheduled[0][0] if scheduled else None, next_timer) if t is not None]
         if not candidates:
-            return  # nothing will happen but the execution timeout: finish() reports how it ends
+            break  # nothing will happen but the execution timeout: finish() reports how it ends
         execution.advance(max(min(candidates) - now, 0) / 1000)
+    _check_names(set(actions) - used, unplanned)
+
+
+def _check_names(unused: set[str], unplanned: set[str]) -> None:
+    """A name in ``callbacks`` that answered nothing while a callback went unanswered: a misspelling."""
+    if not unused or not unplanned:
+        return
+    created = ", ".join(repr(name) for name in sorted(unplanned))
+    hints = []
+    for name in sorted(unused):
+        close = difflib.get_close_matches(name, sorted(unplanned), n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise ValidationError(
+        f"callbacks= names {', '.join(hints)}, but no callback of that name was created; the execution "
+        f"created callbacks named {created}, which nobody answered"
+    )
+
+
+def _callback_name(name: str | None) -> str:
+    return (name or "").removesuffix(" create callback id") or "(unnamed)"
+
+
+def _plan_key(name: str | None, actions: Mapping[str, tuple[CallbackAction, ...]]) -> str | None:
+    """The key of ``actions`` that answers the callback ``name`` (a ``wait_for_callback``'s name works too)."""
+    if name is None:
+        return None
+    if name in actions:
+        return name
+    short = name.removesuffix(" create callback id")
+    return short if short in actions else None
 
 
 def _callbacks(service: LocalDurableService, result: RunResult) -> list[OperationDict]:
@@ -390,13 +428,6 @@ def _child_executions(service: LocalDurableService, result: RunResult) -> list[R
         if event["EventType"] == "ChainedInvokeStarted" and details.get("DurableExecutionArn"):
             children.append(snapshot(service, details["DurableExecutionArn"]))
     return children
-
-
-def _plan_for(name: str | None, actions: Mapping[str, tuple[CallbackAction, ...]]) -> tuple[CallbackAction, ...]:
-    """The actions for the callback ``name`` (``wait_for_callback``'s callbacks answer to its name too)."""
-    if name is None:
-        return ()
-    return actions.get(name) or actions.get(name.removesuffix(" create callback id")) or ()
 
 
 def _act(execution: LocalExecution, callback_id: str, action: CallbackAction) -> None:

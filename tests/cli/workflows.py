@@ -59,3 +59,48 @@ def ticking(count: int, ctx: replayflow.DurableContext) -> Any:
     for i in range(count):
         total += yield ctx.step(_tick, i, name=f"t{i}")
     return total
+
+
+def fetch(order_id: str) -> dict[str, str]:
+    return {"id": order_id}
+
+
+def typed_v1(order: dict[str, Any], ctx: replayflow.DurableContext) -> replayflow.Workflow[str]:
+    fetched = yield from ctx.step(fetch, order["id"], name="fetch")
+    return fetched["id"]
+
+
+def typed_v2(order: dict[str, Any], ctx: replayflow.DurableContext) -> replayflow.Workflow[str]:
+    fetched = yield from ctx.step(fetch, order["id"], name="fetch-order")  # renamed: non-deterministic
+    return fetched["id"]
+
+
+def check(item: int) -> int:
+    if item % 100 == 7:
+        raise ValueError(f"item {item} is bad")
+    return item
+
+
+def fan(_: Any, ctx: replayflow.DurableContext) -> Any:
+    def one(c: replayflow.DurableContext, item: int, index: int, items: Any) -> Any:
+        return (yield c.step(check, item, name="check", retry=replayflow.RetryPresets.none()))
+
+    def nested(c: replayflow.DurableContext) -> Any:
+        return (yield c.step(check, 1, name="inner"))
+
+    yield ctx.run_in_child_context(nested, name="outer")
+    completion = replayflow.CompletionConfig(tolerated_failure_count=5)
+    result = yield ctx.map(list(range(200)), one, name="fan", completion=completion)
+    return len(result.get_results())
+
+
+def long_callback(_: Any, ctx: replayflow.DurableContext) -> Any:
+    answer = yield ctx.wait_for_callback(lambda callback_id: None, name="approval", timeout=24 * 3600)
+    return answer
+
+
+@replayflow.durable
+def forgets_a_yield(_: Any, ctx: replayflow.DurableContext) -> Any:
+    ctx.step(fetch, "o-1", name="fetch")
+    yield ctx.wait(seconds=1, name="pause")
+    return "done"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 import threading
 import time
 
@@ -11,6 +13,7 @@ import pytest
 
 import replayflow
 from replayflow import BatchItemStatus, CompletionConfig, CompletionReason, NestingType, ParallelBranch, ValidationError
+from replayflow.testing import run
 
 from .wire import Recorder, event, invoke, op, op_id, step
 
@@ -471,3 +474,28 @@ def test_branch_results_come_back_as_the_branch_functions_return_type_live_and_o
         1, "CONTEXT", "SUCCEEDED", name="quotes", sub_type="Map", ContextDetails={"Result": summary["Payload"]}
     )
     assert orjson.loads(invoke(wf, event(recorded))["Result"]) == ["Quote", "Quote", 3.0]
+
+
+@dataclasses.dataclass
+class PriceQuote:
+    price: float
+
+
+def make_price_quote(price: float) -> PriceQuote:
+    return PriceQuote(price)
+
+
+def quote_branch(ctx, item, index, items) -> replayflow.Workflow[PriceQuote]:
+    return (yield ctx.step(make_price_quote, item, name="q"))
+
+
+def test_a_lambda_branch_returning_a_dataclass_says_why_it_comes_back_a_dict(caplog):
+    def workflow(_, ctx):
+        untyped = yield ctx.map([1.0], lambda c, item, i, items: PriceQuote(item), name="lam")
+        typed = yield ctx.map([2.0], functools.partial(quote_branch), name="typed")
+        return [type(untyped.get_results()[0]).__name__, type(typed.get_results()[0]).__name__]
+
+    with caplog.at_level(logging.WARNING, logger="replayflow"):
+        assert run(workflow).assert_succeeded() == ["dict", "PriceQuote"]
+    (warning,) = [r.getMessage() for r in caplog.records if "no return annotation" in r.getMessage()]
+    assert "map 'lam': a branch returned a PriceQuote" in warning and "item_serdes=JsonSerDes(PriceQuote)" in warning

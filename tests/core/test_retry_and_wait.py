@@ -190,3 +190,17 @@ def test_a_due_wait_is_checked_with_backed_off_empty_checkpoints_while_a_sibling
     assert len(service.refreshes) == 2  # no busy loop while the service's timer lagged
     assert service.refreshes[1] - service.refreshes[0] >= 0.9  # backed off ~1 s
     assert time.monotonic() - started < 5
+
+
+def test_a_sub_second_wait_says_why_and_the_docstring_says_so_too():
+    from replayflow._context import DurableContext
+
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.wait(0.5)
+
+    out = invoke(wf, event())
+    assert "must be at least 1 s, got 0.5 s" in out["Error"]["ErrorMessage"]
+    assert "whole seconds" in out["Error"]["ErrorMessage"]
+    doc = DurableContext.wait.__doc__ or ""
+    assert "less than\n        1 s (0.5 s, say) is a ``ValidationError``" in doc and "1.5 s waits 2 s" in doc

@@ -26,3 +26,30 @@ def test_a_wrong_expectation_is_reported(tmp_path):
     stdout, _, status = api.run(["--strict", "--cache-dir", "/tmp/replayflow-mypy", str(bad)])
     assert status == 1
     assert 'Expression is of type "int", not "str"' in stdout
+
+
+def test_a_users_strict_mypy_over_their_own_project_reports_nothing_inside_replayflow(tmp_path):
+    """The user's project has no mypy config of ours: botocore's missing hints must not surface."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "orders.py").write_text(
+        "import replayflow\n\n"
+        "def fetch(order_id: str) -> dict[str, int]:\n    return {'id': 1}\n\n"
+        "@replayflow.durable\n"
+        "def wf(order: dict[str, str], ctx: replayflow.DurableContext) -> replayflow.Workflow[int]:\n"
+        "    fetched = yield ctx.step(fetch, order['id'], name='fetch')\n"
+        "    return int(fetched['id'])\n"
+    )
+    clone = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", "/tmp/replayflow-mypy-user", "orders.py"],
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(clone)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any, assert_type
 
 import replayflow
@@ -52,3 +52,22 @@ def process(order: dict[str, Any], ctx: DurableContext) -> Generator[Operation[A
     state = yield from ctx.wait_for_condition(count, initial_state=[], wait_strategy=replayflow.WaitStrategy())
     assert_type(state, int)
     return {"reservation": reservation.id, "label": label, "n": untyped, "state": state}
+
+
+def fan_item(ctx: DurableContext, item: str, index: int, items: Sequence[str]) -> Workflow[Reservation]:
+    return (yield from ctx.step(reserve, [item]))
+
+
+def branch_a(ctx: DurableContext) -> Workflow[int]:
+    return (yield from ctx.step(count, ["a"]))
+
+
+@replayflow.durable
+def readme_forms(order: dict[str, Any], ctx: DurableContext) -> Workflow[str]:
+    plain = yield ctx.step(reserve, order["items"])  # the plain form in a Workflow[T] is usable (Any)
+    assert_type(plain, Any)
+    mapped = yield from ctx.map(["A1", "B2"], fan_item, name="fan")
+    assert_type(mapped, BatchResult[Reservation])
+    both = yield from ctx.parallel([branch_a, branch_a])
+    assert_type(both, BatchResult[int])
+    return str(plain["id"]) + mapped.get_results()[0].id + str(both.get_results()[0])
