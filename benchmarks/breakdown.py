@@ -45,6 +45,7 @@ def _parts(n: int) -> list[tuple[str, Callable[[], Any]]]:
     from replayflow._handler import index_operations
     from replayflow._ids import root_id
     from replayflow._interpreter import Frame, Scope
+    from replayflow._unyielded import unyielded_mode
 
     workload = build_workload(n, paged=False)
     event = orjson.loads(workload.event_json)
@@ -56,14 +57,15 @@ def _parts(n: int) -> list[tuple[str, Callable[[], Any]]]:
     arn = event["DurableExecutionArn"]
 
     def interpreter() -> Any:
-        it = handler.interpreter(records, arn, Checkpointer(None, arn, "t", records))
+        with unyielded_mode("warn"):  # production's mode, also under pytest (the toolkit's costs a frame lookup)
+            it = handler.interpreter(records, arn, Checkpointer(None, arn, "t", records))
         scope = Scope(records, None, None, "the workflow")
         return it, Frame(iter(()), scope, lambda *_: None, it.shutdown), DurableContext(it, scope)
 
     def body(i: int) -> int:
         return i
 
-    ctx = interpreter()[2]
+    built_by, _, ctx = interpreter()
     steps = [ctx.step(body, i, name=names[i]) for i in range(n)]
 
     def claim() -> None:
@@ -80,6 +82,7 @@ def _parts(n: int) -> list[tuple[str, Callable[[], Any]]]:
         step = ctx.step
         for i, name in enumerate(names):
             step(body, i, name=name)
+            built_by.unyielded = None  # what the interpreter does when the descriptor is yielded
 
     return [
         (

@@ -364,22 +364,25 @@ def parse_event(event: Any) -> InvocationInputDict:
 _STR_ONLY = frozenset({str})
 
 
-_GET_ID, _GET_TYPE = operator.itemgetter("Id"), operator.itemgetter("Type")
+_GET_ID, _GET_TYPE, _GET_STATUS = operator.itemgetter("Id"), operator.itemgetter("Type"), operator.itemgetter("Status")
 
 
 def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict]:
     """Operations by Id; an entry that is not an operation is an :class:`InvalidEventError`.
 
-    The index and its checks (every Id and Type a str, no Id twice) run in C: no Python loop per operation.
+    The index and its checks (every Id, Type and Status a str, no Id twice) run in C: no Python loop per
+    operation. A malformed record is named by :func:`check_operations` (its index and field).
     """
     try:
         records: dict[str, OperationDict] = dict(zip(map(_GET_ID, operations), operations, strict=True))
-        types_ok = set(map(type, map(_GET_TYPE, operations))) <= _STR_ONLY
+        kinds = set(map(type, map(_GET_TYPE, operations)))
+        kinds.update(map(type, map(_GET_STATUS, operations)))
+        types_ok = kinds <= _STR_ONLY
     except (TypeError, KeyError, AttributeError):
         records, types_ok = {}, False
     if not types_ok or len(records) != len(operations) or not set(map(type, records)) <= _STR_ONLY:
         check_operations(operations, "InitialExecutionState.Operations")  # raises, naming the field
-        raise InvalidEventError("InitialExecutionState.Operations holds an operation without a string Id and Type")
+        raise InvalidEventError("InitialExecutionState.Operations holds an operation without a string Id, Type, Status")
     return records
 
 

@@ -15,6 +15,7 @@ exact line each operation was built on (which costs a frame lookup per operation
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import sys
@@ -34,6 +35,7 @@ __all__ = [
     "describe_op",
     "dropped",
     "mode",
+    "quiet",
     "set_mode",
     "toolkit_default",
     "unyielded_mode",
@@ -84,6 +86,20 @@ def unyielded_mode(new: Mode) -> Iterator[None]:
         yield
     finally:
         set_mode(previous)
+
+
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("replayflow_unyielded_quiet", default=False)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Log no warnings inside the ``with`` block (the replay-equivalence checker's own replays: the first
+    run already warned); errors in mode ``"error"`` are still raised, so replays see what the first run saw."""
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
 
 
 #: references to a dropped descriptor seen from :func:`dropped`: the caller's local variable (the
@@ -158,7 +174,8 @@ def report(
     text = message(op, built_at, noticed_at, plain=plain, ended=ended)
     if strict:
         return UnyieldedOperationError(text)
-    log.warning("%s", text)
+    if not _QUIET.get():
+        log.warning("%s", text)
     return None
 
 

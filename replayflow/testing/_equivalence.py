@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from replayflow._errors import NonDeterminismError, ReplayDivergenceError
 from replayflow._interpreter import TRACER, Scope
+from replayflow._unyielded import quiet
 
 if TYPE_CHECKING:
     from replayflow.local import LocalDurableService
@@ -102,6 +103,10 @@ class _Traced:
     @property
     def gi_frame(self) -> Any:
         return getattr(self.gen, "gi_frame", None)
+
+    @property
+    def gi_code(self) -> Any:
+        return getattr(self.gen, "gi_code", None)
 
     @property
     def gi_yieldfrom(self) -> Any:
@@ -206,7 +211,8 @@ class EquivalenceChecker:
         token = TRACER.set(trace)
         try:
             visible = service_view(operations)
-            report = replay(handler, {"DurableExecutionArn": arn, "Operations": visible} if arn else visible)
+            with quiet():  # the first run logged its warnings (a forgotten yield) already
+                report = replay(handler, {"DurableExecutionArn": arn, "Operations": visible} if arn else visible)
         finally:
             TRACER.reset(token)
         self.compare(trace, f"replay #{self.replays} from scratch", first_run=False)

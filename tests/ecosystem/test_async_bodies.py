@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 import replayflow
 from replayflow import RetryPolicy, WaitStrategy
 from replayflow.testing import run, succeed
@@ -215,9 +217,8 @@ def test_an_async_def_workflow_or_child_body_is_a_clear_validation_error():
     async def workflow(event, ctx):
         return 1
 
-    result = run(replayflow.durable(workflow), None)
-    assert result.status == "FAILED"
-    assert result.error["ErrorType"] == "replayflow.ValidationError" and "async def" in result.error["ErrorMessage"]
+    with pytest.raises(replayflow.ValidationError, match="async function"):  # refused at decoration
+        replayflow.durable(workflow)
 
 
 def test_an_orphaned_async_branch_is_cancelled_at_its_await():
