@@ -71,13 +71,16 @@ class MemoryStore:
         return None
 
 
+#: one transaction, so a reader opening the file meanwhile sees no table or all of them
 _SCHEMA = """
+BEGIN;
 CREATE TABLE IF NOT EXISTS executions (arn TEXT PRIMARY KEY, meta BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS operations (
     arn TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, body BLOB NOT NULL,
     PRIMARY KEY (arn, id));
 CREATE TABLE IF NOT EXISTS events (
     arn TEXT NOT NULL, event_id INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (arn, event_id));
+COMMIT;
 """
 
 
