@@ -15,7 +15,6 @@ and runs again later, as a sync body that raises :class:`StepCancelledError` doe
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import inspect
 import threading
@@ -23,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ._interpreter import Interpreter
 
 __all__ = ["EventLoopThread", "settle"]
@@ -37,11 +38,15 @@ class EventLoopThread:
     """An asyncio event loop running on its own daemon thread until :meth:`close`."""
 
     def __init__(self) -> None:
+        import asyncio  # only workflows with async bodies pay for importing asyncio
+
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="replayflow-async", daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
+        import asyncio
+
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_forever()

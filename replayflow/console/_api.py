@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from replayflow._errors import ServiceError
 
 from ._guard import Guard, Headers
-from ._view import execution_view, usage
+from ._view import execution_view
 
 if TYPE_CHECKING:
     from replayflow.local import LocalDurableService
@@ -174,7 +174,8 @@ class Console:
         cached = self._usage.get(arn)
         if cached is not None:
             return cached
-        spent = usage(self._events(arn))
+        metered = self.service.usage(arn)  # as AWS meters it (a step's retries count): what the quotas apply to
+        spent = {"operations": metered.operations, "bytes": metered.bytes_written, "invocations": metered.invocations}
         if status != "RUNNING":
             self._usage[arn] = spent
         return spent
@@ -202,6 +203,7 @@ class Console:
         described = self.service.describe(arn, timestamp=_ms)
         events = self._events(arn)
         view = execution_view(described, events)
+        view["usage"] = self._usage_of(arn, described["Status"])  # the service's metering, as in the list
         view["function"] = _names(arn)[0]
         view["lastEventId"] = events[-1]["EventId"] if events else 0
         return view

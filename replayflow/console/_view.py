@@ -15,7 +15,7 @@ __all__ = ["MAX_BYTES", "MAX_OPERATIONS", "execution_view", "usage"]
 
 #: AWS's per-execution quotas (hard): durable operations, and bytes of data written.
 MAX_OPERATIONS = 3_000
-MAX_BYTES = 100 * 1024 * 1024
+MAX_BYTES = 100_000_000  # "100 MB", as replayflow.local.Limits reads it
 
 _ENDINGS = {
     "Succeeded": "SUCCEEDED",

@@ -13,7 +13,7 @@
   var AUTO_EXPAND = 60; // expand every context when the execution has at most this many operations
   var STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"];
   var QUOTA_OPS = 3000;
-  var QUOTA_BYTES = 100 * 1024 * 1024;
+  var QUOTA_BYTES = 100000000;  // 100 MB, as replayflow.local.Limits
 
   var dataNode = document.getElementById("rf-data");
   var STATIC = !!dataNode;
