@@ -10,7 +10,10 @@ import replayflow
 
 
 def publish(callback_id: str, path: str) -> None:
-    Path(path).write_text(callback_id)
+    """Write the id where a test waits for it, atomically (a reader never sees an empty file)."""
+    partial = Path(path + ".partial")
+    partial.write_text(callback_id)
+    partial.replace(path)
 
 
 @replayflow.durable
