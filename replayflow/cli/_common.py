@@ -166,3 +166,13 @@ def all_events(service: LocalDurableService, arn: str) -> list[dict[str, Any]]:
         marker = page.get("NextMarker")
         if not marker:
             return events
+
+
+def serve_until_interrupted(server: Any) -> None:
+    """Serve in this thread until Ctrl-C, then close the server (``serve`` and ``console``)."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopped", file=sys.stderr)
+    finally:
+        server.close()

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._common import serve_until_interrupted
+
 __all__ = ["add_parser", "run"]
 
 DEFAULT_PORT = 9201
@@ -24,21 +26,20 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the console until interrupted; 2 when the store does not exist."""
-    from replayflow.local import LocalDurableService, LocalHttpServer, RealClock
+    from replayflow.local import LocalDurableService, LocalHttpServer, RealClock, StoreError
 
     if not Path(args.store).exists():
         print(f"replayflow console: no store at {args.store}", file=sys.stderr)
         return 2
-    service = LocalDurableService(clock=RealClock(), store=args.store)
+    try:  # it answers callbacks and stops runs, so it is the store's one writer while it runs
+        service = LocalDurableService(clock=RealClock(), store=args.store)
+    except StoreError as exc:  # in use by another process, corrupt
+        print(f"replayflow console: {exc}", file=sys.stderr)
+        return 2
     try:
         server = LocalHttpServer(service, port=args.port, workers=0)
         print(f"replayflow: console for {args.store} on {server.url}/", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            print("\nstopped", file=sys.stderr)
-        finally:
-            server.close()
+        serve_until_interrupted(server)
     finally:
         service.close()
     return 0

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from ._common import function_name, import_workflow, load_handler
+from ._common import function_name, import_workflow, load_handler, serve_until_interrupted
 
 __all__ = ["add_parser", "run"]
 
@@ -67,12 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  console  {server.url}/", flush=True)
         for spec, kind in kinds.items():
             print(f"  function {function_name(spec)}  ({spec}, {kind})", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            print("\nstopped", file=sys.stderr)
-        finally:
-            server.close()
+        serve_until_interrupted(server)
     finally:
         service.close()
     return 0

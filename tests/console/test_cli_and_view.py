@@ -222,3 +222,12 @@ def _export_from_the_endpoint(url: str, page: Path) -> None:
     assert callback["status"] == "STARTED" and callback["callbackId"]
     assert abs(callback["start"] - view["execution"]["StartTimestamp"]) < 60_000  # both epoch milliseconds
     assert view["execution"]["StartTimestamp"] > 1e12
+
+
+def test_console_on_a_store_another_process_writes_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    store = tmp_path / "busy.sqlite"
+    with LocalDurableService(store=store, clock=VirtualClock(autojump=False)):  # this process owns it
+        refused = _replayflow("console", "--store", str(store), "--port", str(_free_port()))
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith("replayflow console: ") and len(refused.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in refused.stderr
