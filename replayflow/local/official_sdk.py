@@ -26,7 +26,7 @@ from .context import LambdaContext
 from .invokers import InvocationOutcome, run_in_process
 from .records import Function
 
-__all__ = ["OfficialSdkInvoker", "is_official_handler"]
+__all__ = ["OfficialSdkInvoker", "TransportServiceClient", "is_official_handler"]
 
 _EXECUTION = "aws_durable_execution_sdk_python.execution"
 
@@ -41,7 +41,7 @@ def is_official_handler(obj: object) -> bool:
     return decorator is not None and code in decorator.__code__.co_consts
 
 
-class _TransportClient:
+class TransportServiceClient:
     """The official SDK's ``DurableServiceClient`` answered by a replayflow :class:`Transport`."""
 
     def __init__(self, transport: Transport) -> None:
@@ -103,7 +103,7 @@ class OfficialSdkInvoker:
 
     def _service_client(self, transport: Transport) -> Any:
         if self.endpoint_url is None:
-            return _TransportClient(transport)
+            return TransportServiceClient(transport)
         with self._lock:
             if self._client is None:
                 self._client = self._http_client(self.endpoint_url)

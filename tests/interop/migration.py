@@ -14,6 +14,7 @@ from typing import Any
 
 import replayflow
 from replayflow import CompletionConfig
+from replayflow.local.official_sdk import TransportServiceClient
 
 PLACED = dt.datetime(2026, 11, 30, 9, 15, 0, 250000, tzinfo=dt.UTC)
 SHIPPED = dt.date(2026, 12, 2)
@@ -133,40 +134,6 @@ def official_workflow(submitted: list[str]) -> Any:
     return order
 
 
-class OfficialClient:
-    """The official SDK's service client over a replayflow transport (the local service, or boto3's)."""
-
-    def __init__(self, transport: Any) -> None:
-        self.transport = transport
-
-    def checkpoint(self, durable_execution_arn: str, checkpoint_token: str, updates: Any, client_token: Any) -> Any:
-        from aws_durable_execution_sdk_python.lambda_service import CheckpointOutput
-
-        request: dict[str, Any] = {
-            "DurableExecutionArn": durable_execution_arn,
-            "CheckpointToken": checkpoint_token,
-            "Updates": [u.to_dict() for u in updates],
-        }
-        if client_token is not None:
-            request["ClientToken"] = client_token
-        return CheckpointOutput.from_dict(self.transport.checkpoint_durable_execution(request))
-
-    def get_execution_state(
-        self, durable_execution_arn: str, checkpoint_token: str, next_marker: str, max_items: int = 1000
-    ) -> Any:
-        from aws_durable_execution_sdk_python.lambda_service import StateOutput
-
-        page = self.transport.get_durable_execution_state(
-            {
-                "DurableExecutionArn": durable_execution_arn,
-                "CheckpointToken": checkpoint_token,
-                "Marker": next_marker,
-                "MaxItems": max_items,
-            }
-        )
-        return StateOutput.from_dict(page)
-
-
 def official_handler(workflow: Any, transport: Any) -> Any:
     """``handler(event, context)`` running ``workflow`` with the official SDK, checkpointing to ``transport``."""
     from aws_durable_execution_sdk_python import durable_execution
@@ -180,7 +147,7 @@ def official_handler(workflow: Any, transport: Any) -> Any:
     def handler(event: Any, context: Any) -> Any:
         invocation = DurableExecutionInvocationInput.from_json_dict(event)
         wrapped = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
-            invocation, OfficialClient(transport)
+            invocation, TransportServiceClient(transport)
         )
         return inner(wrapped, context)
 
