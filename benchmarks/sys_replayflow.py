@@ -89,11 +89,12 @@ def replay_once(workload: Workload) -> Sample:
     return make_replay(workload)()
 
 
-def make_first_run(n: int, latency: float) -> Callable[[], Sample]:
-    """A function that runs N new steps + the final one from an empty history, checkpointing everything."""
+def make_first_run(n: int, latency: float, *, pipelined: bool = False) -> Callable[[], Sample]:
+    """A function that runs N new steps + the final one from an empty history, checkpointing everything
+    (``pipelined``: with ``@durable(pipelined=True)``)."""
     workload = build_workload(n, paged=False, with_history=False)
     probe = Probe()
-    handler = replayflow.durable(_workflow(n, probe))
+    handler = replayflow.durable(pipelined=pipelined)(_workflow(n, probe))
     lambda_context = FakeLambdaContext()
 
     def run() -> Sample:
