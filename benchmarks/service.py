@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from replayflow.local.official_sdk import TransportServiceClient
+
 __all__ = ["OfficialClient", "StubService", "expected_digest"]
 
 
@@ -64,40 +66,9 @@ class StubService:
         return orjson.loads(self.pages[request["Marker"]])
 
 
-class OfficialClient:
-    """The official SDK's ``DurableServiceClient`` over a :class:`StubService` (or any replayflow transport)."""
-
-    def __init__(self, service: Any) -> None:
-        from aws_durable_execution_sdk_python.lambda_service import CheckpointOutput, StateOutput
-
-        self.service = service
-        self._checkpoint_output = CheckpointOutput.from_dict
-        self._state_output = StateOutput.from_dict
-
-    def checkpoint(
-        self, durable_execution_arn: str, checkpoint_token: str, updates: list[Any], client_token: Any
-    ) -> Any:
-        request: dict[str, Any] = {
-            "DurableExecutionArn": durable_execution_arn,
-            "CheckpointToken": checkpoint_token,
-            "Updates": [u.to_dict() for u in updates],
-        }
-        if client_token is not None:
-            request["ClientToken"] = client_token
-        return self._checkpoint_output(self.service.checkpoint_durable_execution(request))
-
-    def get_execution_state(
-        self, durable_execution_arn: str, checkpoint_token: str, next_marker: str, max_items: int = 1000
-    ) -> Any:
-        page = self.service.get_durable_execution_state(
-            {
-                "DurableExecutionArn": durable_execution_arn,
-                "CheckpointToken": checkpoint_token,
-                "Marker": next_marker,
-                "MaxItems": max_items,
-            }
-        )
-        return self._state_output(page)
+#: The official SDK's ``DurableServiceClient`` over a :class:`StubService` (or any replayflow transport): the
+#: one ``replayflow serve`` and the local service use for official-SDK handlers.
+OfficialClient = TransportServiceClient
 
 
 def expected_digest(pairs: Any) -> str:
