@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from ._alarms import ALARMS
-from ._errors import InvalidEventError, ServiceError
+from ._errors import InvalidEventError, ServiceError, TokenRevoked
 from ._event_check import check_operations
 from ._transport import Transport
 from ._wire import (
@@ -35,17 +35,13 @@ from ._wire import (
     intern_value,
 )
 
-__all__ = ["Checkpointer", "TokenRevoked"]
+__all__ = ["Checkpointer"]
 
 STATE_PAGE_SIZE = 1000
 
 #: Client tokens are unique per request: a random part per process, a counter per invocation and per call.
 _PROCESS_TOKEN = os.urandom(16).hex()  # not uuid: it imports platform, ~3 ms
 _INVOCATIONS = itertools.count(1)
-
-
-class TokenRevoked(Exception):
-    """The service answered without a checkpoint token: this invocation must stop and return PENDING."""
 
 
 class Checkpointer:
@@ -56,10 +52,8 @@ class Checkpointer:
     at a time, and what a background send receives is merged later, on the interpreter's thread.
     """
 
-    def __init__(self, transport: Transport | None, arn: str, token: str, records: dict[str, OperationDict]) -> None:
-        #: ``None`` for a dry run: nothing is sent; flushed updates collect in :attr:`unsent`.
+    def __init__(self, transport: Transport, arn: str, token: str, records: dict[str, OperationDict]) -> None:
         self.transport = transport
-        self.unsent: list[dict[str, Any]] = []
         self.arn = arn
         self.token: str | None = token
         self.records = records
@@ -108,9 +102,6 @@ class Checkpointer:
                 self.sending = False
             if received:
                 self.merge(received)
-            if self.transport is None:
-                self.unsent.extend(pending)
-                return
             if refresh and not pending:
                 self._send([], self.merge)
             self._send_all(pending, self.merge)
@@ -136,11 +127,6 @@ class Checkpointer:
         """
         with self._lock:
             self._raise_failure()
-            if self.transport is None:
-                self.unsent.extend(self.pending)
-                self.pending = []
-                self.has_completions = False
-                return
             if not self.pending:
                 return
             self.has_completions = False
@@ -195,7 +181,7 @@ class Checkpointer:
         Used while a step body runs: a body that takes a while gets its START checkpointed (so a crash
         or a timeout in the body is visible in the history); a quick one's START travels with its result.
         """
-        if not self.pending or self.transport is None:
+        if not self.pending:
             return _ignore_call
         return ALARMS.schedule(delay, self._flush_in_background)
 
@@ -222,7 +208,6 @@ class Checkpointer:
             raise failure
 
     def _send(self, batch: list[dict[str, Any]], merge: Callable[[list[OperationDict]], None]) -> None:
-        assert self.transport is not None
         if self.token is None:
             raise TokenRevoked("no checkpoint token left")
         response = self.transport.checkpoint_durable_execution(
@@ -260,8 +245,6 @@ class Checkpointer:
             if marker in seen:
                 raise ServiceError("InvalidResponse", f"the state page markers loop back to {marker!r}")
             seen.add(marker)
-            if self.transport is None:
-                raise TokenRevoked("a dry run cannot read more state pages")
             if self.token is None:
                 raise TokenRevoked("no checkpoint token to read the execution state with")
             page = self.transport.get_durable_execution_state(

@@ -24,6 +24,8 @@
         │   ├── InvokeFailedError, InvokeTimedOutError, InvokeStoppedError
         ├── ChildContextError             a child context's body raised
         └── BatchError                    BatchResult.raise_if_error() on a failed parallel/map
+    TokenRevoked                          (internal) the service revoked the checkpoint token: stop, PENDING
+    HistoryFormatError (ValueError)       replayflow.testing: load_history cannot read the input
 
 ``DurableOperationError`` keeps what the history recorded (``error_type``, ``error_message``,
 ``error_data``, ``stack_trace``), so the first run and every replay raise exactly the same error.
@@ -44,6 +46,7 @@ __all__ = [
     "ChildContextError",
     "DurableExecutionError",
     "DurableOperationError",
+    "HistoryFormatError",
     "InvalidEventError",
     "InvokeError",
     "InvokeFailedError",
@@ -57,6 +60,7 @@ __all__ = [
     "ServiceError",
     "StepError",
     "StepInterruptedError",
+    "TokenRevoked",
     "ValidationError",
     "WaitForConditionError",
     "error_type_name",
@@ -290,6 +294,17 @@ class ChildContextError(DurableOperationError):
 
 class BatchError(DurableOperationError):
     """``BatchResult.raise_if_error()``: at least one branch failed."""
+
+
+class TokenRevoked(DurableExecutionError):
+    """The service answered without a checkpoint token: this invocation must stop and return PENDING.
+
+    Internal: the handler catches it; it never reaches workflow code or the handler's caller.
+    """
+
+
+class HistoryFormatError(DurableExecutionError, ValueError):
+    """``replayflow.testing.load_history``: the input is not a history in a format it knows."""
 
 
 def error_type_name(exc: BaseException) -> str:

@@ -19,6 +19,8 @@ from replayflow._step import Step, StepSemantics, default_name
 from replayflow._wait import Wait
 from replayflow._wire import OperationDict
 
+from ._dry_run import Planned
+
 __all__ = ["NextOperation", "describe_planned"]
 
 _KINDS: dict[str, str] = {
@@ -141,7 +143,7 @@ def _short(location: str) -> str:
     return f"{'/'.join(parts[-2:])}:{line}"
 
 
-def describe_planned(planned: Any, records: Mapping[str, OperationDict]) -> NextOperation:
+def describe_planned(planned: Planned, records: Mapping[str, OperationDict]) -> NextOperation:
     """Turn an interpreter ``Planned`` entry into a :class:`NextOperation`."""
     op = planned.op
     common: dict[str, Any] = {
@@ -252,7 +254,7 @@ def describe_planned(planned: Any, records: Mapping[str, OperationDict]) -> Next
     return NextOperation(kind=type(op).__name__, type="?", sub_type="?", name=getattr(op, "name", None), **common)
 
 
-def planned_name(op: ChildContext[Any], records: Mapping[str, OperationDict], planned: Any) -> str | None:
+def planned_name(op: ChildContext[Any], records: Mapping[str, OperationDict], planned: Planned) -> str | None:
     """The name a child context is recorded under: given, else the function's name, else its position."""
     if op.name is not None or not op.auto_name:
         return op.name

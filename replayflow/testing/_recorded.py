@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import orjson
 
+from replayflow._errors import HistoryFormatError
 from replayflow._wire import TERMINAL_STATUSES, OperationDict
 
 __all__ = ["HistoryFormatError", "HistorySource", "RecordedHistory", "load_history", "operations_from_events"]
@@ -33,10 +34,6 @@ __all__ = ["HistoryFormatError", "HistorySource", "RecordedHistory", "load_histo
 HistorySource = str | os.PathLike[str] | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 _REPLAY_ARN = "arn:aws:lambda:us-east-1:123456789012:function:recorded:$LATEST/durable-execution/recorded/{}"
-
-
-class HistoryFormatError(ValueError):
-    """The input is not a history in a format :func:`load_history` knows."""
 
 
 @attrs.frozen
