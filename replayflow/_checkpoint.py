@@ -20,7 +20,6 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import orjson
 
@@ -32,6 +31,7 @@ from ._wire import (
     CHECKPOINT_BATCH_MAX_BYTES,
     CHECKPOINT_BATCH_MAX_UPDATES,
     OperationDict,
+    OperationUpdateDict,
     intern_value,
 )
 
@@ -57,7 +57,7 @@ class Checkpointer:
         self.arn = arn
         self.token: str | None = token
         self.records = records
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[OperationUpdateDict] = []
         self.has_completions = False
         #: Whether a queued update starts something the service runs on its own (a timer, an invoke).
         self.has_service_work = False
@@ -76,7 +76,7 @@ class Checkpointer:
         self._received: list[OperationDict] = []  # from background flushes, merged on the interpreter thread
         self._failure: BaseException | None = None  # a background flush's error, raised on the next use
 
-    def add(self, update: dict[str, Any]) -> None:
+    def add(self, update: OperationUpdateDict) -> None:
         with self._lock:
             self.pending.append(update)
         action = update["Action"]
@@ -106,7 +106,7 @@ class Checkpointer:
                 self._send([], self.merge)
             self._send_all(pending, self.merge)
 
-    def _send_all(self, pending: list[dict[str, Any]], merge: Callable[[list[OperationDict]], None]) -> None:
+    def _send_all(self, pending: list[OperationUpdateDict], merge: Callable[[list[OperationDict]], None]) -> None:
         """Send ``pending`` in batches; on an error, what was not sent goes back to the front of the queue."""
         while pending:
             batch, rest = split_batch(pending)
@@ -207,14 +207,14 @@ class Checkpointer:
             failure, self._failure = self._failure, None
             raise failure
 
-    def _send(self, batch: list[dict[str, Any]], merge: Callable[[list[OperationDict]], None]) -> None:
+    def _send(self, batch: list[OperationUpdateDict], merge: Callable[[list[OperationDict]], None]) -> None:
         if self.token is None:
             raise TokenRevoked("no checkpoint token left")
         response = self.transport.checkpoint_durable_execution(
             {
                 "DurableExecutionArn": self.arn,
                 "CheckpointToken": self.token,
-                "Updates": batch,  # type: ignore[typeddict-item]
+                "Updates": batch,
                 "ClientToken": f"{self._client_token}-{self.calls}",
             }
         )
@@ -284,15 +284,15 @@ class Checkpointer:
             notify(op_id)
 
 
-def update_size(update: dict[str, Any]) -> int:
+def update_size(update: OperationUpdateDict) -> int:
     return len(orjson.dumps(update))
 
 
 def split_batch(
-    updates: list[dict[str, Any]],
+    updates: list[OperationUpdateDict],
     max_updates: int = CHECKPOINT_BATCH_MAX_UPDATES,
     max_bytes: int = CHECKPOINT_BATCH_MAX_BYTES,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[OperationUpdateDict], list[OperationUpdateDict]]:
     """The longest prefix within both limits (at least one update, even an oversized one), and the rest."""
     if len(updates) <= max_updates and _upper_bound(updates) <= max_bytes:
         return updates, []  # the usual case, decided without serializing anything
@@ -306,7 +306,7 @@ def split_batch(
     return updates, []
 
 
-def _upper_bound(updates: list[dict[str, Any]]) -> int:
+def _upper_bound(updates: list[OperationUpdateDict]) -> int:
     """A bound on the JSON size of ``updates``: escaping grows text at most 6x; the rest is at most 2 KB."""
     total = 0
     for update in updates:

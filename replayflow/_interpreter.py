@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from hashlib import blake2b as _blake2b
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from . import _unyielded
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError, TokenRevoked
@@ -41,7 +41,7 @@ from ._ids import operation_id, root_id
 from ._operation import Operation, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
-from ._wire import OperationDict
+from ._wire import OperationDict, OperationUpdateDict
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -471,7 +471,7 @@ class Interpreter:
 
     def enqueue(self, update: dict[str, Any]) -> None:
         """Queue a checkpoint update (sent at the next flush, in order)."""
-        self.checkpointer.add(update)
+        self.checkpointer.add(cast("OperationUpdateDict", update))  # the operations' builders: untyped dicts
 
     def flush(self) -> None:
         """Send everything queued now (and merge what the service answers)."""
