@@ -111,6 +111,31 @@ class StepDetailsDict(TypedDict, total=False):
     Error: ErrorObjectDict
 
 
+class ExecutionDetailsDict(TypedDict, total=False):
+    InputPayload: str
+
+
+class ContextDetailsDict(TypedDict, total=False):
+    ReplayChildren: bool
+    Result: str
+    Error: ErrorObjectDict
+
+
+class WaitDetailsDict(TypedDict, total=False):
+    ScheduledEndTimestamp: int
+
+
+class CallbackDetailsDict(TypedDict, total=False):
+    CallbackId: str
+    Result: str
+    Error: ErrorObjectDict
+
+
+class ChainedInvokeDetailsDict(TypedDict, total=False):
+    Result: str
+    Error: ErrorObjectDict
+
+
 class _OperationIdentity(TypedDict, total=False):
     """The fields an ``Operation`` and the ``OperationUpdate`` that writes it share: which operation."""
 
@@ -127,12 +152,12 @@ class OperationDict(_OperationIdentity, total=False):
     Status: str
     StartTimestamp: int
     EndTimestamp: int
-    ExecutionDetails: dict[str, Any]
-    ContextDetails: dict[str, Any]
+    ExecutionDetails: ExecutionDetailsDict
+    ContextDetails: dict[str, Any]  # ContextDetailsDict once the batch reads it typed
     StepDetails: StepDetailsDict
-    WaitDetails: dict[str, Any]
-    CallbackDetails: dict[str, Any]
-    ChainedInvokeDetails: dict[str, Any]
+    WaitDetails: WaitDetailsDict
+    CallbackDetails: CallbackDetailsDict
+    ChainedInvokeDetails: ChainedInvokeDetailsDict
 
 
 class OperationUpdateDict(_OperationIdentity, total=False):
