@@ -92,6 +92,34 @@ class OperationSubType(enum.StrEnum):
 
 InvocationStatus = Literal["SUCCEEDED", "FAILED", "PENDING"]
 
+#: ``GetDurableExecutionHistory`` event types are ``<Kind><Phase>`` (``StepFailed``): each kind, with the
+#: operation ``Type`` it stands for (longest first where one is a prefix of another).
+EVENT_KINDS = (
+    ("ChainedInvoke", "CHAINED_INVOKE"),
+    ("Execution", "EXECUTION"),
+    ("Callback", "CALLBACK"),
+    ("Context", "CONTEXT"),
+    ("Step", "STEP"),
+    ("Wait", "WAIT"),
+)
+#: The phases of the events that end an operation, with the status it ends in.
+EVENT_ENDINGS = {
+    "Succeeded": "SUCCEEDED",
+    "Failed": "FAILED",
+    "TimedOut": "TIMED_OUT",
+    "Stopped": "STOPPED",
+    "Cancelled": "CANCELLED",
+}
+
+
+def split_event_type(event_type: str) -> tuple[str, str, str] | None:
+    """``"StepFailed"`` -> ``("Step", "STEP", "Failed")``; ``None`` for events of no operation."""
+    for kind, op_type in EVENT_KINDS:
+        if event_type.startswith(kind):
+            return kind, op_type, event_type[len(kind) :]
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Raw wire shapes (what the interpreter reads and writes)
 # ---------------------------------------------------------------------------------------------------------

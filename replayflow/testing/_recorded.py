@@ -26,7 +26,7 @@ import attrs
 import orjson
 
 from replayflow._errors import HistoryFormatError
-from replayflow._wire import TERMINAL_STATUSES, OperationDict
+from replayflow._wire import EVENT_ENDINGS, TERMINAL_STATUSES, OperationDict, split_event_type
 
 __all__ = ["HistoryFormatError", "HistorySource", "RecordedHistory", "load_history", "operations_from_events"]
 
@@ -186,15 +186,6 @@ def _timestamp(value: Any) -> Any:
 
 # -- GetDurableExecutionHistory events -> operations ----------------------------------------------------------
 
-_TYPES = (
-    ("ChainedInvoke", "CHAINED_INVOKE"),
-    ("Execution", "EXECUTION"),
-    ("Callback", "CALLBACK"),
-    ("Context", "CONTEXT"),
-    ("Step", "STEP"),
-    ("Wait", "WAIT"),
-)
-
 _DETAILS = {
     "STEP": "StepDetails",
     "WAIT": "WaitDetails",
@@ -202,14 +193,6 @@ _DETAILS = {
     "CONTEXT": "ContextDetails",
     "CHAINED_INVOKE": "ChainedInvokeDetails",
     "EXECUTION": "ExecutionDetails",
-}
-
-_ENDINGS = {
-    "Succeeded": "SUCCEEDED",
-    "Failed": "FAILED",
-    "TimedOut": "TIMED_OUT",
-    "Stopped": "STOPPED",
-    "Cancelled": "CANCELLED",
 }
 
 
@@ -281,7 +264,7 @@ class _Folder:
             if payload is not None:
                 info["InputPayload"] = payload
             return
-        self.outcome["status"] = _ENDINGS[phase]
+        self.outcome["status"] = EVENT_ENDINGS[phase]
         if payload is not None:
             self.outcome["result"] = payload
         if error is not None:
@@ -314,7 +297,7 @@ class _Folder:
         error: Any,
     ) -> None:
         op_id = rec["Id"]
-        status = _ENDINGS[phase]
+        status = EVENT_ENDINGS[phase]
         if op_type == "STEP":
             retry = details.get("RetryDetails") or {}
             self.attempts[op_id] = self.attempts.get(op_id, 0) + 1
@@ -340,12 +323,11 @@ class _Folder:
 
 
 def _split(event_type: str) -> tuple[str, str] | None:
-    for prefix, op_type in _TYPES:
-        if event_type.startswith(prefix):
-            phase = event_type[len(prefix) :]
-            if phase in ("Started", *_ENDINGS):
-                return op_type, phase
-    return None
+    """``(operation Type, phase)`` of an event that starts or ends an operation, else ``None``."""
+    split = split_event_type(event_type)
+    if split is None or (split[2] != "Started" and split[2] not in EVENT_ENDINGS):
+        return None
+    return split[1], split[2]
 
 
 def _payload(wrapper: Any) -> tuple[Any, bool, bool]:
