@@ -14,7 +14,15 @@ import threading
 from typing import Any
 
 from ._errors import ServiceError
-from ._wire import CheckpointRequest, CheckpointResponse, GetStateRequest, GetStateResponse, epoch_ms
+from ._wire import (
+    CheckpointRequest,
+    CheckpointResponse,
+    ExecutionStateDict,
+    GetStateRequest,
+    GetStateResponse,
+    OperationDict,
+    epoch_ms,
+)
 
 __all__ = ["AwsTransport"]
 
@@ -45,8 +53,8 @@ class AwsTransport:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3  # type: ignore[import-untyped, unused-ignore]
-                    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
+                    import boto3
+                    from botocore.config import Config
 
                     from . import __version__
 
@@ -64,29 +72,28 @@ class AwsTransport:
     def checkpoint_durable_execution(self, request: CheckpointRequest) -> CheckpointResponse:
         response = self._call("checkpoint_durable_execution", request)
         state = response.get("NewExecutionState") or {}
-        result: dict[str, Any] = {
-            "NewExecutionState": {"Operations": _normalize(state.get("Operations") or [])},
-        }
+        new_state: ExecutionStateDict = {"Operations": _normalize(state.get("Operations") or [])}
         if state.get("NextMarker"):
-            result["NewExecutionState"]["NextMarker"] = state["NextMarker"]
+            new_state["NextMarker"] = state["NextMarker"]
+        result: CheckpointResponse = {"NewExecutionState": new_state}
         if response.get("CheckpointToken"):
             result["CheckpointToken"] = response["CheckpointToken"]
-        return result  # type: ignore[return-value]
+        return result
 
     def get_durable_execution_state(self, request: GetStateRequest) -> GetStateResponse:
         response = self._call("get_durable_execution_state", request)
-        result: dict[str, Any] = {"Operations": _normalize(response.get("Operations") or [])}
+        result: GetStateResponse = {"Operations": _normalize(response.get("Operations") or [])}
         if response.get("NextMarker"):
             result["NextMarker"] = response["NextMarker"]
-        return result  # type: ignore[return-value]
+        return result
 
-    def _call(self, method: str, request: Any) -> dict[str, Any]:
-        from botocore.exceptions import (  # type: ignore[import-untyped, unused-ignore]
+    def _call(self, method: str, request: CheckpointRequest | GetStateRequest) -> dict[str, Any]:
+        from botocore.exceptions import (
             BotoCoreError,
             ClientError,
             HTTPClientError,
         )
-        from botocore.exceptions import ConnectionError as BotoConnectionError  # type: ignore[import-untyped, unused-ignore]
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             response: dict[str, Any] = getattr(self.client, method)(**request)
@@ -103,8 +110,11 @@ class AwsTransport:
         return response
 
 
-def _normalize(operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """boto3 gives datetimes; the interpreter reads epoch milliseconds, as in the invocation event."""
+def _normalize(operations: list[Any]) -> list[OperationDict]:
+    """boto3 gives datetimes; the interpreter reads epoch milliseconds, as in the invocation event.
+
+    ``operations`` is what botocore parsed (untyped): the service model's ``Operation`` shapes.
+    """
     for op in operations:
         for key in _TIMESTAMPS:
             value = op.get(key)

@@ -32,7 +32,7 @@ import decimal
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -412,7 +412,10 @@ OFFICIAL_ERRORS: dict[str, type[Exception]] = {
 }
 
 
-def official_error(error: DurableOperationError) -> DurableOperationError:
+_E = TypeVar("_E", bound=DurableOperationError)
+
+
+def official_error(error: _E) -> _E:
     """``error`` (an operation's recorded failure) when its ``error_type`` is an official SDK wrapper class.
 
     As in the official SDK, the operation's class is kept and ``__cause__`` is the recorded error rebuilt as
@@ -423,9 +426,7 @@ def official_error(error: DurableOperationError) -> DurableOperationError:
     if matching is None:
         return error
     if issubclass(matching, type(error)) and matching is not type(error):
-        narrowed = matching(error.error_message)
-        narrowed.__dict__.update(error.__dict__)
-        return narrowed
+        return error.as_subclass(matching)
     cause: Exception
     if issubclass(matching, DurableOperationError):
         cause = matching(
