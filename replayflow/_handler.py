@@ -14,7 +14,7 @@ import logging
 import operator
 import threading
 from collections.abc import Callable, Generator
-from typing import Any, Generic, TypeVar, Unpack, overload
+from typing import Any, Generic, NoReturn, TypeVar, Unpack, cast, overload
 
 import attrs
 
@@ -288,6 +288,18 @@ def parse_event(event: Any) -> InvocationInputDict:
         raise InvalidEventError(
             f"a durable handler must be invoked with a durable execution event (a dict), got {type(event).__name__}"
         )
+    problems = _event_problems(event)
+    if problems:
+        keys = ", ".join(sorted(event)) or "none"
+        raise InvalidEventError(
+            "not a durable execution invocation event: " + "; ".join(problems) + f" (the event has keys: {keys}). "
+            "A durable function must be invoked by the Lambda durable execution service."
+        )
+    return cast("InvocationInputDict", event)  # checked above (the operations themselves: index_operations)
+
+
+def _event_problems(event: dict[str, Any]) -> list[str]:
+    """What keeps ``event`` from being an invocation event (its top-level fields and their types)."""
     problems = []
     for key, kind in (("DurableExecutionArn", str), ("CheckpointToken", str), ("InitialExecutionState", dict)):
         if key not in event:
@@ -301,13 +313,7 @@ def parse_event(event: Any) -> InvocationInputDict:
         marker = state.get("NextMarker")
         if marker is not None and not isinstance(marker, str):
             problems.append("InitialExecutionState.NextMarker must be a string")
-    if problems:
-        keys = ", ".join(sorted(event)) or "none"
-        raise InvalidEventError(
-            "not a durable execution invocation event: " + "; ".join(problems) + f" (the event has keys: {keys}). "
-            "A durable function must be invoked by the Lambda durable execution service."
-        )
-    return event  # type: ignore[return-value]
+    return problems
 
 
 _STR_ONLY = frozenset({str})
@@ -348,7 +354,7 @@ def find_execution(arn: str, records: dict[str, OperationDict]) -> OperationDict
     raise InvalidEventError(f"the execution state of {arn} has no EXECUTION operation (it carries the input)")
 
 
-def _unset_context(scope: Scope) -> Any:  # pragma: no cover - replaced before use
+def _unset_context(scope: Scope) -> NoReturn:  # pragma: no cover - replaced before use
     raise RuntimeError("the interpreter's context factory is not set")
 
 

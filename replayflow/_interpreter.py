@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
     from ._async import EventLoopThread
     from ._checkpoint import Checkpointer
+    from ._context import DurableContext
+    from ._envelope import PayloadFormat
     from ._gc_pause import GcPause
     from ._hooks import Hooks
     from ._logging import DurableLogger
@@ -190,7 +192,7 @@ class Interpreter:
     """Drives one invocation's frames; see the module docstring."""
 
     #: the handler-wide serdes (a ``replayflow.PayloadFormat``), set by the handler; None: the defaults
-    payload_format: Any = None
+    payload_format: PayloadFormat | None = None
 
     def __init__(
         self,
@@ -200,7 +202,7 @@ class Interpreter:
         checkpointer: Checkpointer,
         hooks: Hooks,
         logger: DurableLogger,
-        make_context: Callable[[Scope], Any],
+        make_context: Callable[[Scope], DurableContext],
         lambda_context: Any = None,
         max_workers: int = 32,
         log_replay: bool = False,
@@ -246,7 +248,7 @@ class Interpreter:
         self._error: BaseException | None = None
         self.tracer: Any = TRACER.get()
         #: the last operation ``ctx`` built that no frame has yielded yet (see ``_unyielded.py``)
-        self.unyielded: Any = None
+        self.unyielded: object = None
         #: mode "error": record where each operation is built (``built_at``), for exact reports
         self.trace_builds = _unyielded.mode() == "error"
         self.built_at: str | None = None
