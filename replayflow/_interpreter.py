@@ -270,14 +270,7 @@ class Interpreter:
                     frame, value, exc = ready.popleft()
                     if not frame.closed:
                         self._drive(frame, value, exc)
-                elif self._inflight:
-                    if self.checkpointer.has_service_work:
-                        self.checkpointer.flush()  # start timers and invokes now, not when the steps finish
-                    if not self._take_completion(block=True, timeout=self._refresh_delay()):
-                        self._refresh()
-                elif self.checkpointer.pending or self.checkpointer.has_received:
-                    self.checkpointer.flush()
-                else:
+                elif not self._wait_for_work():
                     return ("PENDING", None)
         finally:
             self._stop_workers()
@@ -287,6 +280,20 @@ class Interpreter:
         if self._error is not None:
             return ("FAILED", self._error)
         return ("SUCCEEDED", self._result)
+
+    def _wait_for_work(self) -> bool:
+        """No frame is ready: wait for a step body, a due timer or the service; ``False``: nothing can move."""
+        checkpointer = self.checkpointer
+        if self._inflight:
+            if checkpointer.has_service_work:
+                checkpointer.flush()  # start timers and invokes now, not when the steps finish
+            if not self._take_completion(block=True, timeout=self._refresh_delay()):
+                self._refresh()
+            return True
+        if checkpointer.pending or checkpointer.has_received:
+            checkpointer.flush()
+            return True
+        return False
 
     def _root_done(self, frame: Frame, ok: bool, value: Any) -> None:
         self._done = True
