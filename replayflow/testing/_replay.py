@@ -1,6 +1,8 @@
 """``replay(workflow, history)``: run the real interpreter over a history, with no service at all.
 
-Nothing the workflow does reaches the outside world: step bodies do not run, checkpoints are not sent.
+Nothing the workflow does reaches the outside world: the interpreter runs with a side-effect policy that
+declines all new work (step bodies do not run) and a transport that records the checkpoints instead of
+sending them (``_dry_run.py``).
 Frames stop at their next new work; the report says what that work is, or how the workflow ended, or
 where the code departed from the history. Microseconds for small histories: no threads, no I/O.
 """
