@@ -10,6 +10,7 @@ fails is raised as :class:`replayflow.ServiceError`.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import threading
 from typing import Any
 
@@ -53,12 +54,12 @@ class AwsTransport:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-                    from botocore.config import Config
+                    boto3 = _untyped("boto3")
+                    config_class = _untyped("botocore.config").Config
 
                     from . import __version__
 
-                    config = Config(
+                    config = config_class(
                         retries={"mode": "standard", "max_attempts": self._max_attempts},
                         connect_timeout=5,
                         read_timeout=50,
@@ -88,26 +89,26 @@ class AwsTransport:
         return result
 
     def _call(self, method: str, request: CheckpointRequest | GetStateRequest) -> dict[str, Any]:
-        from botocore.exceptions import (
-            BotoCoreError,
-            ClientError,
-            HTTPClientError,
-        )
-        from botocore.exceptions import ConnectionError as BotoConnectionError
+        errors = _untyped("botocore.exceptions")
 
         try:
             response: dict[str, Any] = getattr(self.client, method)(**request)
-        except ClientError as exc:
+        except errors.ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             raise ServiceError(
                 str(error.get("Code") or "Unknown"), str(error.get("Message") or exc), status=status
             ) from exc
-        except (HTTPClientError, BotoConnectionError) as exc:  # refused/reset connections, timeouts: transient
+        except (errors.HTTPClientError, errors.ConnectionError) as exc:  # refused/reset, timeouts: transient
             raise ServiceError(type(exc).__name__, str(exc), status=None, retryable=True) from exc
-        except BotoCoreError as exc:  # configuration (no region, no credentials...): retrying will not help
+        except errors.BotoCoreError as exc:  # configuration (no region, no credentials...): retrying will not help
             raise ServiceError(type(exc).__name__, str(exc), status=None, retryable=False) from exc
         return response
+
+
+def _untyped(module: str) -> Any:
+    """Import a boto3/botocore module: they ship no type hints, so what they hold is ``Any`` (here only)."""
+    return importlib.import_module(module)
 
 
 def _normalize(operations: list[Any]) -> list[OperationDict]:
