@@ -10,11 +10,20 @@ fails is raised as :class:`replayflow.ServiceError`.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import threading
 from typing import Any
 
 from ._errors import ServiceError
-from ._wire import CheckpointRequest, CheckpointResponse, GetStateRequest, GetStateResponse, epoch_ms
+from ._wire import (
+    CheckpointRequest,
+    CheckpointResponse,
+    ExecutionStateDict,
+    GetStateRequest,
+    GetStateResponse,
+    OperationDict,
+    epoch_ms,
+)
 
 __all__ = ["AwsTransport"]
 
@@ -45,12 +54,12 @@ class AwsTransport:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3  # type: ignore[import-untyped, unused-ignore]
-                    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
+                    boto3 = _untyped("boto3")
+                    config_class = _untyped("botocore.config").Config
 
                     from . import __version__
 
-                    config = Config(
+                    config = config_class(
                         retries={"mode": "standard", "max_attempts": self._max_attempts},
                         connect_timeout=5,
                         read_timeout=50,
@@ -64,47 +73,49 @@ class AwsTransport:
     def checkpoint_durable_execution(self, request: CheckpointRequest) -> CheckpointResponse:
         response = self._call("checkpoint_durable_execution", request)
         state = response.get("NewExecutionState") or {}
-        result: dict[str, Any] = {
-            "NewExecutionState": {"Operations": _normalize(state.get("Operations") or [])},
-        }
+        new_state: ExecutionStateDict = {"Operations": _normalize(state.get("Operations") or [])}
         if state.get("NextMarker"):
-            result["NewExecutionState"]["NextMarker"] = state["NextMarker"]
+            new_state["NextMarker"] = state["NextMarker"]
+        result: CheckpointResponse = {"NewExecutionState": new_state}
         if response.get("CheckpointToken"):
             result["CheckpointToken"] = response["CheckpointToken"]
-        return result  # type: ignore[return-value]
+        return result
 
     def get_durable_execution_state(self, request: GetStateRequest) -> GetStateResponse:
         response = self._call("get_durable_execution_state", request)
-        result: dict[str, Any] = {"Operations": _normalize(response.get("Operations") or [])}
+        result: GetStateResponse = {"Operations": _normalize(response.get("Operations") or [])}
         if response.get("NextMarker"):
             result["NextMarker"] = response["NextMarker"]
-        return result  # type: ignore[return-value]
+        return result
 
-    def _call(self, method: str, request: Any) -> dict[str, Any]:
-        from botocore.exceptions import (  # type: ignore[import-untyped, unused-ignore]
-            BotoCoreError,
-            ClientError,
-            HTTPClientError,
-        )
-        from botocore.exceptions import ConnectionError as BotoConnectionError  # type: ignore[import-untyped, unused-ignore]
+    def _call(self, method: str, request: CheckpointRequest | GetStateRequest) -> dict[str, Any]:
+        errors = _untyped("botocore.exceptions")
 
         try:
             response: dict[str, Any] = getattr(self.client, method)(**request)
-        except ClientError as exc:
+        except errors.ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             raise ServiceError(
                 str(error.get("Code") or "Unknown"), str(error.get("Message") or exc), status=status
             ) from exc
-        except (HTTPClientError, BotoConnectionError) as exc:  # refused/reset connections, timeouts: transient
+        except (errors.HTTPClientError, errors.ConnectionError) as exc:  # refused/reset, timeouts: transient
             raise ServiceError(type(exc).__name__, str(exc), status=None, retryable=True) from exc
-        except BotoCoreError as exc:  # configuration (no region, no credentials...): retrying will not help
+        except errors.BotoCoreError as exc:  # configuration (no region, no credentials...): retrying will not help
             raise ServiceError(type(exc).__name__, str(exc), status=None, retryable=False) from exc
         return response
 
 
-def _normalize(operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """boto3 gives datetimes; the interpreter reads epoch milliseconds, as in the invocation event."""
+def _untyped(module: str) -> Any:
+    """Import a boto3/botocore module: they ship no type hints, so what they hold is ``Any`` (here only)."""
+    return importlib.import_module(module)
+
+
+def _normalize(operations: list[Any]) -> list[OperationDict]:
+    """boto3 gives datetimes; the interpreter reads epoch milliseconds, as in the invocation event.
+
+    ``operations`` is what botocore parsed (untyped): the service model's ``Operation`` shapes.
+    """
     for op in operations:
         for key in _TIMESTAMPS:
             value = op.get(key)

@@ -20,32 +20,28 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import orjson
 
 from ._alarms import ALARMS
-from ._errors import InvalidEventError, ServiceError
+from ._errors import InvalidEventError, ServiceError, TokenRevoked
 from ._event_check import check_operations
 from ._transport import Transport
 from ._wire import (
     CHECKPOINT_BATCH_MAX_BYTES,
     CHECKPOINT_BATCH_MAX_UPDATES,
     OperationDict,
+    OperationUpdateDict,
     intern_value,
 )
 
-__all__ = ["Checkpointer", "TokenRevoked"]
+__all__ = ["Checkpointer"]
 
 STATE_PAGE_SIZE = 1000
 
 #: Client tokens are unique per request: a random part per process, a counter per invocation and per call.
 _PROCESS_TOKEN = os.urandom(16).hex()  # not uuid: it imports platform, ~3 ms
 _INVOCATIONS = itertools.count(1)
-
-
-class TokenRevoked(Exception):
-    """The service answered without a checkpoint token: this invocation must stop and return PENDING."""
 
 
 class Checkpointer:
@@ -56,14 +52,12 @@ class Checkpointer:
     at a time, and what a background send receives is merged later, on the interpreter's thread.
     """
 
-    def __init__(self, transport: Transport | None, arn: str, token: str, records: dict[str, OperationDict]) -> None:
-        #: ``None`` for a dry run: nothing is sent; flushed updates collect in :attr:`unsent`.
+    def __init__(self, transport: Transport, arn: str, token: str, records: dict[str, OperationDict]) -> None:
         self.transport = transport
-        self.unsent: list[dict[str, Any]] = []
         self.arn = arn
         self.token: str | None = token
         self.records = records
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[OperationUpdateDict] = []
         self.has_completions = False
         #: Whether a queued update starts something the service runs on its own (a timer, an invoke).
         self.has_service_work = False
@@ -82,7 +76,7 @@ class Checkpointer:
         self._received: list[OperationDict] = []  # from background flushes, merged on the interpreter thread
         self._failure: BaseException | None = None  # a background flush's error, raised on the next use
 
-    def add(self, update: dict[str, Any]) -> None:
+    def add(self, update: OperationUpdateDict) -> None:
         with self._lock:
             self.pending.append(update)
         action = update["Action"]
@@ -108,14 +102,11 @@ class Checkpointer:
                 self.sending = False
             if received:
                 self.merge(received)
-            if self.transport is None:
-                self.unsent.extend(pending)
-                return
             if refresh and not pending:
                 self._send([], self.merge)
             self._send_all(pending, self.merge)
 
-    def _send_all(self, pending: list[dict[str, Any]], merge: Callable[[list[OperationDict]], None]) -> None:
+    def _send_all(self, pending: list[OperationUpdateDict], merge: Callable[[list[OperationDict]], None]) -> None:
         """Send ``pending`` in batches; on an error, what was not sent goes back to the front of the queue."""
         while pending:
             batch, rest = split_batch(pending)
@@ -136,11 +127,6 @@ class Checkpointer:
         """
         with self._lock:
             self._raise_failure()
-            if self.transport is None:
-                self.unsent.extend(self.pending)
-                self.pending = []
-                self.has_completions = False
-                return
             if not self.pending:
                 return
             self.has_completions = False
@@ -195,7 +181,7 @@ class Checkpointer:
         Used while a step body runs: a body that takes a while gets its START checkpointed (so a crash
         or a timeout in the body is visible in the history); a quick one's START travels with its result.
         """
-        if not self.pending or self.transport is None:
+        if not self.pending:
             return _ignore_call
         return ALARMS.schedule(delay, self._flush_in_background)
 
@@ -221,15 +207,14 @@ class Checkpointer:
             failure, self._failure = self._failure, None
             raise failure
 
-    def _send(self, batch: list[dict[str, Any]], merge: Callable[[list[OperationDict]], None]) -> None:
-        assert self.transport is not None
+    def _send(self, batch: list[OperationUpdateDict], merge: Callable[[list[OperationDict]], None]) -> None:
         if self.token is None:
             raise TokenRevoked("no checkpoint token left")
         response = self.transport.checkpoint_durable_execution(
             {
                 "DurableExecutionArn": self.arn,
                 "CheckpointToken": self.token,
-                "Updates": batch,  # type: ignore[typeddict-item]
+                "Updates": batch,
                 "ClientToken": f"{self._client_token}-{self.calls}",
             }
         )
@@ -260,8 +245,6 @@ class Checkpointer:
             if marker in seen:
                 raise ServiceError("InvalidResponse", f"the state page markers loop back to {marker!r}")
             seen.add(marker)
-            if self.transport is None:
-                raise TokenRevoked("a dry run cannot read more state pages")
             if self.token is None:
                 raise TokenRevoked("no checkpoint token to read the execution state with")
             page = self.transport.get_durable_execution_state(
@@ -301,15 +284,15 @@ class Checkpointer:
             notify(op_id)
 
 
-def update_size(update: dict[str, Any]) -> int:
+def update_size(update: OperationUpdateDict) -> int:
     return len(orjson.dumps(update))
 
 
 def split_batch(
-    updates: list[dict[str, Any]],
+    updates: list[OperationUpdateDict],
     max_updates: int = CHECKPOINT_BATCH_MAX_UPDATES,
     max_bytes: int = CHECKPOINT_BATCH_MAX_BYTES,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[OperationUpdateDict], list[OperationUpdateDict]]:
     """The longest prefix within both limits (at least one update, even an oversized one), and the rest."""
     if len(updates) <= max_updates and _upper_bound(updates) <= max_bytes:
         return updates, []  # the usual case, decided without serializing anything
@@ -323,7 +306,7 @@ def split_batch(
     return updates, []
 
 
-def _upper_bound(updates: list[dict[str, Any]]) -> int:
+def _upper_bound(updates: list[OperationUpdateDict]) -> int:
     """A bound on the JSON size of ``updates``: escaping grows text at most 6x; the rest is at most 2 KB."""
     total = 0
     for update in updates:

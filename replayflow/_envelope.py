@@ -31,8 +31,8 @@ import datetime as _dt
 import decimal
 import json
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
@@ -92,24 +92,9 @@ def encode(value: Any) -> dict[str, Any]:
     """The envelope tree of ``value`` (what the official SDK's ``TypeCodec.encode`` builds)."""
     if value is None:
         return {"t": "n", "v": None}
-    if isinstance(value, str):
-        return {"t": "s", "v": value}
-    if isinstance(value, bool):
-        return {"t": "b", "v": value}
-    if isinstance(value, int):
-        return {"t": "i", "v": value}
-    if isinstance(value, float):
-        return {"t": "f", "v": value}
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"t": "B", "v": base64.b64encode(bytes(value)).decode("utf-8")}
-    if isinstance(value, uuid.UUID):
-        return {"t": "u", "v": str(value)}
-    if isinstance(value, decimal.Decimal):
-        return {"t": "d", "v": str(value)}
-    if isinstance(value, _dt.datetime):
-        return {"t": "dt", "v": value.isoformat()}
-    if isinstance(value, _dt.date):
-        return {"t": "D", "v": value.isoformat()}
+    for kinds, tag, write in _SCALAR_ENCODERS:
+        if isinstance(value, kinds):
+            return {"t": tag, "v": write(value)}
     if isinstance(value, BatchResult):
         return {"t": "br", "v": encode(batch_to_dict(value))["v"]}
     if isinstance(value, list):
@@ -126,6 +111,25 @@ def encode(value: Any) -> dict[str, Any]:
     if unstructured is value:
         raise SerDesError(f"Unsupported type: {type(value)}")
     return encode(unstructured)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: ``(classes, tag, how the value is written)`` of the scalar envelopes, tried in order (bool before int,
+#: datetime before date).
+_SCALAR_ENCODERS: tuple[tuple[type[Any] | tuple[type[Any], ...], str, Callable[[Any], Any]], ...] = (
+    (str, "s", _same),
+    (bool, "b", _same),
+    (int, "i", _same),
+    (float, "f", _same),
+    ((bytes, bytearray, memoryview), "B", lambda value: base64.b64encode(bytes(value)).decode("utf-8")),
+    (uuid.UUID, "u", str),
+    (decimal.Decimal, "d", str),
+    (_dt.datetime, "dt", lambda value: value.isoformat()),
+    (_dt.date, "D", lambda value: value.isoformat()),
+)
 
 
 def dumps_envelope(value: Any) -> str:
@@ -159,27 +163,9 @@ def decode(tag: str, value: Any) -> Any:
 
 
 def _decode(tag: str, value: Any) -> Any:
-    if tag == "n":
-        return None
-    if tag == "s":
-        return str(value)
-    if tag == "b":
-        return bool(value)
-    if tag == "i":
-        return int(value)
-    if tag == "f":
-        return float(value)
-    if tag == "B":
-        return base64.b64decode(value.encode("utf-8"))
-    if tag == "u":
-        return uuid.UUID(value)
-    if tag == "d":
-        return decimal.Decimal(value)
-    if tag == "dt":
-        text = value[:-1] + "+00:00" if isinstance(value, str) and value.endswith("Z") else value
-        return _dt.datetime.fromisoformat(text)
-    if tag == "D":
-        return _dt.date.fromisoformat(value)
+    read = _SCALAR_DECODERS.get(tag)
+    if read is not None:
+        return read(value)
     if tag in ("l", "t"):
         if not isinstance(value, list):
             raise SerDesError(f"malformed envelope {{'t': {tag!r}}}: expected a list, got {type(value).__name__}")
@@ -191,6 +177,26 @@ def _decode(tag: str, value: Any) -> Any:
         decoded = {key: _unwrap(item) for key, item in value.items()}
         return decoded if tag == "m" else batch_from_dict(decoded)
     raise SerDesError(f'Unknown type tag: "{tag}"')
+
+
+def _read_datetime(value: Any) -> _dt.datetime:
+    text = value[:-1] + "+00:00" if isinstance(value, str) and value.endswith("Z") else value
+    return _dt.datetime.fromisoformat(text)
+
+
+#: How the value of each scalar envelope is read (a malformed one raises; :func:`decode` names it).
+_SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "n": lambda value: None,
+    "s": str,
+    "b": bool,
+    "i": int,
+    "f": float,
+    "B": lambda value: base64.b64decode(value.encode("utf-8")),
+    "u": uuid.UUID,
+    "d": decimal.Decimal,
+    "dt": _read_datetime,
+    "D": _dt.date.fromisoformat,
+}
 
 
 def _unwrap(obj: Any) -> Any:
@@ -412,7 +418,10 @@ OFFICIAL_ERRORS: dict[str, type[Exception]] = {
 }
 
 
-def official_error(error: DurableOperationError) -> DurableOperationError:
+_E = TypeVar("_E", bound=DurableOperationError)
+
+
+def official_error(error: _E) -> _E:
     """``error`` (an operation's recorded failure) when its ``error_type`` is an official SDK wrapper class.
 
     As in the official SDK, the operation's class is kept and ``__cause__`` is the recorded error rebuilt as
@@ -423,9 +432,7 @@ def official_error(error: DurableOperationError) -> DurableOperationError:
     if matching is None:
         return error
     if issubclass(matching, type(error)) and matching is not type(error):
-        narrowed = matching(error.error_message)
-        narrowed.__dict__.update(error.__dict__)
-        return narrowed
+        return error.as_subclass(matching)
     cause: Exception
     if issubclass(matching, DurableOperationError):
         cause = matching(

@@ -24,6 +24,8 @@
         │   ├── InvokeFailedError, InvokeTimedOutError, InvokeStoppedError
         ├── ChildContextError             a child context's body raised
         └── BatchError                    BatchResult.raise_if_error() on a failed parallel/map
+    TokenRevoked                          (internal) the service revoked the checkpoint token: stop, PENDING
+    HistoryFormatError (ValueError)       replayflow.testing: load_history cannot read the input
 
 ``DurableOperationError`` keeps what the history recorded (``error_type``, ``error_message``,
 ``error_data``, ``stack_trace``), so the first run and every replay raise exactly the same error.
@@ -32,7 +34,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 __all__ = [
     "BatchError",
@@ -44,6 +46,7 @@ __all__ = [
     "ChildContextError",
     "DurableExecutionError",
     "DurableOperationError",
+    "HistoryFormatError",
     "InvalidEventError",
     "InvokeError",
     "InvokeFailedError",
@@ -57,6 +60,7 @@ __all__ = [
     "ServiceError",
     "StepError",
     "StepInterruptedError",
+    "TokenRevoked",
     "ValidationError",
     "WaitForConditionError",
     "error_type_name",
@@ -173,26 +177,27 @@ def _is_retryable(code: str, message: str, status: int | None) -> bool:
 _E = TypeVar("_E", bound="DurableOperationError")
 
 
+class RecordedFields(TypedDict, total=False):
+    """The keyword arguments of every :class:`DurableOperationError`: what the history recorded."""
+
+    error_type: str | None
+    error_data: str | None
+    stack_trace: list[str] | None
+    operation_id: str | None
+    operation_name: str | None
+
+
 class DurableOperationError(DurableExecutionError):
     """An operation failed; the fields are those the history recorded."""
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        error_type: str | None = None,
-        error_data: str | None = None,
-        stack_trace: list[str] | None = None,
-        operation_id: str | None = None,
-        operation_name: str | None = None,
-    ) -> None:
+    def __init__(self, message: str | None = None, **recorded: Unpack[RecordedFields]) -> None:
         super().__init__(message or "")
         self.error_message = message
-        self.error_type = error_type
-        self.error_data = error_data
-        self.stack_trace = stack_trace
-        self.operation_id = operation_id
-        self.operation_name = operation_name
+        self.error_type = recorded.get("error_type")
+        self.error_data = recorded.get("error_data")
+        self.stack_trace = recorded.get("stack_trace")
+        self.operation_id = recorded.get("operation_id")
+        self.operation_name = recorded.get("operation_name")
 
     @classmethod
     def from_error_object(
@@ -202,8 +207,12 @@ class DurableOperationError(DurableExecutionError):
         operation_id: str | None = None,
         name: str | None = None,
         default_message: str | None = None,
+        **fields: Any,
     ) -> _E:
-        """The error a recorded ``ErrorObject`` stands for (``default_message`` when it has none)."""
+        """The error a recorded ``ErrorObject`` stands for (``default_message`` when it has none).
+
+        ``fields``: the class's own fields (``last_state=``, ``callback_id=``, ``function_name=``...).
+        """
         error = error or {}
         exc = cls(
             error.get("ErrorMessage") or default_message,
@@ -212,18 +221,24 @@ class DurableOperationError(DurableExecutionError):
             stack_trace=error.get("StackTrace"),
             operation_id=operation_id,
             operation_name=name,
+            **fields,
         )
         if exc.error_type and exc.error_type.startswith("aws_durable_execution_sdk_python."):
             from ._envelope import official_error  # recorded by the official SDK: its wrapper classes
 
-            return official_error(exc)  # type: ignore[return-value]
+            return official_error(exc)
         return exc
+
+    def as_subclass(self, cls: type[_E]) -> _E:
+        """The same error (every field) as an instance of ``cls``, a subclass of its class."""
+        return _rebuild(cls, self.error_message, self.__dict__)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.error_message, self.__dict__))
 
 
-def _rebuild(cls: type[DurableOperationError], message: str | None, state: dict[str, Any]) -> Any:
+def _rebuild(cls: type[_E], message: str | None, state: dict[str, Any]) -> _E:
+    """``cls(message)`` with the fields in ``state`` (unpickling, :meth:`DurableOperationError.as_subclass`)."""
     error = cls(message)
     error.__dict__.update(state)
     return error
@@ -240,14 +255,27 @@ class StepInterruptedError(StepError):
 class WaitForConditionError(DurableOperationError):
     """``wait_for_condition`` gave up. ``last_state`` is the last state the check returned."""
 
-    last_state: Any = None
-    attempts: int | None = None
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        last_state: Any = None,
+        attempts: int | None = None,
+        **recorded: Unpack[RecordedFields],
+    ) -> None:
+        super().__init__(message, **recorded)
+        self.last_state = last_state
+        self.attempts = attempts
 
 
 class CallbackError(DurableOperationError):
     """Base of callback failures."""
 
-    callback_id: str | None = None
+    def __init__(
+        self, message: str | None = None, *, callback_id: str | None = None, **recorded: Unpack[RecordedFields]
+    ) -> None:
+        super().__init__(message, **recorded)
+        self.callback_id = callback_id
 
 
 class CallbackFailedError(CallbackError):
@@ -269,7 +297,11 @@ class CallbackSubmitterError(CallbackError):
 class InvokeError(DurableOperationError):
     """Base of chained-invoke failures; ``function_name`` is the target."""
 
-    function_name: str | None = None
+    def __init__(
+        self, message: str | None = None, *, function_name: str | None = None, **recorded: Unpack[RecordedFields]
+    ) -> None:
+        super().__init__(message, **recorded)
+        self.function_name = function_name
 
 
 class InvokeFailedError(InvokeError):
@@ -290,6 +322,17 @@ class ChildContextError(DurableOperationError):
 
 class BatchError(DurableOperationError):
     """``BatchResult.raise_if_error()``: at least one branch failed."""
+
+
+class TokenRevoked(DurableExecutionError):
+    """The service answered without a checkpoint token: this invocation must stop and return PENDING.
+
+    Internal: the handler catches it; it never reaches workflow code or the handler's caller.
+    """
+
+
+class HistoryFormatError(DurableExecutionError, ValueError):
+    """``replayflow.testing.load_history``: the input is not a history in a format it knows."""
 
 
 def error_type_name(exc: BaseException) -> str:

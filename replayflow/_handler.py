@@ -9,19 +9,20 @@ the error) or ``PENDING`` (suspended; the service re-invokes later). Failures of
 from __future__ import annotations
 
 import functools
-import gc
 import inspect
 import logging
 import operator
 import threading
-from collections.abc import Callable, Generator, Sequence
-from typing import Any, Generic, Literal, TypeVar, overload
+from collections.abc import Callable, Generator
+from typing import Any, Generic, NoReturn, TypeVar, Unpack, cast, overload
+
+import attrs
 
 from ._alarms import ALARMS
-from ._checkpoint import Checkpointer, TokenRevoked
+from ._checkpoint import Checkpointer
 from ._child import async_message, start_body
 from ._context import DurableContext
-from ._envelope import PayloadFormat, payload_format
+from ._envelope import payload_format
 from ._errors import (
     DurableExecutionError,
     InvalidEventError,
@@ -29,18 +30,21 @@ from ._errors import (
     RetryableSerDesError,
     SerDesError,
     ServiceError,
+    TokenRevoked,
     ValidationError,
 )
 from ._event_check import check_execution, check_operations
-from ._hooks import Hooks, InvocationInfo, Plugin
-from ._interpreter import Interpreter, Scope
+from ._gc_pause import GcPause
+from ._handler_options import DurableOptions, HandlerOptions, NonDeterminismPolicy
+from ._hooks import Hooks, InvocationInfo
+from ._interpreter import Interpreter, Scope, SideEffectPolicy
 from ._logging import DEFAULT_LOGGER, DurableLogger
-from ._serdes import JsonSerDes, SerDes
+from ._serdes import JsonSerDes
 from ._step import error_object
 from ._transport import Transport, current_transport
-from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, OperationDict
+from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, InvocationOutputDict, OperationDict
 
-__all__ = ["DurableHandler", "durable"]
+__all__ = ["DurableHandler", "HandlerOptions", "NonDeterminismPolicy", "durable"]
 
 log = logging.getLogger("replayflow")
 
@@ -48,69 +52,49 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 Workflow = Callable[[Any, DurableContext], "Generator[Any, Any, R] | R"]
-#: What a handler does when the code no longer matches the history (see :func:`durable`).
-NonDeterminismPolicy = Literal["fail", "retry"]
 
 
 class DurableHandler(Generic[R]):
     """The Lambda handler made from a workflow: ``handler(event, lambda_context) -> dict``.
 
-    ``handler.workflow`` is the undecorated workflow function, for tests.
+    ``handler.workflow`` is the undecorated workflow function, for tests; ``handler.options`` its
+    :class:`HandlerOptions` (pass options, keyword arguments as :func:`durable` takes, or both).
     """
 
     def __init__(
-        self,
-        workflow: Callable[..., Any],
-        *,
-        transport: Transport | None = None,
-        plugins: Sequence[Plugin] = (),
-        logger: Any = None,
-        log_replay: bool = False,
-        max_workers: int = 32,
-        shutdown_margin: float = 2.0,
-        result_serdes: SerDes[Any] | None = None,
-        start_checkpoint_delay: float = 0.1,
-        on_non_determinism: NonDeterminismPolicy = "fail",
-        pipelined: bool = False,
-        serdes: SerDes[Any] | PayloadFormat | None = None,
+        self, workflow: Callable[..., Any], options: HandlerOptions | None = None, /, **kwargs: Unpack[DurableOptions]
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
         if inspect.iscoroutinefunction(workflow) or inspect.isasyncgenfunction(workflow):
             raise ValidationError(async_message(workflow))
         self.workflow = workflow
-        self.transport = transport
-        self.plugins = tuple(plugins)
-        self.logger = logger if logger is not None else DEFAULT_LOGGER
-        self.log_replay = log_replay
-        self.max_workers = max_workers
-        self.shutdown_margin = shutdown_margin
-        self.start_checkpoint_delay = start_checkpoint_delay
-        if on_non_determinism not in ("fail", "retry"):
-            raise ValidationError(f'on_non_determinism must be "fail" or "retry", got {on_non_determinism!r}')
-        self.on_non_determinism = on_non_determinism
-        self.pipelined = bool(pipelined)
-        self.payload_format = payload_format(serdes)
+        if options is None:
+            options = HandlerOptions(**kwargs)
+        elif kwargs:
+            options = attrs.evolve(options, **kwargs)
+        self.options = options
+        self.logger = options.logger if options.logger is not None else DEFAULT_LOGGER
+        self.payload_format = payload_format(options.serdes)
         fmt_result = self.payload_format.result if self.payload_format is not None else None
-        self.result_serdes: Any = result_serdes or fmt_result or JsonSerDes()
-        self._hooks = Hooks(self.plugins)
+        #: called with no context (``None``), and may return ``None``: not a :class:`SerDes` as operations use it
+        self.result_serdes: Any = options.result_serdes or fmt_result or JsonSerDes()
+        self._hooks = Hooks(options.plugins)
         self._input_serdes = _input_serdes(workflow)
         functools.update_wrapper(self, workflow)
 
-    def __call__(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+    def __call__(self, event: Any, lambda_context: Any = None) -> InvocationOutputDict:
         # Loading and replaying a long history allocates only acyclic data: the cyclic garbage collector
         # would rescan all of it again and again. It is paused until the workflow reaches new work.
-        collecting = gc.isenabled()
-        gc.disable()
+        pause = GcPause()
         try:
-            return self._handle(event, lambda_context, collecting)
+            return self._handle(event, lambda_context, pause)
         finally:
-            if collecting:
-                gc.enable()
+            pause.release()
 
-    def _handle(self, event: Any, lambda_context: Any, collecting: bool) -> dict[str, Any]:
+    def _handle(self, event: Any, lambda_context: Any, pause: GcPause | None = None) -> InvocationOutputDict:
         invocation = parse_event(event)
-        transport = self.transport or current_transport() or default_transport()
+        transport = self.options.transport or current_transport() or default_transport()
         arn = invocation["DurableExecutionArn"]
         state = invocation["InitialExecutionState"]
         records = index_operations(state["Operations"])
@@ -126,7 +110,9 @@ class DurableHandler(Generic[R]):
         hooks = self._hooks
         if hooks.active:
             hooks.emit("on_invocation_start", info)
-        output = self._invoke(arn, records, checkpointer, execution, lambda_context, collecting)
+        it = self.interpreter(records, arn, checkpointer, lambda_context)
+        it.gc_pause = pause
+        output = self._invoke(it, execution)
         if hooks.active:
             hooks.emit("on_invocation_end", info, output["Status"])
         return output
@@ -138,23 +124,28 @@ class DurableHandler(Generic[R]):
         checkpointer: Checkpointer,
         lambda_context: Any = None,
         *,
-        dry_run: bool = False,
+        side_effects: SideEffectPolicy | None = None,
+        hooks: Hooks | None = None,
         log_replay: bool | None = None,
     ) -> Interpreter:
-        """An interpreter configured as this handler's invocations are (``dry_run`` for the testing toolkit)."""
+        """An interpreter configured as this handler's invocations are.
+
+        The testing toolkit's dry runs pass their own ``side_effects`` policy, ``hooks`` and ``log_replay``.
+        """
+        options = self.options
         it = Interpreter(
             records=records,
             arn=arn,
             checkpointer=checkpointer,
-            hooks=self._hooks if not dry_run else Hooks(),
+            hooks=self._hooks if hooks is None else hooks,
             logger=DurableLogger(self.logger, {"executionArn": arn}),
             make_context=_unset_context,  # needs the interpreter itself; set below
             lambda_context=lambda_context,
-            max_workers=self.max_workers,
-            log_replay=self.log_replay if log_replay is None else log_replay,
-            dry_run=dry_run,
-            start_checkpoint_delay=self.start_checkpoint_delay,
-            pipelined=self.pipelined,
+            max_workers=options.max_workers,
+            log_replay=options.log_replay if log_replay is None else log_replay,
+            side_effects=side_effects,
+            start_checkpoint_delay=options.start_checkpoint_delay,
+            pipelined=options.pipelined,
         )
         it.payload_format = self.payload_format
         it.make_context = functools.partial(DurableContext, it)
@@ -174,30 +165,15 @@ class DurableHandler(Generic[R]):
         gen = start_body(self.workflow, (workflow_input, it.make_context(scope)), {})
         return it.run(gen, scope)
 
-    def _invoke(
-        self,
-        arn: str,
-        records: dict[str, OperationDict],
-        checkpointer: Checkpointer,
-        execution: OperationDict,
-        lambda_context: Any,
-        collecting: bool = False,
-    ) -> dict[str, Any]:
-        it = self.interpreter(records, arn, checkpointer, lambda_context)
-        it.resume_gc = collecting
-        cancel_deadline = self._arm_deadline(it, lambda_context)
+    def _invoke(self, it: Interpreter, execution: OperationDict) -> InvocationOutputDict:
+        """Drive the workflow and checkpoint its outcome; what the handler answers."""
+        checkpointer = it.checkpointer
+        cancel_deadline = self._arm_deadline(it, it.lambda_context)
         try:
             try:
                 status, value = self.run_workflow(it, execution)
             except (NonDeterminismError, SerDesError) as error:
-                if isinstance(error, RetryableSerDesError):
-                    raise
-                _flush_quietly(checkpointer)  # what finished before the error is still good
-                if isinstance(error, NonDeterminismError) and self.on_non_determinism == "retry":
-                    log.error("durable execution %s: %s (the invocation fails; the service retries it)", arn, error)
-                    raise
-                log.error("durable execution %s failed: %s", arn, error)
-                return failed_output(error)
+                return self._aborted(checkpointer, it.arn, error)
             if status == "PENDING":
                 checkpointer.flush()
                 return {"Status": "PENDING"}
@@ -210,14 +186,27 @@ class DurableHandler(Generic[R]):
         except ServiceError as error:
             if error.retryable:
                 raise
-            log.error("durable execution %s: the service rejected a checkpoint: %s", arn, error)
+            log.error("durable execution %s: the service rejected a checkpoint: %s", it.arn, error)
             return failed_output(error)
         finally:
             checkpointer.stop()
             if cancel_deadline is not None:
                 cancel_deadline()
 
-    def _succeeded(self, checkpointer: Checkpointer, execution: OperationDict, value: Any) -> dict[str, Any]:
+    def _aborted(
+        self, checkpointer: Checkpointer, arn: str, error: NonDeterminismError | SerDesError
+    ) -> InvocationOutputDict:
+        """The code departed from the history, or a payload cannot be read: fail, or raise for a retry."""
+        if isinstance(error, RetryableSerDesError):
+            raise error
+        _flush_quietly(checkpointer)  # what finished before the error is still good
+        if isinstance(error, NonDeterminismError) and self.options.on_non_determinism == "retry":
+            log.error("durable execution %s: %s (the invocation fails; the service retries it)", arn, error)
+            raise error
+        log.error("durable execution %s failed: %s", arn, error)
+        return failed_output(error)
+
+    def _succeeded(self, checkpointer: Checkpointer, execution: OperationDict, value: Any) -> InvocationOutputDict:
         try:
             result = self.result_serdes.serialize(value, None)
         except Exception as exc:
@@ -232,7 +221,7 @@ class DurableHandler(Generic[R]):
             checkpointer.flush()
             return {"Status": "SUCCEEDED", "Result": ""}
         checkpointer.flush()
-        output: dict[str, Any] = {"Status": "SUCCEEDED"}
+        output: InvocationOutputDict = {"Status": "SUCCEEDED"}
         if result is not None:
             output["Result"] = result
         return output
@@ -245,7 +234,7 @@ class DurableHandler(Generic[R]):
             seconds = float(remaining()) / 1000.0
         except Exception:
             return None
-        margin = min(self.shutdown_margin, seconds / 2)
+        margin = min(self.options.shutdown_margin, seconds / 2)
         return ALARMS.schedule(max(seconds - margin, 0.0), it.begin_shutdown)
 
 
@@ -255,39 +244,11 @@ def durable(workflow: Callable[..., Any], /) -> DurableHandler[Any]: ...
 
 @overload
 def durable(
-    workflow: None = None,
-    /,
-    *,
-    transport: Transport | None = None,
-    plugins: Sequence[Plugin] = (),
-    logger: Any = None,
-    log_replay: bool = False,
-    max_workers: int = 32,
-    shutdown_margin: float = 2.0,
-    result_serdes: SerDes[Any] | None = None,
-    start_checkpoint_delay: float = 0.1,
-    on_non_determinism: NonDeterminismPolicy = "fail",
-    pipelined: bool = False,
-    serdes: SerDes[Any] | PayloadFormat | None = None,
+    workflow: None = None, /, **options: Unpack[DurableOptions]
 ) -> Callable[[Callable[..., Any]], DurableHandler[Any]]: ...
 
 
-def durable(
-    workflow: Callable[..., Any] | None = None,
-    /,
-    *,
-    transport: Transport | None = None,
-    plugins: Sequence[Plugin] = (),
-    logger: Any = None,
-    log_replay: bool = False,
-    max_workers: int = 32,
-    shutdown_margin: float = 2.0,
-    result_serdes: SerDes[Any] | None = None,
-    start_checkpoint_delay: float = 0.1,
-    on_non_determinism: NonDeterminismPolicy = "fail",
-    pipelined: bool = False,
-    serdes: SerDes[Any] | PayloadFormat | None = None,
-) -> Any:
+def durable(workflow: Callable[..., Any] | None = None, /, **options: Unpack[DurableOptions]) -> Any:
     """Turn ``workflow(input, ctx)`` (a generator function, or a plain one) into a Lambda handler.
 
     Use bare (``@durable``) or with options: ``transport`` (default: the one installed with
@@ -308,22 +269,10 @@ def durable(
     contexts, map/parallel, callbacks, invokes, the result); :data:`OFFICIAL_FORMAT` writes every payload
     as the official AWS SDK does, so either SDK can continue the other's executions.
     """
+    handler_options = HandlerOptions(**options)
 
     def wrap(fn: Callable[..., Any]) -> DurableHandler[Any]:
-        return DurableHandler(
-            fn,
-            transport=transport,
-            plugins=plugins,
-            logger=logger,
-            log_replay=log_replay,
-            max_workers=max_workers,
-            shutdown_margin=shutdown_margin,
-            result_serdes=result_serdes,
-            start_checkpoint_delay=start_checkpoint_delay,
-            on_non_determinism=on_non_determinism,
-            pipelined=pipelined,
-            serdes=serdes,
-        )
+        return DurableHandler(fn, handler_options)
 
     if workflow is not None:
         return wrap(workflow)
@@ -339,6 +288,18 @@ def parse_event(event: Any) -> InvocationInputDict:
         raise InvalidEventError(
             f"a durable handler must be invoked with a durable execution event (a dict), got {type(event).__name__}"
         )
+    problems = _event_problems(event)
+    if problems:
+        keys = ", ".join(sorted(event)) or "none"
+        raise InvalidEventError(
+            "not a durable execution invocation event: " + "; ".join(problems) + f" (the event has keys: {keys}). "
+            "A durable function must be invoked by the Lambda durable execution service."
+        )
+    return cast("InvocationInputDict", event)  # checked above (the operations themselves: index_operations)
+
+
+def _event_problems(event: dict[str, Any]) -> list[str]:
+    """What keeps ``event`` from being an invocation event (its top-level fields and their types)."""
     problems = []
     for key, kind in (("DurableExecutionArn", str), ("CheckpointToken", str), ("InitialExecutionState", dict)):
         if key not in event:
@@ -352,13 +313,7 @@ def parse_event(event: Any) -> InvocationInputDict:
         marker = state.get("NextMarker")
         if marker is not None and not isinstance(marker, str):
             problems.append("InitialExecutionState.NextMarker must be a string")
-    if problems:
-        keys = ", ".join(sorted(event)) or "none"
-        raise InvalidEventError(
-            "not a durable execution invocation event: " + "; ".join(problems) + f" (the event has keys: {keys}). "
-            "A durable function must be invoked by the Lambda durable execution service."
-        )
-    return event  # type: ignore[return-value]
+    return problems
 
 
 _STR_ONLY = frozenset({str})
@@ -399,11 +354,11 @@ def find_execution(arn: str, records: dict[str, OperationDict]) -> OperationDict
     raise InvalidEventError(f"the execution state of {arn} has no EXECUTION operation (it carries the input)")
 
 
-def _unset_context(scope: Scope) -> Any:  # pragma: no cover - replaced before use
+def _unset_context(scope: Scope) -> NoReturn:  # pragma: no cover - replaced before use
     raise RuntimeError("the interpreter's context factory is not set")
 
 
-def failed_output(error: BaseException) -> dict[str, Any]:
+def failed_output(error: BaseException) -> InvocationOutputDict:
     return {"Status": "FAILED", "Error": error_object(error)}
 
 

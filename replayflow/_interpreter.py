@@ -24,18 +24,16 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
-import gc
 import heapq
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator
 from hashlib import blake2b as _blake2b
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from . import _unyielded
-from ._checkpoint import TokenRevoked
-from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError
+from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError, TokenRevoked
 from ._event_check import check_claimed
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
@@ -43,17 +41,20 @@ from ._ids import operation_id, root_id
 from ._operation import Operation, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
-from ._wire import OperationDict
+from ._wire import OperationDict, OperationUpdateDict
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from ._async import EventLoopThread
     from ._checkpoint import Checkpointer
+    from ._context import DurableContext
+    from ._envelope import PayloadFormat
+    from ._gc_pause import GcPause
     from ._hooks import Hooks
     from ._logging import DurableLogger
 
-__all__ = ["BLOCKED", "TRACER", "Frame", "Interpreter", "Scope", "Throw"]
+__all__ = ["BLOCKED", "TRACER", "Frame", "Interpreter", "Park", "Scope", "SideEffectPolicy", "Throw"]
 
 #: The tracer of ``replayflow.testing``'s replay-equivalence checker for the invocations run in this context
 #: (``None``: nothing is traced). An interpreter reads it once; ``tracer.wrap(gen, scope)`` then wraps each
@@ -93,7 +94,12 @@ class Throw(Exception):
 
 
 class Park(Exception):
-    """Dry run only: the frame reached an operation that would run now; it stops there."""
+    """Raised when the :class:`SideEffectPolicy` declines new work: the frame stops at this operation.
+
+    ``action`` is ``"start"`` (an operation with no record) or ``"attempt"`` (another attempt of a step
+    body or condition check). The interpreter hands it to :meth:`SideEffectPolicy.stopped` and drives the
+    frame no further.
+    """
 
     __slots__ = ("action", "attempt", "op_id")
 
@@ -103,24 +109,20 @@ class Park(Exception):
         self.attempt = attempt
 
 
-class Planned:
-    """Dry run only: what a frame would do next (start an operation, or run another attempt of one)."""
+class SideEffectPolicy(Protocol):
+    """Whether new work runs: asked before an operation with no record starts and before a side effect runs.
 
-    __slots__ = ("action", "attempt", "cancel", "location", "op", "op_id", "parent_id", "scope_label")
+    Production interpreters have none (everything runs). ``replayflow.testing.replay`` injects one that
+    declines everything and records where each frame stopped.
+    """
 
-    def __init__(self, op: Any, park: Park, frame: Frame) -> None:
-        self.op = op
-        #: set once the frame is abandoned (an orphaned branch, or anything inside one)
-        self.cancel = frame.cancel
-        self.op_id = park.op_id
-        self.action = park.action
-        self.attempt = park.attempt
-        self.parent_id = frame.scope.parent_id
-        self.scope_label = frame.scope.label
-        self.location = frame.location()
+    def allows(self, op_id: str, action: str, attempt: int) -> bool:
+        """Whether to go on with ``action`` (``"start"`` or ``"attempt"``) of operation ``op_id``."""
+        ...
 
-    def __repr__(self) -> str:
-        return f"Planned({self.action} {self.op!r} id={self.op_id[:12]}... attempt={self.attempt})"
+    def stopped(self, op: Operation[Any], park: Park, frame: Frame) -> None:
+        """The frame stopped at ``op``, the operation the policy declined."""
+        ...
 
 
 class Scope:
@@ -190,7 +192,7 @@ class Interpreter:
     """Drives one invocation's frames; see the module docstring."""
 
     #: the handler-wide serdes (a ``replayflow.PayloadFormat``), set by the handler; None: the defaults
-    payload_format: Any = None
+    payload_format: PayloadFormat | None = None
 
     def __init__(
         self,
@@ -200,11 +202,11 @@ class Interpreter:
         checkpointer: Checkpointer,
         hooks: Hooks,
         logger: DurableLogger,
-        make_context: Callable[[Scope], Any],
+        make_context: Callable[[Scope], DurableContext],
         lambda_context: Any = None,
         max_workers: int = 32,
         log_replay: bool = False,
-        dry_run: bool = False,
+        side_effects: SideEffectPolicy | None = None,
         start_checkpoint_delay: float = 0.1,
         pipelined: bool = False,
     ) -> None:
@@ -220,12 +222,10 @@ class Interpreter:
         #: Pipelined checkpoints by default: at-least-once steps start while finished work is still being
         #: checkpointed (see :meth:`before_side_effect`).
         self.pipelined = pipelined
-        #: Dry run: run no user side effects and send nothing; frames stop at their next new work, which is
-        #: recorded in :attr:`planned` (used by ``replayflow.testing.replay``).
-        self.dry_run = dry_run
-        self.planned: list[Planned] = []
-        #: Set by the handler when it paused the garbage collector for replay: re-enable at the first new work.
-        self.resume_gc = False
+        #: Asked before new work starts and before side effects run (``None``: everything runs).
+        self.side_effects = side_effects
+        #: The handler's hold on the garbage collector's pause for replay, given back at the first new work.
+        self.gc_pause: GcPause | None = None
         self.shutdown = threading.Event()
         self._cancellations: list[threading.Event] = []
         self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
@@ -248,7 +248,7 @@ class Interpreter:
         self._error: BaseException | None = None
         self.tracer: Any = TRACER.get()
         #: the last operation ``ctx`` built that no frame has yielded yet (see ``_unyielded.py``)
-        self.unyielded: Any = None
+        self.unyielded: object = None
         #: mode "error": record where each operation is built (``built_at``), for exact reports
         self.trace_builds = _unyielded.mode() == "error"
         self.built_at: str | None = None
@@ -270,14 +270,7 @@ class Interpreter:
                     frame, value, exc = ready.popleft()
                     if not frame.closed:
                         self._drive(frame, value, exc)
-                elif self._inflight:
-                    if self.checkpointer.has_service_work:
-                        self.checkpointer.flush()  # start timers and invokes now, not when the steps finish
-                    if not self._take_completion(block=True, timeout=self._refresh_delay()):
-                        self._refresh()
-                elif self.checkpointer.pending or self.checkpointer.has_received:
-                    self.checkpointer.flush()
-                else:
+                elif not self._wait_for_work():
                     return ("PENDING", None)
         finally:
             self._stop_workers()
@@ -288,6 +281,20 @@ class Interpreter:
             return ("FAILED", self._error)
         return ("SUCCEEDED", self._result)
 
+    def _wait_for_work(self) -> bool:
+        """No frame is ready: wait for a step body, a due timer or the service; ``False``: nothing can move."""
+        checkpointer = self.checkpointer
+        if self._inflight:
+            if checkpointer.has_service_work:
+                checkpointer.flush()  # start timers and invokes now, not when the steps finish
+            if not self._take_completion(block=True, timeout=self._refresh_delay()):
+                self._refresh()
+            return True
+        if checkpointer.pending or checkpointer.has_received:
+            checkpointer.flush()
+            return True
+        return False
+
     def _root_done(self, frame: Frame, ok: bool, value: Any) -> None:
         self._done = True
         if ok:
@@ -297,14 +304,7 @@ class Interpreter:
 
     def _drive(self, frame: Frame, value: Any, exc: BaseException | None) -> None:
         if value.__class__ is _Later:
-            try:
-                value = value.fn()
-            except Throw as throw:
-                value, exc = None, throw.error
-            except _ABORTS:
-                raise
-            except Exception as failure:
-                value, exc = None, failure
+            value, exc = _go_on(value)
             if value is BLOCKED:
                 return
         gen = frame.gen
@@ -338,7 +338,8 @@ class Interpreter:
                 exc, value = throw.error, None
                 continue
             except Park as park:
-                self.planned.append(Planned(op, park, frame))
+                if self.side_effects is not None:
+                    self.side_effects.stopped(op, park, frame)
                 return
             except _ABORTS:
                 raise
@@ -441,11 +442,11 @@ class Interpreter:
         if rec is None:
             if name:
                 check_name(name)  # new work only: a recorded name was accepted by the service
-            if self.dry_run:
+            if self.side_effects is not None and not self.side_effects.allows(op_id, "start", 1):
                 raise Park(op_id, "start")
-            if self.resume_gc:  # replay is over: new work may make cyclic garbage again
-                self.resume_gc = False
-                gc.enable()
+            if self.gc_pause is not None:  # replay is over: new work may make cyclic garbage again
+                self.gc_pause.release()
+                self.gc_pause = None
             return op_id, None
         recorded_name = rec.get("Name")
         if (
@@ -479,7 +480,7 @@ class Interpreter:
 
     def enqueue(self, update: dict[str, Any]) -> None:
         """Queue a checkpoint update (sent at the next flush, in order)."""
-        self.checkpointer.add(update)
+        self.checkpointer.add(cast("OperationUpdateDict", update))  # the operations' builders: untyped dicts
 
     def flush(self) -> None:
         """Send everything queued now (and merge what the service answers)."""
@@ -563,7 +564,7 @@ class Interpreter:
         (or raises ``Throw`` / returns ``BLOCKED``). ``work`` runs inline when nothing else could move
         meanwhile, otherwise on a worker thread.
         """
-        if self.dry_run:
+        if self.side_effects is not None and not self.side_effects.allows(op_id, "attempt", attempt):
             raise Park(op_id, "attempt", attempt)
         checkpointer = self.checkpointer
         # a body still running after a moment gets its START checkpointed without waiting for its result
@@ -620,7 +621,7 @@ class Interpreter:
 
     def _refresh_delay(self) -> float | None:
         """Seconds until the earliest timer a parked frame waits for is due (``None``: no such timer)."""
-        if self.dry_run or self.shutdown.is_set() or not self._timer_waiters():
+        if self.shutdown.is_set() or not self._timer_waiters():
             return None
         due = self._timers[0][0]
         if due == _NO_DUE:
@@ -714,6 +715,18 @@ class Interpreter:
 
 #: Errors that end the invocation instead of being raised into the workflow.
 _ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)
+
+
+def _go_on(later: _Later) -> tuple[Any, BaseException | None]:
+    """Run a :class:`_Later` on its frame's turn: ``(value to send, None)`` or ``(None, error to raise)``."""
+    try:
+        return later.fn(), None
+    except Throw as throw:
+        return None, throw.error
+    except _ABORTS:
+        raise
+    except Exception as failure:
+        return None, failure
 
 
 #: The due time of a timer the service has not scheduled yet (sorts after every real one).

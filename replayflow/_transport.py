@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from ._wire import CheckpointRequest, CheckpointResponse, GetStateRequest, GetStateResponse
 
@@ -38,7 +38,8 @@ class MockTransport:
 
     ``operation`` is ``"CheckpointDurableExecution"`` or ``"GetDurableExecutionState"``. Raise
     ``replayflow.ServiceError`` from the handler to simulate a service error. Every request is also kept in
-    :attr:`requests` as ``(operation, request)`` so tests can assert on what was sent.
+    :attr:`requests` as ``(operation, request)`` so tests can assert on what was sent. The handler's answers
+    are taken as the service's response shapes, unchecked.
     """
 
     def __init__(self, handler: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
@@ -47,11 +48,11 @@ class MockTransport:
 
     def checkpoint_durable_execution(self, request: CheckpointRequest) -> CheckpointResponse:
         self.requests.append(("CheckpointDurableExecution", dict(request)))
-        return self._handler("CheckpointDurableExecution", dict(request))  # type: ignore[return-value]
+        return cast("CheckpointResponse", self._handler("CheckpointDurableExecution", dict(request)))
 
     def get_durable_execution_state(self, request: GetStateRequest) -> GetStateResponse:
         self.requests.append(("GetDurableExecutionState", dict(request)))
-        return self._handler("GetDurableExecutionState", dict(request))  # type: ignore[return-value]
+        return cast("GetStateResponse", self._handler("GetDurableExecutionState", dict(request)))
 
 
 _current: contextvars.ContextVar[Transport | None] = contextvars.ContextVar("replayflow_transport", default=None)

@@ -1,24 +1,17 @@
-"""The durable execution wire protocol: names, shapes and the cattrs converter.
+"""The durable execution wire protocol: limits, names and shapes.
 
-Two representations of the same JSON live here:
-
-* ``TypedDict`` shapes (``OperationDict``, ``OperationUpdateDict``, ...) are the raw wire dicts exactly as
-  the service sends them in the invocation event and in API responses. The interpreter works on these
-  directly, so replaying 100,000 operations never builds 100,000 objects.
-* Frozen, slotted attrs classes (``Operation``, ``OperationUpdate``, ``ErrorObject``, ...) are the typed view
-  for code that wants one (the local service, the testing toolkit). ``to_wire`` / ``from_wire`` convert with
-  cattrs: field names are the service model's PascalCase names, ``None`` fields are omitted, and timestamps
-  are epoch milliseconds on the wire (the invocation event's format) and aware UTC datetimes in Python.
+The ``TypedDict`` shapes (``OperationDict``, ``OperationUpdateDict``, ...) are the raw wire dicts exactly
+as the service sends them in the invocation event and in API responses, with the service model's
+PascalCase names and timestamps as epoch milliseconds. The interpreter works on these directly, so
+replaying 100,000 operations never builds 100,000 objects.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import enum
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
-
-if TYPE_CHECKING:
-    pass
+from collections.abc import Iterable
+from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
     "CHECKPOINT_BATCH_MAX_BYTES",
@@ -99,6 +92,34 @@ class OperationSubType(enum.StrEnum):
 
 InvocationStatus = Literal["SUCCEEDED", "FAILED", "PENDING"]
 
+#: ``GetDurableExecutionHistory`` event types are ``<Kind><Phase>`` (``StepFailed``): each kind, with the
+#: operation ``Type`` it stands for (longest first where one is a prefix of another).
+EVENT_KINDS = (
+    ("ChainedInvoke", "CHAINED_INVOKE"),
+    ("Execution", "EXECUTION"),
+    ("Callback", "CALLBACK"),
+    ("Context", "CONTEXT"),
+    ("Step", "STEP"),
+    ("Wait", "WAIT"),
+)
+#: The phases of the events that end an operation, with the status it ends in.
+EVENT_ENDINGS = {
+    "Succeeded": "SUCCEEDED",
+    "Failed": "FAILED",
+    "TimedOut": "TIMED_OUT",
+    "Stopped": "STOPPED",
+    "Cancelled": "CANCELLED",
+}
+
+
+def split_event_type(event_type: str) -> tuple[str, str, str] | None:
+    """``"StepFailed"`` -> ``("Step", "STEP", "Failed")``; ``None`` for events of no operation."""
+    for kind, op_type in EVENT_KINDS:
+        if event_type.startswith(kind):
+            return kind, op_type, event_type[len(kind) :]
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Raw wire shapes (what the interpreter reads and writes)
 # ---------------------------------------------------------------------------------------------------------
@@ -118,31 +139,58 @@ class StepDetailsDict(TypedDict, total=False):
     Error: ErrorObjectDict
 
 
-class OperationDict(TypedDict, total=False):
-    """One ``Operation`` of the service model; timestamps are epoch milliseconds."""
+class ExecutionDetailsDict(TypedDict, total=False):
+    InputPayload: str
+
+
+class ContextDetailsDict(TypedDict, total=False):
+    ReplayChildren: bool
+    Result: str
+    Error: ErrorObjectDict
+
+
+class WaitDetailsDict(TypedDict, total=False):
+    ScheduledEndTimestamp: int
+
+
+class CallbackDetailsDict(TypedDict, total=False):
+    CallbackId: str
+    Result: str
+    Error: ErrorObjectDict
+
+
+class ChainedInvokeDetailsDict(TypedDict, total=False):
+    Result: str
+    Error: ErrorObjectDict
+
+
+class _OperationIdentity(TypedDict, total=False):
+    """The fields an ``Operation`` and the ``OperationUpdate`` that writes it share: which operation."""
 
     Id: str
     ParentId: str
     Name: str
     Type: str
     SubType: str
+
+
+class OperationDict(_OperationIdentity, total=False):
+    """One ``Operation`` of the service model; timestamps are epoch milliseconds."""
+
     Status: str
     StartTimestamp: int
     EndTimestamp: int
-    ExecutionDetails: dict[str, Any]
-    ContextDetails: dict[str, Any]
+    ExecutionDetails: ExecutionDetailsDict
+    ContextDetails: dict[str, Any]  # ContextDetailsDict once the batch reads it typed
     StepDetails: StepDetailsDict
-    WaitDetails: dict[str, Any]
-    CallbackDetails: dict[str, Any]
-    ChainedInvokeDetails: dict[str, Any]
+    WaitDetails: WaitDetailsDict
+    CallbackDetails: CallbackDetailsDict
+    ChainedInvokeDetails: ChainedInvokeDetailsDict
 
 
-class OperationUpdateDict(TypedDict, total=False):
-    Id: str
-    ParentId: str
-    Name: str
-    Type: str
-    SubType: str
+class OperationUpdateDict(_OperationIdentity, total=False):
+    """One element of ``CheckpointDurableExecution.Updates``."""
+
     Action: str
     Payload: str
     Error: ErrorObjectDict
@@ -213,7 +261,7 @@ _INTERNED: dict[str, str] = {
 }
 
 
-def intern_value(operations: Any, records: dict[str, OperationDict]) -> None:
+def intern_value(operations: Iterable[OperationDict], records: dict[str, OperationDict]) -> None:
     """Index ``operations`` by Id into ``records``, sharing one string object per Type/Status/SubType value.
 
     JSON parsers make a new string for every value; sharing the few distinct ones saves about 160 bytes per
@@ -225,9 +273,9 @@ def intern_value(operations: Any, records: dict[str, OperationDict]) -> None:
         op["Type"] = interned(value, value)
         value = op["Status"]
         op["Status"] = interned(value, value)
-        value = op.get("SubType")
-        if value is not None:
-            op["SubType"] = interned(value, value)
+        sub_type = op.get("SubType")
+        if sub_type is not None:
+            op["SubType"] = interned(sub_type, sub_type)
         records[op["Id"]] = op
 
 
@@ -236,35 +284,3 @@ def epoch_ms(value: _dt.datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.UTC)
     return round(value.timestamp() * 1000)
-
-
-_TYPED = frozenset(
-    {
-        "CallbackDetails",
-        "CallbackOptions",
-        "ChainedInvokeDetails",
-        "ChainedInvokeOptions",
-        "ContextDetails",
-        "ContextOptions",
-        "ErrorObject",
-        "ExecutionDetails",
-        "InvocationOutput",
-        "Operation",
-        "OperationUpdate",
-        "StepDetails",
-        "StepOptions",
-        "WaitDetails",
-        "WaitOptions",
-        "from_wire",
-        "to_wire",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The typed view's names (:mod:`replayflow._wire_typed`), imported on first use."""
-    if name in _TYPED:
-        from . import _wire_typed
-
-        return getattr(_wire_typed, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -38,17 +38,7 @@ def run(args: argparse.Namespace) -> int:
         except (ImportError, AttributeError, ValueError, TypeError) as exc:
             print(f"replayflow lambda: cannot load {spec}: {exc}", file=sys.stderr)
             return 2
-        handlers[function_name(spec)] = DurableHandler(
-            handler.workflow,
-            transport=transport,
-            plugins=handler.plugins,
-            logger=handler.logger,
-            log_replay=handler.log_replay,
-            max_workers=handler.max_workers,
-            shutdown_margin=handler.shutdown_margin,
-            result_serdes=handler.result_serdes,
-            start_checkpoint_delay=handler.start_checkpoint_delay,
-        )
+        handlers[function_name(spec)] = DurableHandler(handler.workflow, handler.options, transport=transport)
     with LambdaInvokeServer(handlers, port=args.port) as server:
         print(f"replayflow: Lambda Invoke endpoint on {server.url}, checkpointing to {args.service}", flush=True)
         for name in handlers:

@@ -64,14 +64,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the execution; print progress and the result; return the exit status."""
     try:
-        handler = load_handler(args.workflow)
-        payload = read_json_argument(args.input)
-        answers = _callback_answers(args.callback, args.callback_error)
-        if answers and args.real_time:
-            raise ValueError(
-                "--callback needs virtual time; with --real-time, serve the workflow (replayflow serve) "
-                "and answer with replayflow callback"
-            )
+        handler, payload, answers = _inputs(args)
     except (ImportError, AttributeError, ValueError, TypeError, OSError) as exc:
         print(f"replayflow run: {exc}", file=sys.stderr)
         return 2
@@ -107,6 +100,24 @@ def run(args: argparse.Namespace) -> int:
         service.close()
     if not args.quiet:
         _print_usage(usage, arn, args.store)
+    return _report(args, service, arn, outcome)
+
+
+def _inputs(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """The handler, the input and the callback answers the arguments name (``ValueError`` & co. if they cannot)."""
+    handler = load_handler(args.workflow)
+    payload = read_json_argument(args.input)
+    answers = _callback_answers(args.callback, args.callback_error)
+    if answers and args.real_time:
+        raise ValueError(
+            "--callback needs virtual time; with --real-time, serve the workflow (replayflow serve) "
+            "and answer with replayflow callback"
+        )
+    return handler, payload, answers
+
+
+def _report(args: argparse.Namespace, service: Any, arn: str, outcome: Any) -> int:
+    """Print how the execution ended (its result, or its error and hints); the exit status."""
     if isinstance(outcome, BaseException):
         print(f"replayflow run: {outcome}", file=sys.stderr)
         return 1

@@ -11,28 +11,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from replayflow._wire import EVENT_ENDINGS, split_event_type
+
 __all__ = ["MAX_BYTES", "MAX_OPERATIONS", "execution_view", "usage"]
 
 #: AWS's per-execution quotas (hard): durable operations, and bytes of data written.
 MAX_OPERATIONS = 3_000
 MAX_BYTES = 100_000_000  # "100 MB", as replayflow.local.Limits reads it
-
-_ENDINGS = {
-    "Succeeded": "SUCCEEDED",
-    "Failed": "FAILED",
-    "TimedOut": "TIMED_OUT",
-    "Stopped": "STOPPED",
-    "Cancelled": "CANCELLED",
-}
-_KINDS = ("ChainedInvoke", "Callback", "Context", "Step", "Wait")
-
-
-def _split(event_type: str) -> tuple[str, str]:
-    """``"StepFailed"`` -> ``("Step", "Failed")``."""
-    for kind in _KINDS:
-        if event_type.startswith(kind):
-            return kind, event_type[len(kind) :]
-    return "", event_type
 
 
 def _payload(container: Any) -> Any:
@@ -122,7 +107,7 @@ def _apply(op: dict[str, Any], kind: str, phase: str, event: Mapping[str, Any]) 
             attempt["retryAt"] = at + int(retry["NextAttemptDelaySeconds"] * 1000)
             op["status"] = "PENDING"
             return
-    op["status"] = _ENDINGS.get(phase, phase.upper())
+    op["status"] = EVENT_ENDINGS.get(phase, phase.upper())
     op["end"] = at
     if error is not None:
         op["error"] = error
@@ -153,9 +138,10 @@ def execution_view(execution: Mapping[str, Any], events: Iterable[Mapping[str, A
                 invocation["error"] = _payload(details["Error"])
             invocations.append(invocation)
             continue
-        kind, phase = _split(event_type)
-        if not kind:
+        split = split_event_type(event_type)
+        if split is None or split[1] == "EXECUTION":
             continue
+        kind, _, phase = split
         op = operations.get(event["Id"])
         if op is None:
             op = operations[event["Id"]] = _new_operation(event, kind)

@@ -19,7 +19,7 @@ import copy
 import datetime as _dt
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack, cast
 
 import orjson
 
@@ -33,7 +33,13 @@ from replayflow._errors import (
 from replayflow._ids import operation_id
 from replayflow._serdes import PassThroughSerDes, dumps
 from replayflow._step import error_object
-from replayflow._wire import ErrorObjectDict, OperationDict
+from replayflow._wire import (
+    CallbackDetailsDict,
+    ErrorObjectDict,
+    ExecutionDetailsDict,
+    OperationDict,
+    StepDetailsDict,
+)
 
 __all__ = ["DEFAULT_ARN", "EPOCH", "UNSET", "BatchBlock", "ContextBlock", "ErrorLike", "History"]
 
@@ -72,11 +78,11 @@ def error_dict(error: ErrorLike) -> ErrorObjectDict:
     if isinstance(error, str):
         return {"ErrorType": "Exception", "ErrorMessage": error}
     if isinstance(error, Mapping):
-        return dict(error)  # type: ignore[return-value]
+        return cast("ErrorObjectDict", dict(error))  # given as the wire's ErrorObject
     raise ValidationError(f"an error must be an exception, a message or an ErrorObject dict, got {error!r}")
 
 
-def _payload(result: Any, payload: str | None, what: str) -> str | None:
+def _payload(result: Any, payload: str | None, what: str) -> str:
     if payload is not None:
         if result is not UNSET:
             raise ValidationError(f"{what}: give result= or payload=, not both")
@@ -136,12 +142,12 @@ class History:
         self.arn = arn
         self.execution_id = arn.rsplit("/", 1)[-1]
         self._now = _ms(start)
-        self._ops: list[dict[str, Any]] = []
-        self._by_id: dict[str, dict[str, Any]] = {}
+        self._ops: list[OperationDict] = []
+        self._by_id: dict[str, OperationDict] = {}
         self._scopes: list[_Scope] = [_Scope(None, None)]
         if payload is None and input is not None:
             payload = dumps(input)
-        details: dict[str, Any] = {} if payload is None else {"InputPayload": payload}
+        details: ExecutionDetailsDict = {} if payload is None else {"InputPayload": payload}
         self._append(
             {
                 "Id": self.execution_id,
@@ -195,43 +201,54 @@ class History:
         attempts took (retry delays included): the clock moves on by that much.
         """
         what = f"step {name!r}"
+        has_result = result is not UNSET or payload is not None
         if retrying is not None and ready is not None:
             raise ValidationError(f"{what}: give retrying= or ready=, not both")
         if started and (retrying is not None or ready is not None or error is not None):
             raise ValidationError(f"{what}: a started step has no error and no pending retry")
-        details: dict[str, Any] = {}
         op = self._new("STEP", sub_type, name)
         self.advance(duration)
+        details: StepDetailsDict
         if retrying is not None or ready is not None:
-            count = retrying if retrying is not None else ready
-            assert count is not None
-            if count < 1:
-                raise ValidationError(f"{what}: retrying=/ready= count failed attempts, at least 1; got {count}")
-            if result is not UNSET or payload is not None:
-                raise ValidationError(f"{what}: a step waiting for a retry has no result")
-            details["Attempt"] = count
-            details["Error"] = error_dict(error if error is not None else f"attempt {count} failed")
-            if retrying is not None:
-                op["Status"] = "PENDING"
-                details["NextAttemptTimestamp"] = self._now + retry_delay * 1000
-            else:
-                op["Status"] = "READY"
+            op["Status"], details = self._retry(what, retrying, ready, error, has_result, retry_delay)
         elif started:
-            op["Status"] = "STARTED"
-            details["Attempt"] = attempts if attempts is not None else 0
+            op["Status"], details = "STARTED", {"Attempt": attempts if attempts is not None else 0}
         elif error is not None:
-            if result is not UNSET or payload is not None:
+            if has_result:
                 raise ValidationError(f"{what}: give result= or error=, not both")
+            details = {"Attempt": attempts if attempts is not None else 1, "Error": error_dict(error)}
             op["Status"] = "FAILED"
-            details["Attempt"] = attempts if attempts is not None else 1
-            details["Error"] = error_dict(error)
         else:
+            details = {"Attempt": attempts if attempts is not None else 1, "Result": _payload(result, payload, what)}
             op["Status"] = "SUCCEEDED"
-            details["Attempt"] = attempts if attempts is not None else 1
-            details["Result"] = _payload(result, payload, what)
         op["StepDetails"] = details
         self._end(op)
         return self._append(op)
+
+    def _retry(
+        self,
+        what: str,
+        retrying: int | None,
+        ready: int | None,
+        error: ErrorLike | None,
+        has_result: bool,
+        retry_delay: int,
+    ) -> tuple[str, StepDetailsDict]:
+        """The status and details of a step waiting for its next attempt (``retrying``) or due for it (``ready``)."""
+        count = retrying if retrying is not None else ready
+        assert count is not None
+        if count < 1:
+            raise ValidationError(f"{what}: retrying=/ready= count failed attempts, at least 1; got {count}")
+        if has_result:
+            raise ValidationError(f"{what}: a step waiting for a retry has no result")
+        details: StepDetailsDict = {
+            "Attempt": count,
+            "Error": error_dict(error if error is not None else f"attempt {count} failed"),
+        }
+        if ready is not None:
+            return "READY", details
+        details["NextAttemptTimestamp"] = self._now + retry_delay * 1000
+        return "PENDING", details
 
     def wait_for_condition(
         self,
@@ -255,7 +272,7 @@ class History:
         what = f"wait_for_condition {name!r}"
         op = self._new("STEP", "WaitForCondition", name)
         self.advance(duration)
-        details: dict[str, Any] = {"Attempt": attempts if attempts is not None else (retrying or 1)}
+        details: StepDetailsDict = {"Attempt": attempts if attempts is not None else (retrying or 1)}
         encoded = None if state is UNSET and payload is None else _payload(state, payload, what)
         if retrying is not None:
             op["Status"] = "PENDING"
@@ -264,7 +281,7 @@ class History:
                 details["Result"] = encoded
         elif gave_up:
             op["Status"] = "FAILED"
-            err: dict[str, Any] = {
+            err: ErrorObjectDict = {
                 "ErrorType": "replayflow.WaitForConditionError",
                 "ErrorMessage": f"the condition was still not met after {details['Attempt']} attempts",
             }
@@ -449,41 +466,39 @@ class History:
 
     def add(self, operation: Mapping[str, Any]) -> str:
         """Append a raw ``Operation`` dict as it is (an escape hatch for shapes the builder does not make)."""
-        op = dict(operation)
         for key in ("Id", "Type", "Status"):
-            if key not in op:
+            if key not in operation:
                 raise ValidationError(f"an operation needs {key}: {operation!r}")
-        return self._append(op)
+        return self._append(cast("OperationDict", dict(operation)))  # taken as the wire's Operation, unchecked
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     @property
     def operations(self) -> list[OperationDict]:
         """The history: a copy of every ``Operation`` dict, the EXECUTION operation first."""
-        return copy.deepcopy(self._ops)  # type: ignore[arg-type]
+        return copy.deepcopy(self._ops)
 
     def _records(self) -> list[OperationDict]:
         """The operations themselves, not copies (for replay, which only reads them)."""
-        return list(self._ops)  # type: ignore[arg-type]
+        return list(self._ops)
 
     def operation(self, name: str) -> OperationDict:
         """The (first) operation named ``name``."""
         for op in self._ops:
             if op.get("Name") == name:
-                return copy.deepcopy(op)  # type: ignore[return-value]
+                return copy.deepcopy(op)
         raise KeyError(f"no operation named {name!r}; names: {[o.get('Name') for o in self._ops]}")
 
     def callback_id(self, name: str) -> str:
         """The callback id of the callback named ``name`` (for ``wait_for_callback``, the operation's name)."""
         for op in self._ops:
             if op["Type"] == "CALLBACK" and op.get("Name") in (name, f"{name} create callback id"):
-                callback_id: str = op["CallbackDetails"]["CallbackId"]
-                return callback_id
+                return op["CallbackDetails"]["CallbackId"]
         raise KeyError(f"no callback named {name!r}")
 
     @property
     def input_payload(self) -> str | None:
-        return self._ops[0]["ExecutionDetails"].get("InputPayload")  # type: ignore[no-any-return]
+        return self._ops[0]["ExecutionDetails"].get("InputPayload")
 
     def event(self, token: str = "token-0") -> dict[str, Any]:
         """The invocation event a durable handler would get over this history."""
@@ -513,11 +528,11 @@ class History:
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    def _new(self, op_type: str, sub_type: str, name: str | None) -> dict[str, Any]:
+    def _new(self, op_type: str, sub_type: str, name: str | None) -> OperationDict:
         if name is not None and not isinstance(name, str):
             raise ValidationError(f"an operation name must be a str, got {name!r}")
         scope = self._scopes[-1]
-        op: dict[str, Any] = {
+        op: OperationDict = {
             "Id": scope.take(),
             "Type": op_type,
             "SubType": sub_type,
@@ -529,7 +544,7 @@ class History:
             op["ParentId"] = scope.parent_id
         return op
 
-    def _append(self, op: dict[str, Any]) -> str:
+    def _append(self, op: OperationDict) -> str:
         op_id: str = op["Id"]
         if op_id in self._by_id:
             raise ValidationError(f"operation {op_id} is already in the history")
@@ -537,18 +552,18 @@ class History:
         self._by_id[op_id] = op
         return op_id
 
-    def _end(self, op: dict[str, Any]) -> None:
+    def _end(self, op: OperationDict) -> None:
         if op["Status"] in ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"):
             op["EndTimestamp"] = self._now
 
-    def _finish(self, op: dict[str, Any], status: str, **details: Any) -> None:
+    def _finish(self, op: OperationDict, status: str, **details: Unpack[OperationDict]) -> None:
         op["Status"] = status
         op.update(details)
         self._end(op)
 
     def _callback_details(
         self,
-        op: dict[str, Any],
+        op: OperationDict,
         name: str | None,
         result: Any,
         payload: str | None,
@@ -563,7 +578,7 @@ class History:
         if callback_id is None:
             count = sum(1 for o in self._ops if o["Type"] == "CALLBACK") + 1
             callback_id = base64.b64encode(f"callback-{count}".encode()).decode()
-        details: dict[str, Any] = {"CallbackId": callback_id}
+        details: CallbackDetailsDict = {"CallbackId": callback_id}
         op["CallbackDetails"] = details
         if error is not None:
             details["Error"] = error_dict(error)
@@ -585,7 +600,7 @@ class History:
 
     def _context_outcome(
         self,
-        op: dict[str, Any],
+        op: OperationDict,
         what: str,
         result: Any,
         payload: str | None,
@@ -663,7 +678,7 @@ class BatchBlock:
 
     __slots__ = ("_branches", "_default_prefix", "_history", "_op", "_sub_type", "branch_count", "nested", "reason")
 
-    def __init__(self, history: History, op: dict[str, Any], sub_type: str, default_prefix: str, nested: bool) -> None:
+    def __init__(self, history: History, op: OperationDict, sub_type: str, default_prefix: str, nested: bool) -> None:
         self._history = history
         self._op = op
         self._sub_type = sub_type
@@ -676,7 +691,7 @@ class BatchBlock:
     @property
     def id(self) -> str:
         """The batch operation's id."""
-        return self._op["Id"]  # type: ignore[no-any-return]
+        return self._op["Id"]
 
     def branch_id(self, index: int) -> str:
         """The id of branch ``index`` (counting from 0), as the SDK derives it."""
@@ -710,7 +725,7 @@ class BatchBlock:
         else:
             status, encoded = "STARTED", None
         if self.nested:
-            op: dict[str, Any] = {
+            op: OperationDict = {
                 "Id": branch_id,
                 "Type": "CONTEXT",
                 "SubType": self._sub_type,

@@ -19,6 +19,8 @@ from replayflow._step import Step, StepSemantics, default_name
 from replayflow._wait import Wait
 from replayflow._wire import OperationDict
 
+from ._dry_run import Planned
+
 __all__ = ["NextOperation", "describe_planned"]
 
 _KINDS: dict[str, str] = {
@@ -141,8 +143,8 @@ def _short(location: str) -> str:
     return f"{'/'.join(parts[-2:])}:{line}"
 
 
-def describe_planned(planned: Any, records: Mapping[str, OperationDict]) -> NextOperation:
-    """Turn an interpreter ``Planned`` entry into a :class:`NextOperation`."""
+def describe_planned(planned: Planned, records: Mapping[str, OperationDict]) -> NextOperation:
+    """Turn the dry run's ``Planned`` entry into a :class:`NextOperation`."""
     op = planned.op
     common: dict[str, Any] = {
         "action": planned.action,
@@ -153,106 +155,149 @@ def describe_planned(planned: Any, records: Mapping[str, OperationDict]) -> Next
         "location": planned.location,
         "descriptor": op,
     }
-    if isinstance(op, Step):
-        return NextOperation(
-            kind="step",
-            type="STEP",
-            sub_type="Step",
-            name=op.name,
-            function=op.fn,
-            args=tuple(op.args),
-            kwargs=dict(op.kwargs),
-            retry=op.options.retry,
-            semantics=op.options.semantics,
-            **common,
-        )
-    if isinstance(op, Wait):
-        return NextOperation(kind="wait", type="WAIT", sub_type="Wait", name=op.name, seconds=op.seconds, **common)
-    if isinstance(op, CreateCallback):
-        return NextOperation(
-            kind="callback",
-            type="CALLBACK",
-            sub_type="Callback",
-            name=op.name,
-            timeout=op.timeout or None,
-            heartbeat_timeout=op.heartbeat_timeout or None,
-            **common,
-        )
-    if isinstance(op, Invoke):
-        return NextOperation(
-            kind="invoke",
-            type="CHAINED_INVOKE",
-            sub_type="ChainedInvoke",
-            name=op.name,
-            function_name=op.function_name,
-            payload=op.payload,
-            tenant_id=op.tenant_id,
-            **common,
-        )
-    if isinstance(op, WaitForCondition):
-        state = op.initial_state
-        rec = records.get(planned.op_id)
-        encoded = ((rec or {}).get("StepDetails") or {}).get("Result")
-        if encoded is not None:
-            try:
-                state = op.serdes.deserialize(encoded, SerDesContext(planned.op_id, ""))
-            except (SerDesError, ValueError):
-                state = encoded
-        return NextOperation(
-            kind="wait_for_condition",
-            type="STEP",
-            sub_type="WaitForCondition",
-            name=op.name,
-            function=op.check,
-            state=state,
-            retry=op.strategy,
-            **common,
-        )
-    if isinstance(op, ParallelOp | MapOp):
-        branches = tuple(branch[2] for branch in op.branches())
-        config = op.config
-        return NextOperation(
-            kind="map" if isinstance(op, MapOp) else "parallel",
-            type="CONTEXT",
-            sub_type=op.sub_type,
-            name=op.name,
-            function=op.fn if isinstance(op, MapOp) else None,
-            items=tuple(op.items) if isinstance(op, MapOp) else (),
-            branches=branches,
-            max_concurrency=config.max_concurrency,
-            completion=config.completion,
-            nesting=config.nesting,
-            **common,
-        )
-    if isinstance(op, ChildContext):
-        name = planned_name(op, records, planned)
-        if op.sub_type == "WaitForCallback":
-            submitter, _, timeout, heartbeat, retry, _ = op.args
-            return NextOperation(
-                kind="wait_for_callback",
-                type="CONTEXT",
-                sub_type=op.sub_type,
-                name=name,
-                function=submitter,
-                timeout=timeout or None,
-                heartbeat_timeout=heartbeat or None,
-                retry=retry,
-                **common,
-            )
-        return NextOperation(
-            kind=_KINDS.get(op.sub_type, "child_context"),
-            type="CONTEXT",
-            sub_type=op.sub_type,
-            name=name,
-            function=op.fn,
-            args=tuple(op.args),
-            kwargs=dict(op.kwargs),
-            **common,
-        )
+    for kinds, describe in _DESCRIBERS:
+        if isinstance(op, kinds):
+            return describe(op, planned, records, common)
     return NextOperation(kind=type(op).__name__, type="?", sub_type="?", name=getattr(op, "name", None), **common)
 
 
-def planned_name(op: ChildContext[Any], records: Mapping[str, OperationDict], planned: Any) -> str | None:
+_Common = dict[str, Any]
+
+
+def _step(op: Step[Any], planned: Planned, records: Mapping[str, OperationDict], common: _Common) -> NextOperation:
+    return NextOperation(
+        kind="step",
+        type="STEP",
+        sub_type="Step",
+        name=op.name,
+        function=op.fn,
+        args=tuple(op.args),
+        kwargs=dict(op.kwargs),
+        retry=op.options.retry,
+        semantics=op.options.semantics,
+        **common,
+    )
+
+
+def _wait(op: Wait, planned: Planned, records: Mapping[str, OperationDict], common: _Common) -> NextOperation:
+    return NextOperation(kind="wait", type="WAIT", sub_type="Wait", name=op.name, seconds=op.seconds, **common)
+
+
+def _callback(
+    op: CreateCallback[Any], planned: Planned, records: Mapping[str, OperationDict], common: _Common
+) -> NextOperation:
+    return NextOperation(
+        kind="callback",
+        type="CALLBACK",
+        sub_type="Callback",
+        name=op.name,
+        timeout=op.timeout or None,
+        heartbeat_timeout=op.heartbeat_timeout or None,
+        **common,
+    )
+
+
+def _invoke(op: Invoke[Any], planned: Planned, records: Mapping[str, OperationDict], common: _Common) -> NextOperation:
+    return NextOperation(
+        kind="invoke",
+        type="CHAINED_INVOKE",
+        sub_type="ChainedInvoke",
+        name=op.name,
+        function_name=op.function_name,
+        payload=op.payload,
+        tenant_id=op.tenant_id,
+        **common,
+    )
+
+
+def _condition(
+    op: WaitForCondition[Any], planned: Planned, records: Mapping[str, OperationDict], common: _Common
+) -> NextOperation:
+    state = op.initial_state
+    rec = records.get(planned.op_id)
+    encoded = ((rec or {}).get("StepDetails") or {}).get("Result")
+    if encoded is not None:
+        try:
+            state = op.serdes.deserialize(encoded, SerDesContext(planned.op_id, ""))
+        except (SerDesError, ValueError):
+            state = encoded
+    return NextOperation(
+        kind="wait_for_condition",
+        type="STEP",
+        sub_type="WaitForCondition",
+        name=op.name,
+        function=op.check,
+        state=state,
+        retry=op.strategy,
+        **common,
+    )
+
+
+def _batch(
+    op: ParallelOp[Any] | MapOp[Any],
+    planned: Planned,
+    records: Mapping[str, OperationDict],
+    common: _Common,
+) -> NextOperation:
+    branches = tuple(branch[2] for branch in op.branches())
+    config = op.config
+    return NextOperation(
+        kind="map" if isinstance(op, MapOp) else "parallel",
+        type="CONTEXT",
+        sub_type=op.sub_type,
+        name=op.name,
+        function=op.fn if isinstance(op, MapOp) else None,
+        items=tuple(op.items) if isinstance(op, MapOp) else (),
+        branches=branches,
+        max_concurrency=config.max_concurrency,
+        completion=config.completion,
+        nesting=config.nesting,
+        **common,
+    )
+
+
+def _child(
+    op: ChildContext[Any], planned: Planned, records: Mapping[str, OperationDict], common: _Common
+) -> NextOperation:
+    name = planned_name(op, records, planned)
+    if op.sub_type == "WaitForCallback":
+        submitter, _, timeout, heartbeat, retry, _ = op.args
+        return NextOperation(
+            kind="wait_for_callback",
+            type="CONTEXT",
+            sub_type=op.sub_type,
+            name=name,
+            function=submitter,
+            timeout=timeout or None,
+            heartbeat_timeout=heartbeat or None,
+            retry=retry,
+            **common,
+        )
+    return NextOperation(
+        kind=_KINDS.get(op.sub_type, "child_context"),
+        type="CONTEXT",
+        sub_type=op.sub_type,
+        name=name,
+        function=op.fn,
+        args=tuple(op.args),
+        kwargs=dict(op.kwargs),
+        **common,
+    )
+
+
+#: How each kind of descriptor is described, tried in order (the first class that matches).
+_DESCRIBERS: tuple[tuple[type[Any] | tuple[type[Any], ...], Callable[..., NextOperation]], ...] = (
+    (Step, _step),
+    (Wait, _wait),
+    (CreateCallback, _callback),
+    (Invoke, _invoke),
+    (WaitForCondition, _condition),
+    ((ParallelOp, MapOp), _batch),
+    (ChildContext, _child),
+)
+
+
+def planned_name(op: ChildContext[Any], records: Mapping[str, OperationDict], planned: Planned) -> str | None:
     """The name a child context is recorded under: given, else the function's name, else its position."""
     if op.name is not None or not op.auto_name:
         return op.name

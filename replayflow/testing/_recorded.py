@@ -20,12 +20,13 @@ import datetime as _dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import orjson
 
-from replayflow._wire import TERMINAL_STATUSES, OperationDict
+from replayflow._errors import HistoryFormatError
+from replayflow._wire import EVENT_ENDINGS, TERMINAL_STATUSES, OperationDict, split_event_type
 
 __all__ = ["HistoryFormatError", "HistorySource", "RecordedHistory", "load_history", "operations_from_events"]
 
@@ -33,10 +34,6 @@ __all__ = ["HistoryFormatError", "HistorySource", "RecordedHistory", "load_histo
 HistorySource = str | os.PathLike[str] | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 _REPLAY_ARN = "arn:aws:lambda:us-east-1:123456789012:function:recorded:$LATEST/durable-execution/recorded/{}"
-
-
-class HistoryFormatError(ValueError):
-    """The input is not a history in a format :func:`load_history` knows."""
 
 
 @attrs.frozen
@@ -82,46 +79,69 @@ def load_history(source: HistorySource, *, arn: str | None = None) -> RecordedHi
 
 def _parse(data: Any, arn: str | None, path: str | None) -> RecordedHistory:
     where = path or "the history"
-    execution: Mapping[str, Any] = {}
+    execution = _execution_of(data)
     if isinstance(data, Mapping):
-        nested = data.get("Execution") or data.get("execution")
-        if isinstance(nested, Mapping):
-            execution = nested
-        elif "Status" in data or "DurableExecutionArn" in data:
-            execution = data
         arn = arn or _str(data.get("DurableExecutionArn")) or _str(execution.get("DurableExecutionArn"))
-    warnings: list[str] = []
     events, operations, fmt = _find(data)
     if operations is None and events is None:
         raise HistoryFormatError(
             f"{where} is not a recorded history: expected GetDurableExecutionState output ({{'Operations': [...]}}), "
             f"GetDurableExecutionHistory output ({{'Events': [...]}}), an invocation event, or a list of either"
         )
-    status = _str(execution.get("Status"))
-    result = _str(execution.get("Result"))
-    error = execution.get("Error") if isinstance(execution.get("Error"), Mapping) else None
+    warnings: list[str] = []
+    outcome: dict[str, Any] | None = None
     if operations is not None:
         ops = [_operation(op, i, where) for i, op in enumerate(operations)]
     else:
         assert events is not None
         ops, outcome, warnings = operations_from_events(events)
-        status = status or outcome.get("status")
-        result = result if result is not None else outcome.get("result")
-        error = error or outcome.get("error")
+    status, result, error = _outcome(execution, outcome)
     if not any(op["Type"] == "EXECUTION" for op in ops):
-        input_payload = _str(execution.get("InputPayload"))
-        exec_id = (arn or "").rsplit("/", 1)[-1] or "recorded-execution"
-        record: dict[str, Any] = {"Id": exec_id, "Type": "EXECUTION", "Status": "STARTED"}
-        record["ExecutionDetails"] = {"InputPayload": input_payload} if input_payload is not None else {}
-        ops.insert(0, record)  # type: ignore[arg-type]
-        if input_payload is None:
-            warnings.append(
-                "the history has no EXECUTION operation and no input: the workflow is replayed with input None"
-            )
+        ops.insert(0, _made_up_execution(execution, arn, warnings))
     if arn is None:
         execution_op = next(op for op in ops if op["Type"] == "EXECUTION")
         arn = _REPLAY_ARN.format(execution_op["Id"])
     return RecordedHistory(tuple(ops), arn, fmt, path, status, result, error, tuple(warnings))
+
+
+def _execution_of(data: Any) -> Mapping[str, Any]:
+    """What a dump says about the execution (GetDurableExecution output, nested or at the top), else ``{}``."""
+    if not isinstance(data, Mapping):
+        return {}
+    nested = data.get("Execution") or data.get("execution")
+    if isinstance(nested, Mapping):
+        return nested
+    if "Status" in data or "DurableExecutionArn" in data:
+        return data
+    return {}
+
+
+def _outcome(
+    execution: Mapping[str, Any], from_events: Mapping[str, Any] | None
+) -> tuple[str | None, str | None, Mapping[str, Any] | None]:
+    """``(status, result, error)`` as the dump says, else as its events (when it has events) say."""
+    status = _str(execution.get("Status"))
+    result = _str(execution.get("Result"))
+    error = execution.get("Error") if isinstance(execution.get("Error"), Mapping) else None
+    if from_events is not None:
+        status = status or from_events.get("status")
+        result = result if result is not None else from_events.get("result")
+        error = error or from_events.get("error")
+    return status, result, error
+
+
+def _made_up_execution(execution: Mapping[str, Any], arn: str | None, warnings: list[str]) -> OperationDict:
+    """The EXECUTION operation of a history that has none (it carries the input, when the dump has it)."""
+    input_payload = _str(execution.get("InputPayload"))
+    exec_id = (arn or "").rsplit("/", 1)[-1] or "recorded-execution"
+    if input_payload is None:
+        warnings.append("the history has no EXECUTION operation and no input: the workflow is replayed with input None")
+    return {
+        "Id": exec_id,
+        "Type": "EXECUTION",
+        "Status": "STARTED",
+        "ExecutionDetails": {"InputPayload": input_payload} if input_payload is not None else {},
+    }
 
 
 def _find(data: Any) -> tuple[Sequence[Any] | None, Sequence[Any] | None, str]:
@@ -164,7 +184,7 @@ def _operation(op: Any, index: int, where: str) -> OperationDict:
         else:
             record[key] = value
     record.setdefault("Status", "STARTED")
-    return record  # type: ignore[return-value]
+    return cast("OperationDict", record)  # a dump's Operation, timestamps normalized
 
 
 def _timestamp(value: Any) -> Any:
@@ -189,15 +209,6 @@ def _timestamp(value: Any) -> Any:
 
 # -- GetDurableExecutionHistory events -> operations ----------------------------------------------------------
 
-_TYPES = (
-    ("ChainedInvoke", "CHAINED_INVOKE"),
-    ("Execution", "EXECUTION"),
-    ("Callback", "CALLBACK"),
-    ("Context", "CONTEXT"),
-    ("Step", "STEP"),
-    ("Wait", "WAIT"),
-)
-
 _DETAILS = {
     "STEP": "StepDetails",
     "WAIT": "WaitDetails",
@@ -205,14 +216,6 @@ _DETAILS = {
     "CONTEXT": "ContextDetails",
     "CHAINED_INVOKE": "ChainedInvokeDetails",
     "EXECUTION": "ExecutionDetails",
-}
-
-_ENDINGS = {
-    "Succeeded": "SUCCEEDED",
-    "Failed": "FAILED",
-    "TimedOut": "TIMED_OUT",
-    "Stopped": "STOPPED",
-    "Cancelled": "CANCELLED",
 }
 
 
@@ -233,7 +236,8 @@ def operations_from_events(
             "the events carry no payloads (call GetDurableExecutionHistory with IncludeExecutionData=True): "
             "replay cannot read the recorded results"
         )
-    return list(folder.ops.values()), folder.outcome, warnings  # type: ignore[arg-type]
+    operations = cast("list[OperationDict]", list(folder.ops.values()))  # records the folder built from events
+    return operations, folder.outcome, warnings
 
 
 class _Folder:
@@ -284,7 +288,7 @@ class _Folder:
             if payload is not None:
                 info["InputPayload"] = payload
             return
-        self.outcome["status"] = _ENDINGS[phase]
+        self.outcome["status"] = EVENT_ENDINGS[phase]
         if payload is not None:
             self.outcome["result"] = payload
         if error is not None:
@@ -317,7 +321,7 @@ class _Folder:
         error: Any,
     ) -> None:
         op_id = rec["Id"]
-        status = _ENDINGS[phase]
+        status = EVENT_ENDINGS[phase]
         if op_type == "STEP":
             retry = details.get("RetryDetails") or {}
             self.attempts[op_id] = self.attempts.get(op_id, 0) + 1
@@ -343,12 +347,11 @@ class _Folder:
 
 
 def _split(event_type: str) -> tuple[str, str] | None:
-    for prefix, op_type in _TYPES:
-        if event_type.startswith(prefix):
-            phase = event_type[len(prefix) :]
-            if phase in ("Started", *_ENDINGS):
-                return op_type, phase
-    return None
+    """``(operation Type, phase)`` of an event that starts or ends an operation, else ``None``."""
+    split = split_event_type(event_type)
+    if split is None or (split[2] != "Started" and split[2] not in EVENT_ENDINGS):
+        return None
+    return split[1], split[2]
 
 
 def _payload(wrapper: Any) -> tuple[Any, bool, bool]:

@@ -1,6 +1,8 @@
 """``replay(workflow, history)``: run the real interpreter over a history, with no service at all.
 
-Nothing the workflow does reaches the outside world: step bodies do not run, checkpoints are not sent.
+Nothing the workflow does reaches the outside world: the interpreter runs with a side-effect policy that
+declines all new work (step bodies do not run) and a transport that records the checkpoints instead of
+sending them (``_dry_run.py``).
 Frames stop at their next new work; the report says what that work is, or how the workflow ended, or
 where the code departed from the history. Microseconds for small histories: no threads, no I/O.
 """
@@ -19,11 +21,13 @@ import attrs
 from replayflow._checkpoint import Checkpointer
 from replayflow._errors import InvalidEventError, NonDeterminismError, SerDesError
 from replayflow._handler import DurableHandler, find_execution
-from replayflow._interpreter import Interpreter, Planned
+from replayflow._hooks import Hooks
+from replayflow._interpreter import Interpreter
 from replayflow._serdes import JsonSerDes
 from replayflow._wire import OperationDict
 
 from ._diff import diff
+from ._dry_run import DryRun, RecordingTransport
 from ._history import UNSET, History
 from ._next import NextOperation, describe_planned
 from ._recorded import HistorySource, RecordedHistory, load_history
@@ -272,8 +276,12 @@ def replay(
     records: dict[str, OperationDict] = {op["Id"]: op for op in operations}
     if input is not UNSET:
         _set_input(arn, records, operations, input)
-    checkpointer = Checkpointer(None, arn, "dry-run", records)
-    it = handler.interpreter(records, arn, checkpointer, dry_run=True, log_replay=log_replay or None)
+    sent = RecordingTransport()
+    dry_run = DryRun()
+    checkpointer = Checkpointer(sent, arn, "dry-run", records)
+    it = handler.interpreter(
+        records, arn, checkpointer, side_effects=dry_run, hooks=Hooks(), log_replay=log_replay or None
+    )
     name = _workflow_name(fn)
     result: Any = None
     error: BaseException | None = None
@@ -295,22 +303,22 @@ def replay(
     except (SerDesError, InvalidEventError) as exc:
         outcome, error = "failed", exc
     checkpointer.flush()
-    return _report(it, name, outcome, result, error, operations, records)
+    checkpointer.stop()
+    return _report(it, dry_run, sent, name, outcome, result, error, operations)
 
 
 def _report(
     it: Interpreter,
+    dry_run: DryRun,
+    sent: RecordingTransport,
     name: str,
     outcome: str,
     result: Any,
     error: BaseException | None,
     operations: Sequence[OperationDict],
-    records: Mapping[str, OperationDict],
 ) -> ReplayReport:
-    def abandoned(planned: Planned) -> bool:  # work of orphaned branches (and of anything inside them)
-        return planned.cancel.is_set()
-
-    next_ops = tuple(describe_planned(p, records) for p in it.planned if not abandoned(p))
+    records = it.records
+    next_ops = tuple(describe_planned(p, records) for p in dry_run.planned if not p.abandoned)
     waiting = []
     for op_id in it.waiting_on():
         rec = records.get(op_id) or {}
@@ -325,7 +333,7 @@ def _report(
         error=error,
         next_operations=next_ops,
         waiting_on=tuple(waiting),
-        updates=tuple(it.checkpointer.unsent),
+        updates=tuple(sent.updates),
         operations=tuple(operations),
     )
     marker.report = report

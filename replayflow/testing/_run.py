@@ -347,29 +347,11 @@ def snapshot(service: LocalDurableService, arn: str) -> RunResult:
 
 
 def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequence[CallbackAction]]) -> None:
-    actions = {key: (plan,) if isinstance(plan, CallbackAction) else tuple(plan) for key, plan in plans.items()}
-    handled: set[str] = set()
-    used: set[str] = set()  # the names in ``plans`` that answered a callback
-    unplanned: set[str] = set()  # names of callbacks created with no plan
-    scheduled: list[tuple[int, int, str, CallbackAction]] = []  # (due ms, order, callback id, action)
+    answers = _Answers(plans)
+    scheduled = answers.scheduled
     while execution.status == "RUNNING":
         current = execution.snapshot()
-        for op in _callbacks(execution.service, current):
-            if op["Id"] in handled or op["Status"] != "STARTED":
-                continue
-            handled.add(op["Id"])
-            created = int(op.get("StartTimestamp") or 0)
-            callback_id = (op.get("CallbackDetails") or {}).get("CallbackId", "")
-            key = _plan_key(op.get("Name"), actions)
-            if key is None:
-                unplanned.add(_callback_name(op.get("Name")))
-                continue
-            used.add(key)
-            for action in actions[key]:
-                if action.kind != "time_out":
-                    due = created + round(action.after * 1000)
-                    scheduled.append((due, len(scheduled), callback_id, action))
-        scheduled.sort(key=lambda item: item[:2])
+        answers.schedule(_callbacks(execution.service, current))
         now = round(execution.clock.now() * 1000)
         if scheduled and scheduled[0][0] <= now:
             _, _, callback_id, action = scheduled.pop(0)
@@ -380,7 +362,39 @@ def _answer(execution: LocalExecution, plans: Mapping[str, CallbackAction | Sequ
         if not candidates:
             break  # nothing will happen but the execution timeout: finish() reports how it ends
         execution.advance(max(min(candidates) - now, 0) / 1000)
-    _check_names(set(actions) - used, unplanned)
+    _check_names(set(answers.actions) - answers.used, answers.unplanned)
+
+
+class _Answers:
+    """The planned answers of a run's callbacks, and those scheduled once their callback was created."""
+
+    def __init__(self, plans: Mapping[str, CallbackAction | Sequence[CallbackAction]]) -> None:
+        self.actions = {
+            key: (plan,) if isinstance(plan, CallbackAction) else tuple(plan) for key, plan in plans.items()
+        }
+        self.handled: set[str] = set()
+        self.used: set[str] = set()  # the names in ``plans`` that answered a callback
+        self.unplanned: set[str] = set()  # names of callbacks created with no plan
+        self.scheduled: list[tuple[int, int, str, CallbackAction]] = []  # (due ms, order, callback id, action)
+
+    def schedule(self, callbacks: Iterable[OperationDict]) -> None:
+        """Schedule the answers of the callbacks created since the last call, in due order."""
+        scheduled = self.scheduled
+        for op in callbacks:
+            if op["Id"] in self.handled or op["Status"] != "STARTED":
+                continue
+            self.handled.add(op["Id"])
+            key = _plan_key(op.get("Name"), self.actions)
+            if key is None:
+                self.unplanned.add(_callback_name(op.get("Name")))
+                continue
+            self.used.add(key)
+            created = int(op.get("StartTimestamp") or 0)
+            callback_id = (op.get("CallbackDetails") or {}).get("CallbackId", "")
+            for action in self.actions[key]:
+                if action.kind != "time_out":
+                    scheduled.append((created + round(action.after * 1000), len(scheduled), callback_id, action))
+        scheduled.sort(key=lambda item: item[:2])
 
 
 def _check_names(unused: set[str], unplanned: set[str]) -> None:
@@ -469,13 +483,7 @@ def _next_timer(service: LocalDurableService, result: RunResult, heartbeats: Map
             if nested is not None:
                 due.append(nested)
     for op in result.operations:
-        status, details = op["Status"], _details(op)
-        if op["Type"] == "WAIT" and status == "STARTED" and details.get("ScheduledEndTimestamp"):
-            due.append(int(details["ScheduledEndTimestamp"]))
-        elif op["Type"] == "STEP" and status == "PENDING" and details.get("NextAttemptTimestamp"):
-            due.append(int(details["NextAttemptTimestamp"]))
-        elif op["Type"] == "CALLBACK" and status == "STARTED":
-            due.extend(_callback_deadlines(op, result, heartbeats))
+        due.extend(_timers_of(op, result, heartbeats))
     if result.status != "RUNNING":
         return None
     retry = _reinvocation_due(service, result)
@@ -483,6 +491,18 @@ def _next_timer(service: LocalDurableService, result: RunResult, heartbeats: Map
         due.append(retry)
     later = [t for t in due if t > now]
     return min(later) if later else None
+
+
+def _timers_of(op: OperationDict, result: RunResult, heartbeats: Mapping[str, int]) -> Iterable[int]:
+    """When the timers of one operation fire: a wait's end, a step's next attempt, a callback's deadlines."""
+    status, details = op["Status"], _details(op)
+    if op["Type"] == "WAIT" and status == "STARTED" and details.get("ScheduledEndTimestamp"):
+        return (int(details["ScheduledEndTimestamp"]),)
+    if op["Type"] == "STEP" and status == "PENDING" and details.get("NextAttemptTimestamp"):
+        return (int(details["NextAttemptTimestamp"]),)
+    if op["Type"] == "CALLBACK" and status == "STARTED":
+        return _callback_deadlines(op, result, heartbeats)
+    return ()
 
 
 def _reinvocation_due(service: LocalDurableService, result: RunResult) -> int | None:

@@ -1,12 +1,12 @@
 """replayflow and the official AWS Python SDK derive the same operation ids for the same workflow shape.
 
 Both SDKs run the same workflow against the same wire-level responder (the official SDK through its
-documented test-injection path); the operations each one checkpoints are compared.
+documented test-injection path, with the library's ``TransportServiceClient``); the operations each one
+checkpoints are compared.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import orjson
@@ -14,43 +14,14 @@ import pytest
 
 import replayflow
 from replayflow import CompletionConfig
+from replayflow.local.official_sdk import TransportServiceClient
 
 from .wire import ARN, Recorder, event
 
 official = pytest.importorskip("aws_durable_execution_sdk_python")
 from aws_durable_execution_sdk_python import config as oconfig  # noqa: E402
 from aws_durable_execution_sdk_python import execution as oexec  # noqa: E402
-from aws_durable_execution_sdk_python import lambda_service as osvc  # noqa: E402
 from aws_durable_execution_sdk_python import waits as owaits  # noqa: E402
-
-
-def _with_datetimes(op: dict[str, Any]) -> dict[str, Any]:
-    out = dict(op)
-    for key in ("StartTimestamp", "EndTimestamp"):
-        if isinstance(out.get(key), int):
-            out[key] = dt.datetime.fromtimestamp(out[key] / 1000, tz=dt.UTC)
-    return out
-
-
-class OfficialClient:
-    """The official SDK's service-client interface, answering through the same wire responder."""
-
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-
-    def checkpoint(self, durable_execution_arn, checkpoint_token, updates, client_token):
-        request = {
-            "DurableExecutionArn": durable_execution_arn,
-            "CheckpointToken": checkpoint_token,
-            "Updates": [dict(u.to_dict()) for u in updates],
-        }
-        response = self.recorder.handle("CheckpointDurableExecution", request)
-        state = response["NewExecutionState"]
-        state["Operations"] = [_with_datetimes(o) for o in state["Operations"]]
-        return osvc.CheckpointOutput.from_dict(response)
-
-    def get_execution_state(self, durable_execution_arn, checkpoint_token, next_marker, max_items=1000):
-        return osvc.StateOutput.from_dict({"Operations": []})
 
 
 class LambdaContext:
@@ -67,7 +38,7 @@ def run_official(workflow) -> list[dict[str, Any]]:
     handler = official.durable_execution(workflow)
     invocation = oexec.DurableExecutionInvocationInput.from_json_dict(orjson.loads(orjson.dumps(event())))
     injected = oexec.DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
-        invocation, OfficialClient(recorder)
+        invocation, TransportServiceClient(recorder.transport)
     )
     handler(injected, LambdaContext())
     return recorder.updates

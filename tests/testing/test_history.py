@@ -13,9 +13,9 @@ from replayflow._batch import BatchSerDes
 from replayflow._ids import operation_id
 from replayflow._serdes import DEFAULT_SERDES
 from replayflow._step import error_object
-from replayflow._wire_typed import Operation, from_wire, to_wire
 from replayflow.testing import EPOCH, History
 
+from .wire_model import Operation, from_wire, to_wire
 from .workflows import order_workflow
 
 

@@ -1,9 +1,8 @@
-"""The typed view of the wire protocol: frozen attrs classes and the cattrs converter.
+"""A typed model of the wire's ``Operation`` (frozen attrs classes and a cattrs converter), for tests.
 
-Kept apart from :mod:`replayflow._wire` so that a handler's import and replay never load attrs classes
-they do not use: the local service and the testing toolkit import this module; ``replayflow._wire``
-re-exports its names lazily. See :mod:`replayflow._wire` for the conventions (PascalCase wire names,
-``None`` omitted, epoch-ms timestamps).
+It checks that what the testing toolkit builds is a service ``Operation`` and nothing else: a dict that
+round-trips through :class:`Operation` unchanged holds only the service model's PascalCase names, with
+the model's types (timestamps as epoch milliseconds on the wire, aware UTC datetimes here).
 """
 
 from __future__ import annotations
@@ -15,35 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ._wire import epoch_ms
+from replayflow._wire import epoch_ms
 
 if TYPE_CHECKING:
     import cattrs
-
-__all__ = [
-    "CallbackDetails",
-    "CallbackOptions",
-    "ChainedInvokeDetails",
-    "ChainedInvokeOptions",
-    "ContextDetails",
-    "ContextOptions",
-    "ErrorObject",
-    "ExecutionDetails",
-    "InvocationOutput",
-    "Operation",
-    "OperationUpdate",
-    "StepDetails",
-    "StepOptions",
-    "WaitDetails",
-    "WaitOptions",
-    "from_wire",
-    "to_wire",
-]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Typed view (attrs + cattrs)
-# ---------------------------------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -114,62 +88,6 @@ class Operation:
     chained_invoke_details: ChainedInvokeDetails | None = None
 
 
-@attrs.frozen
-class StepOptions:
-    next_attempt_delay_seconds: int | None = None
-
-
-@attrs.frozen
-class WaitOptions:
-    wait_seconds: int | None = None
-
-
-@attrs.frozen
-class CallbackOptions:
-    timeout_seconds: int | None = None
-    heartbeat_timeout_seconds: int | None = None
-
-
-@attrs.frozen
-class ChainedInvokeOptions:
-    function_name: str
-    tenant_id: str | None = None
-    x_amzn_trace_id: str | None = None
-
-
-@attrs.frozen
-class ContextOptions:
-    replay_children: bool | None = None
-
-
-@attrs.frozen
-class OperationUpdate:
-    """One element of ``CheckpointDurableExecution.Updates``."""
-
-    id: str
-    type: str
-    action: str
-    parent_id: str | None = None
-    name: str | None = None
-    sub_type: str | None = None
-    payload: str | None = None
-    error: ErrorObject | None = None
-    context_options: ContextOptions | None = None
-    step_options: StepOptions | None = None
-    wait_options: WaitOptions | None = None
-    callback_options: CallbackOptions | None = None
-    chained_invoke_options: ChainedInvokeOptions | None = None
-
-
-@attrs.frozen
-class InvocationOutput:
-    """What a durable handler returns to Lambda."""
-
-    status: str
-    result: str | None = None
-    error: ErrorObject | None = None
-
-
 _WIRE_CLASSES: tuple[type[Any], ...] = (
     ErrorObject,
     ExecutionDetails,
@@ -179,13 +97,6 @@ _WIRE_CLASSES: tuple[type[Any], ...] = (
     ChainedInvokeDetails,
     ContextDetails,
     Operation,
-    StepOptions,
-    WaitOptions,
-    CallbackOptions,
-    ChainedInvokeOptions,
-    ContextOptions,
-    OperationUpdate,
-    InvocationOutput,
 )
 
 _SNAKE = re.compile(r"_([a-z])")

@@ -1,9 +1,11 @@
-"""Replay: recorded results come back without running user code; mismatches fail loudly."""
+"""``replayflow._interpreter``: replayed results, non-determinism, what a workflow may yield, injected policies."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
+import threading
 from typing import Any
 
 import orjson
@@ -11,8 +13,15 @@ import pytest
 
 import replayflow
 from replayflow import NonDeterminismError, StepError
+from replayflow._checkpoint import Checkpointer
+from replayflow._errors import TokenRevoked
+from replayflow._gc_pause import GcPause, holders
+from replayflow._handler import find_execution, index_operations
+from replayflow._interpreter import Frame, Park
+from replayflow._wire import OperationUpdateDict
+from replayflow.testing._dry_run import RecordingTransport
 
-from .wire import Recorder, event, invoke, op, op_id, step
+from .wire import ARN, Recorder, event, invoke, op, op_id, step
 
 
 def body_must_not_run(*args: Any) -> Any:
@@ -135,7 +144,7 @@ def test_a_changed_operation_fails_with_non_determinism_naming_both_sides(record
     assert op_id(1) in message
     assert expected in message
     assert "STEP/Step named 'reserve'" in message  # what the code does now
-    assert "test_replay.py" in message  # where the code yielded it
+    assert "test_interpreter.py" in message  # where the code yielded it
 
 
 def test_non_determinism_cannot_be_caught_by_the_workflow():
@@ -238,3 +247,155 @@ def test_is_replaying_flips_when_the_code_passes_the_last_recorded_operation():
 
     invoke(wf, event(step(1, name="a"), op(2, "WAIT", "SUCCEEDED", name="w")))
     assert seen == [("start", True), ("after a", True), ("after w", False)]
+
+
+# -- the side-effect policy (what the testing toolkit's dry runs inject) ------------------------------------
+
+
+class _Policy:
+    """A side-effect policy that allows the actions in ``allowed`` and records what it is asked."""
+
+    def __init__(self, *allowed: str) -> None:
+        self.allowed = set(allowed)
+        self.asked: list[tuple[str, int]] = []
+        self.stopped_at: list[tuple[str, str, int, str | None]] = []
+
+    def allows(self, op_id: str, action: str, attempt: int) -> bool:
+        self.asked.append((action, attempt))
+        return action in self.allowed
+
+    def stopped(self, op: Any, park: Park, frame: Frame) -> None:
+        self.stopped_at.append((park.op_id, park.action, park.attempt, op.name))
+
+
+def _drive_with(policy: Any, wf: Any, *ops: dict[str, Any]) -> tuple[tuple[str, Any], RecordingTransport]:
+    evt = event(*ops)
+    records = index_operations(evt["InitialExecutionState"]["Operations"])
+    sent = RecordingTransport()
+    it = wf.interpreter(records, ARN, Checkpointer(sent, ARN, "t", records), side_effects=policy)
+    outcome = wf.run_workflow(it, find_execution(ARN, records))
+    it.checkpointer.flush()  # as the handler does before it returns
+    return outcome, sent
+
+
+def test_a_policy_that_declines_new_work_stops_the_frame_there_and_no_body_runs():
+    @replayflow.durable
+    def wf(_, ctx):
+        first = yield ctx.step(body_must_not_run, name="one")
+        yield ctx.step(body_must_not_run, first, name="two")
+        raise AssertionError("the frame went on past declined work")
+
+    policy = _Policy()
+    (status, _), sent = _drive_with(policy, wf, step(1, name="one", result=1))
+    assert status == "PENDING"
+    assert policy.asked == [("start", 1)]
+    assert policy.stopped_at == [(op_id(2), "start", 1, "two")]
+    assert sent.updates == []
+
+
+def test_a_policy_can_let_operations_start_but_decline_their_side_effects():
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(body_must_not_run, name="one")
+        raise AssertionError("the frame went on past a declined attempt")
+
+    policy = _Policy("start")
+    (status, _), _ = _drive_with(policy, wf)
+    assert status == "PENDING"
+    assert policy.asked == [("start", 1), ("attempt", 1)]
+    assert policy.stopped_at == [(op_id(1), "attempt", 1, "one")]
+
+
+def test_a_policy_that_allows_everything_runs_the_workflow_and_checkpoints_through_the_transport():
+    @replayflow.durable
+    def wf(_, ctx):
+        a = yield ctx.step(lambda: 1, name="one")
+        b = yield ctx.step(lambda: a + 1, name="two")
+        return a + b
+
+    policy = _Policy("start", "attempt")
+    (status, value), sent = _drive_with(policy, wf)
+    assert (status, value) == ("SUCCEEDED", 3)
+    assert policy.asked == [("start", 1), ("attempt", 1)] * 2
+    assert policy.stopped_at == []
+    actions = [(u["Action"], u.get("Name")) for u in sent.updates]
+    assert actions == [("START", "one"), ("SUCCEED", "one"), ("START", "two"), ("SUCCEED", "two")]
+
+
+# -- the recording transport ------------------------------------------------------------------------------
+
+
+def test_the_recording_transport_keeps_every_update_in_order_and_the_token_stays_valid():
+    sent = RecordingTransport()
+    records: dict[str, Any] = {}
+    checkpointer = Checkpointer(sent, ARN, "t", records)
+    updates: list[OperationUpdateDict] = [
+        {"Id": f"op-{i}", "Type": "STEP", "Action": "START", "Payload": "x" * 1000} for i in range(600)
+    ]
+    for update in updates:
+        checkpointer.add(update)
+    checkpointer.flush()
+    assert sent.updates == updates  # in several batches (the service's limit is 250 updates), in order
+    assert checkpointer.token == "t" and checkpointer.calls >= 3 and records == {}
+    with pytest.raises(TokenRevoked, match="cannot read more state pages"):
+        checkpointer.load_pages("marker")
+
+
+# -- the garbage collector's pause ------------------------------------------------------------------------
+
+
+def test_the_collector_is_back_on_when_the_last_of_several_pauses_is_released():
+    assert gc.isenabled()
+    first, second = GcPause(), GcPause()
+    assert not gc.isenabled() and holders() == 2
+    first.release()
+    first.release()  # a second release gives nothing back twice
+    assert not gc.isenabled() and holders() == 1
+    second.release()
+    assert gc.isenabled() and holders() == 0
+
+
+def test_a_pause_leaves_a_collector_the_application_turned_off_alone():
+    gc.disable()
+    try:
+        pause = GcPause()
+        pause.release()
+        assert not gc.isenabled() and holders() == 0
+    finally:
+        gc.enable()
+
+
+def test_an_invocation_reaching_new_work_does_not_turn_the_collector_on_under_one_still_replaying():
+    a_replaying, b_replaying, a_new_work = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    @replayflow.durable
+    def first(_, ctx):
+        yield ctx.step(body_must_not_run, name="one")
+        a_replaying.set()
+        assert b_replaying.wait(30)
+        yield ctx.step(lambda: 2, name="two")  # new work: this invocation gives its pause back
+        seen["first at new work"] = gc.isenabled()
+        a_new_work.set()
+
+    @replayflow.durable
+    def second(_, ctx):
+        yield ctx.step(body_must_not_run, name="one")
+        b_replaying.set()
+        assert a_new_work.wait(30)
+        seen["second still replaying"] = gc.isenabled()
+        yield ctx.step(lambda: 2, name="two")
+        seen["second at new work"] = gc.isenabled()
+
+    outputs: list[dict[str, Any]] = []
+    history = event(step(1, name="one", result=1))
+    thread_a = threading.Thread(target=lambda: outputs.append(invoke(first, history)))
+    thread_b = threading.Thread(target=lambda: outputs.append(invoke(second, history)))
+    thread_a.start()
+    assert a_replaying.wait(30)
+    thread_b.start()
+    thread_a.join(30)
+    thread_b.join(30)
+    assert [o["Status"] for o in outputs] == ["SUCCEEDED", "SUCCEEDED"]
+    assert seen == {"first at new work": False, "second still replaying": False, "second at new work": True}
+    assert gc.isenabled() and holders() == 0
