@@ -13,7 +13,7 @@ A workflow is a generator that yields operations built by ``ctx``; ``@durable`` 
 from __future__ import annotations
 
 from ._aws import AwsTransport
-from ._batch import (
+from ._ops.batch import (
     BatchItem,
     BatchItemStatus,
     BatchResult,
@@ -22,8 +22,8 @@ from ._batch import (
     NestingType,
     ParallelBranch,
 )
-from ._callback import Callback
-from ._condition import WaitStrategy
+from ._ops.callback import Callback
+from ._ops.condition import WaitStrategy
 from ._context import DurableContext
 from ._duration import Duration
 from ._envelope import OFFICIAL_FORMAT, EnvelopeSerDes, PayloadFormat
@@ -56,10 +56,10 @@ from ._errors import (
 from ._handler import DurableHandler, durable
 from ._hooks import InvocationInfo, OperationInfo, Plugin
 from ._logging import DurableLogger, JsonFormatter
-from ._operation import Operation, Workflow
+from ._ops.base import Operation, Workflow
 from ._retry import Jitter, RetryPolicy, RetryPresets, RetryStrategy
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext
-from ._step import StepCancelledError, StepContext, StepSemantics, step_context
+from ._ops.step import StepCancelledError, StepContext, StepSemantics, step_context
 from ._transport import MockTransport, Transport, use_transport
 from ._unyielded import UnyieldedOperationError
 

@@ -85,7 +85,7 @@ class EventLoopThread:
                 break
         task = box[0]
         if task.cancelled():
-            from ._step import StepCancelledError
+            from ._ops.step import StepCancelledError
 
             raise StepCancelledError(f"{what} was cancelled at an await: the invocation is ending")
         error = task.exception()
@@ -126,7 +126,7 @@ def settle(it: Interpreter, value: Any, cancel: threading.Event, what: Callable[
     if cancel.is_set():
         if inspect.iscoroutine(value):
             value.close()  # never started: no "was never awaited" warning
-        from ._step import StepCancelledError
+        from ._ops.step import StepCancelledError
 
         raise StepCancelledError(f"{what()} was not started: the invocation is ending")
     return loop_for(it).run(value, cancel, what())

@@ -9,22 +9,22 @@ from collections.abc import Callable, Coroutine, Generator, Sequence
 from sys import _getframe
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
-from ._callback import CreateCallback, wait_for_callback_op
-from ._child import ChildContext
-from ._condition import WaitForCondition
+from ._ops.batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
+from ._ops.callback import CreateCallback, wait_for_callback_op
+from ._ops.child import ChildContext
+from ._ops.condition import WaitForCondition
 from ._duration import Duration, to_seconds
 from ._envelope import PayloadFormat
 from ._errors import ValidationError
-from ._invoke import Invoke
+from ._ops.invoke import Invoke
 from ._logging import DurableLogger
-from ._operation import check_name
+from ._ops.base import check_name
 from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
 from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
-from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
+from ._ops.step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
 from ._unyielded import on_build
-from ._wait import Wait
+from ._ops.wait import Wait
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter, Scope

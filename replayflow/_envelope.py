@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-from ._batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
+from ._ops.batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from ._errors import (
     BatchError,
     CallbackError,
@@ -237,7 +237,7 @@ def read_payload(data: str) -> Any:
 
 def batch_to_dict(result: BatchResult[Any]) -> dict[str, Any]:
     """The official ``BatchResult.to_dict()`` form of a replayflow batch result."""
-    from ._step import error_object
+    from ._ops.step import error_object
 
     return {
         "all": [

@@ -40,7 +40,7 @@ from ._event_check import check_claimed
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import operation_id, root_id
-from ._operation import Operation, check_name
+from ._ops.base import Operation, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
 from ._wire import OperationDict

@@ -32,7 +32,7 @@ import weakref
 from hashlib import blake2b
 from typing import TYPE_CHECKING
 
-from ._step import DEFAULT_OPTIONS, Step
+from ._ops.step import DEFAULT_OPTIONS, Step
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter, Scope

@@ -23,8 +23,8 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from replayflow._batch import BatchItem, BatchItemStatus, BatchResult, BatchSerDes, CompletionReason
-from replayflow._callback import Callback, callback_error
+from replayflow._ops.batch import BatchItem, BatchItemStatus, BatchResult, BatchSerDes, CompletionReason
+from replayflow._ops.callback import Callback, callback_error
 from replayflow._errors import (
     ChildContextError,
     DurableOperationError,
@@ -32,7 +32,7 @@ from replayflow._errors import (
 )
 from replayflow._ids import operation_id
 from replayflow._serdes import PassThroughSerDes, dumps
-from replayflow._step import error_object
+from replayflow._ops.step import error_object
 from replayflow._wire import ErrorObjectDict, OperationDict
 
 __all__ = ["DEFAULT_ARN", "EPOCH", "UNSET", "BatchBlock", "ContextBlock", "ErrorLike", "History"]

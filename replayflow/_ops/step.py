@@ -26,8 +26,8 @@ import attrs
 import orjson
 from orjson import loads as _orjson_loads
 
-from ._async import settle
-from ._errors import (
+from .._async import settle
+from .._errors import (
     DurableExecutionError,
     DurableOperationError,
     PayloadTooLargeError,
@@ -38,12 +38,12 @@ from ._errors import (
     ValidationError,
     error_type_name,
 )
-from ._hooks import OperationInfo
-from ._interpreter import BLOCKED, Throw
-from ._logging import DurableLogger
-from ._operation import Operation, check_name, field, update
-from ._retry import RetryPresets, RetryStrategy, delay_seconds
-from ._serdes import (
+from .._hooks import OperationInfo
+from .._interpreter import BLOCKED, Throw
+from .._logging import DurableLogger
+from .base import Operation, check_name, field, update
+from .._retry import RetryPresets, RetryStrategy, delay_seconds
+from .._serdes import (
     DEFAULT_SERDES,
     SHORT_PAYLOAD,
     SerDes,
@@ -52,10 +52,10 @@ from ._serdes import (
     serdes_for,
     typed_serdes,
 )
-from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ERROR_OBJECT_LIMIT_BYTES, MAX_WAIT_SECONDS, ErrorObjectDict
+from .._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ERROR_OBJECT_LIMIT_BYTES, MAX_WAIT_SECONDS, ErrorObjectDict
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from .._interpreter import Frame, Interpreter
 
 __all__ = ["Step", "StepCancelledError", "StepContext", "StepSemantics", "error_object", "step_context"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._interpreter import BLOCKED
-from ._operation import Operation, field, update
+from .._interpreter import BLOCKED
+from .base import Operation, field, update
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from .._interpreter import Frame, Interpreter
 
 __all__ = ["Wait"]
 

@@ -7,7 +7,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from .._interpreter import Frame, Interpreter
 
 __all__ = ["MAX_NAME_LENGTH", "Operation", "Workflow", "check_name", "field", "update"]
 
@@ -71,7 +71,7 @@ def check_name(name: str) -> str:
     """``name`` if the service accepts it as an operation name, else a :class:`ValidationError` saying why."""
     if (name.isascii() and name.isprintable() and len(name) <= MAX_NAME_LENGTH) or not name:
         return name
-    from ._errors import ValidationError
+    from .._errors import ValidationError
 
     if len(name) > MAX_NAME_LENGTH:
         problem = f"is {len(name)} characters long (at most {MAX_NAME_LENGTH})"

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._child import ChildContext, recorded_error_class
-from ._errors import (
+from .child import ChildContext, recorded_error_class
+from .._errors import (
     CallbackError,
     CallbackFailedError,
     CallbackHeartbeatTimeoutError,
@@ -27,16 +27,16 @@ from ._errors import (
     ServiceError,
     StepError,
 )
-from ._ids import operation_id
-from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field, update
-from ._retry import RetryStrategy
-from ._serdes import PassThroughSerDes
-from ._step import Step, StepOptions, StepSemantics
+from .._ids import operation_id
+from .._interpreter import BLOCKED, Throw
+from .base import Operation, field, update
+from .._retry import RetryStrategy
+from .._serdes import PassThroughSerDes
+from .step import Step, StepOptions, StepSemantics
 
 if TYPE_CHECKING:
-    from ._context import DurableContext
-    from ._interpreter import Frame, Interpreter
+    from .._context import DurableContext
+    from .._interpreter import Frame, Interpreter
 
 __all__ = ["Callback", "CallbackResult", "CreateCallback", "wait_for_callback_op"]
 

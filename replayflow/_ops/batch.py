@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from ._child import complete_context, context_update, start_body
-from ._errors import (
+from .child import complete_context, context_update, start_body
+from .._errors import (
     BatchError,
     ChildContextError,
     DurableOperationError,
@@ -33,15 +33,15 @@ from ._errors import (
     SerDesError,
     ValidationError,
 )
-from ._ids import operation_id
-from ._interpreter import BLOCKED, Scope, Throw
-from ._operation import Operation, check_name, field
-from ._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, dumps, loads, serdes_for
-from ._step import error_object
-from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES
+from .._ids import operation_id
+from .._interpreter import BLOCKED, Scope, Throw
+from .base import Operation, check_name, field
+from .._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, dumps, loads, serdes_for
+from .step import error_object
+from .._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from .._interpreter import Frame, Interpreter
 
 __all__ = [
     "BatchItem",
@@ -267,7 +267,7 @@ class BatchSerDes:
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
         if data.startswith(ENVELOPE_HEAD):  # written by the official SDK (or in its format): see _envelope
-            from ._envelope import read_batch
+            from .._envelope import read_batch
 
             return read_batch(data)
         raw = loads(data)
@@ -569,7 +569,7 @@ class _BatchRun:
             or (rec.get("Name") or None) != name
             or rec.get("ParentId") != self.op_id
         ):
-            from ._interpreter import describe, describe_record
+            from .._interpreter import describe, describe_record
 
             raise NonDeterminismError(
                 f"Non-deterministic execution: branch of {op.sub_type.lower()} {op.name!r} (id {branch_id}) was "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._errors import (
+from .._errors import (
     InvokeError,
     InvokeFailedError,
     InvokeStoppedError,
@@ -16,12 +16,12 @@ from ._errors import (
     PayloadTooLargeError,
     SerDesError,
 )
-from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field, update
-from ._serdes import JsonSerDes
+from .._interpreter import BLOCKED, Throw
+from .base import Operation, field, update
+from .._serdes import JsonSerDes
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from .._interpreter import Frame, Interpreter
 
 __all__ = ["Invoke"]
 

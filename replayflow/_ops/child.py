@@ -13,7 +13,7 @@ import types
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._errors import (
+from .._errors import (
     ChildContextError,
     DurableOperationError,
     NonDeterminismError,
@@ -21,14 +21,14 @@ from ._errors import (
     SerDesError,
     ValidationError,
 )
-from ._interpreter import BLOCKED, Scope, Throw
-from ._operation import Operation, field, update
-from ._serdes import serdes_for
-from ._step import default_name, error_object
-from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
+from .._interpreter import BLOCKED, Scope, Throw
+from .base import Operation, field, update
+from .._serdes import serdes_for
+from .step import default_name, error_object
+from .._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from .._interpreter import Frame, Interpreter
 
 __all__ = [
     "ChildContext",

@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ._async import settle
-from ._errors import (
+from .._async import settle
+from .._errors import (
     RetryableSerDesError,
     StepError,
     ValidationError,
     WaitForConditionError,
 )
-from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field, update
-from ._retry import Jitter, RetryPolicy, delay_seconds
-from ._serdes import DEFAULT_SERDES
-from ._step import StepContext, _current_step, _serialize, error_object
-from ._wire import MAX_WAIT_SECONDS
+from .._interpreter import BLOCKED, Throw
+from .base import Operation, field, update
+from .._retry import Jitter, RetryPolicy, delay_seconds
+from .._serdes import DEFAULT_SERDES
+from .step import StepContext, _current_step, _serialize, error_object
+from .._wire import MAX_WAIT_SECONDS
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from .._interpreter import Frame, Interpreter
 
 __all__ = ["WaitForCondition", "WaitStrategy"]
 
