@@ -9,22 +9,22 @@ from collections.abc import Callable, Coroutine, Generator, Sequence
 from sys import _getframe
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ._duration import Duration, to_seconds
+from ._envelope import PayloadFormat
+from ._errors import ValidationError
+from ._logging import DurableLogger
+from ._ops.base import check_name
 from ._ops.batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
 from ._ops.callback import CreateCallback, wait_for_callback_op
 from ._ops.child import ChildContext
 from ._ops.condition import WaitForCondition
-from ._duration import Duration, to_seconds
-from ._envelope import PayloadFormat
-from ._errors import ValidationError
 from ._ops.invoke import Invoke
-from ._logging import DurableLogger
-from ._ops.base import check_name
+from ._ops.step import Step, StepSemantics
+from ._ops.wait import Wait
 from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
-from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
-from ._ops.step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
+from ._serdes import SerDes
 from ._unyielded import on_build
-from ._ops.wait import Wait
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter, Scope
@@ -144,45 +144,15 @@ class DurableContext:
         ``fn`` may be an ``async def`` function: it is awaited on the invocation's event loop (see
         ``replayflow/_async.py``).
         """
-        if (
-            retry is None
-            and pipelined is None
-            and serdes is None
-            and result_type is None
-            and semantics is _AT_LEAST_ONCE
-            and (name is None or name.__class__ is str)
-            and callable(fn)
-            and self._format is None
-        ):
-            # the common case, kept cheap: it runs once per operation on every replay
-            if name is None:
-                name = default_name(fn)
-            try:
-                serdes = SERDES_BY_CODE[fn.__code__]
-            except (AttributeError, KeyError):
-                serdes = serdes_for(fn)
-            op = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
-            it = self._it
-            if it.unyielded is None and not it.trace_builds:
-                it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)
-            else:
-                on_build(it, op, _getframe(1))
-            return op
         if serdes is None and self._format is not None and callable(fn):
             serdes = self._format.for_function(fn, result_type)
-        return self._built(
-            Step.make(
-                fn,
-                args,
-                kwargs,
-                name=name,
-                retry=retry,
-                semantics=semantics,
-                serdes=serdes,
-                result_type=result_type,
-                pipelined=pipelined,
-            )
-        )
+        op = Step.make(fn, args, kwargs, name, retry, semantics, serdes, result_type, pipelined)
+        it = self._it
+        if it.unyielded is None and not it.trace_builds:
+            it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)
+        else:
+            on_build(it, op, _getframe(1))
+        return op
 
     def wait(
         self,

@@ -19,7 +19,6 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._alarms import ALARMS
 from ._checkpoint import Checkpointer, TokenRevoked
-from ._ops.child import async_message, start_body
 from ._context import DurableContext
 from ._envelope import PayloadFormat, payload_format
 from ._errors import (
@@ -35,8 +34,9 @@ from ._event_check import check_execution, check_operations
 from ._hooks import Hooks, InvocationInfo, Plugin
 from ._interpreter import Interpreter, Scope
 from ._logging import DEFAULT_LOGGER, DurableLogger
+from ._ops.child import async_message, start_body
+from ._ops.outcome import error_object
 from ._serdes import JsonSerDes, SerDes
-from ._ops.step import error_object
 from ._transport import Transport, current_transport
 from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, OperationDict
 

@@ -24,7 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import DurableExecutionError
-from ._ops.base import Operation
+from ._ops.base import DurableOperation
 
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
@@ -211,7 +211,7 @@ def at_end(it: Interpreter, frame: Frame, ok: bool, value: Any) -> tuple[bool, A
 
     op = it.unyielded
     it.unyielded = None
-    if ok and isinstance(value, Operation):
+    if ok and isinstance(value, DurableOperation):
         op = value  # ``return ctx.step(f)``: the descriptor would become the result
     elif op is None or (ok and not dropped(op)) or isinstance(value, UnyieldedOperationError):
         return ok, value

@@ -1,21 +1,28 @@
-"""``ctx.wait``: a durable timer. The service keeps the time; the invocation suspends meanwhile."""
+"""``ctx.wait``: a durable timer. The service keeps the time; the invocation suspends meanwhile.
+
+=========== =====================================================================================
+no record   START with the wait's seconds, then park on the timer
+terminal    the wait is over: return ``None``
+otherwise   park on the timer until the service ends the wait
+=========== =====================================================================================
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._interpreter import BLOCKED
-from .base import Operation, field, update
+from replayflow._wire import TERMINAL_STATUSES, OperationDict
+
+from .base import BLOCKED, DurableOperation, Host, field
+from .outcome import start, update
 
 if TYPE_CHECKING:
-    from .._interpreter import Frame, Interpreter
+    from replayflow._interpreter import Frame
 
 __all__ = ["Wait"]
 
-_DONE = frozenset({"SUCCEEDED", "CANCELLED", "FAILED", "TIMED_OUT", "STOPPED"})
 
-
-class Wait(Operation[None]):
+class Wait(DurableOperation[None]):
     """Suspend for ``seconds`` (whole seconds, 1 s to 366 days)."""
 
     __slots__ = ()
@@ -26,18 +33,16 @@ class Wait(Operation[None]):
     def __new__(cls, seconds: int, name: str | None) -> Wait:
         return tuple.__new__(cls, (seconds, name))
 
-    def _run(self, it: Interpreter, frame: Frame) -> Any:
+    def run(self, it: Host, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "WAIT", "Wait", self.name)
         if rec is None:
-            start = update("WAIT", "START", op_id, "Wait", self.name, frame.scope.parent_id)
-            start["WaitOptions"] = {"WaitSeconds": self.seconds}
-            it.enqueue(start)
-            it.operation_started(frame, op_id, "WAIT", "Wait", self.name)
-            return it.wait_for(frame, op_id, _elapsed, timer=True)
-        if rec["Status"] in _DONE:
+            started = update("WAIT", "START", op_id, "Wait", self.name, frame.scope.parent_id)
+            started["WaitOptions"] = {"WaitSeconds": self.seconds}
+            start(it, frame, started, self.name)
+        elif rec["Status"] in TERMINAL_STATUSES:
             return None
         return it.wait_for(frame, op_id, _elapsed, timer=True)
 
 
-def _elapsed(rec: Any) -> Any:
-    return None if rec["Status"] in _DONE else BLOCKED
+def _elapsed(rec: OperationDict) -> Any:
+    return None if rec["Status"] in TERMINAL_STATUSES else BLOCKED
