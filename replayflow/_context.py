@@ -13,17 +13,17 @@ from ._duration import Duration, to_seconds
 from ._envelope import PayloadFormat
 from ._errors import ValidationError
 from ._logging import DurableLogger
-from ._ops.base import check_name
+from ._ops.base import check_name, default_name
 from ._ops.batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
 from ._ops.callback import CreateCallback, wait_for_callback_op
 from ._ops.child import ChildContext
 from ._ops.condition import WaitForCondition
 from ._ops.invoke import Invoke
-from ._ops.step import Step, StepSemantics
+from ._ops.step import DEFAULT_CONFIG, Step, StepSemantics, make_step
 from ._ops.wait import Wait
 from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
-from ._serdes import SerDes
+from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
 from ._unyielded import on_build
 
 if TYPE_CHECKING:
@@ -144,9 +144,27 @@ class DurableContext:
         ``fn`` may be an ``async def`` function: it is awaited on the invocation's event loop (see
         ``replayflow/_async.py``).
         """
-        if serdes is None and self._format is not None and callable(fn):
-            serdes = self._format.for_function(fn, result_type)
-        op = Step.make(fn, args, kwargs, name, retry, semantics, serdes, result_type, pipelined)
+        if (
+            retry is None
+            and pipelined is None
+            and serdes is None
+            and result_type is None
+            and semantics is _AT_LEAST_ONCE
+            and (name is None or name.__class__ is str)
+            and callable(fn)
+            and self._format is None
+        ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
+            if name is None:
+                name = default_name(fn)
+            try:
+                chosen = SERDES_BY_CODE[fn.__code__]
+            except (AttributeError, KeyError):
+                chosen = serdes_for(fn)
+            op: Step[Any] = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_CONFIG, chosen))
+        else:
+            if serdes is None and self._format is not None and callable(fn):
+                serdes = self._format.for_function(fn, result_type)
+            op = make_step(fn, args, kwargs, name, retry, semantics, serdes, result_type, pipelined)
         it = self._it
         if it.unyielded is None and not it.trace_builds:
             it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)

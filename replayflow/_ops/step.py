@@ -35,7 +35,6 @@ from replayflow._errors import (
 from replayflow._retry import RetryPresets, RetryStrategy, delay_seconds
 from replayflow._serdes import (
     DEFAULT_SERDES,
-    SERDES_BY_CODE,
     SHORT_PAYLOAD,
     SerDes,
     needs_structuring,
@@ -58,7 +57,7 @@ from .outcome import checkpointable, error_object, fail, read_back, start, updat
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
 
-__all__ = ["DEFAULT_CONFIG", "Step", "StepConfig", "StepSemantics", "still_pending"]
+__all__ = ["DEFAULT_CONFIG", "Step", "StepConfig", "StepSemantics", "make_step", "still_pending"]
 
 T = TypeVar("T")
 
@@ -107,6 +106,7 @@ class StepConfig:
 
 
 DEFAULT_CONFIG = StepConfig(None, _AT_LEAST_ONCE, None)
+_SUCCEEDED = Status.SUCCEEDED  # a module global: the replay hot path reads it once per operation
 _DEFAULT_RETRY = RetryPresets.default()
 
 
@@ -142,64 +142,16 @@ class Step(DurableOperation[T]):
     ) -> Step[T]:
         return tuple.__new__(cls, (fn, args, kwargs, name, options, _serdes_for(fn, options.serdes, result_type)))
 
-    @staticmethod
-    def make(
-        fn: Callable[..., T],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        name: str | None = None,
-        retry: RetryStrategy | None = None,
-        semantics: StepSemantics = _AT_LEAST_ONCE,
-        serdes: SerDes[Any] | None = None,
-        result_type: Any = None,
-        pipelined: bool | None = None,
-    ) -> Step[T]:
-        """The one constructor of ``ctx.step``'s descriptor: validates the arguments, and keeps the common
-        case (no options, a function or no name) cheap: it runs once per operation on every replay."""
-        if (
-            retry is None
-            and pipelined is None
-            and serdes is None
-            and result_type is None
-            and semantics is _AT_LEAST_ONCE
-            and (name is None or name.__class__ is str)
-            and callable(fn)
-        ):
-            if name is None:
-                name = default_name(fn)
-            try:
-                chosen = SERDES_BY_CODE[fn.__code__]
-            except (AttributeError, KeyError):
-                chosen = serdes_for(fn)
-            return tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_CONFIG, chosen))
-        return Step._checked(fn, args, kwargs, name, StepConfig.make(retry, semantics, serdes, pipelined), result_type)
-
-    @staticmethod
-    def _checked(
-        fn: Callable[..., T],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        name: str | None,
-        config: StepConfig,
-        result_type: Any,
-    ) -> Step[T]:
-        if not callable(fn):
-            raise ValidationError(f"ctx.step needs a callable, got {fn!r}")
-        if name is not None and not isinstance(name, str):
-            raise ValidationError(f"a step name must be a str, got {name!r}")
-        if name:
-            check_name(name)
-        return Step(fn, args, kwargs, default_name(fn) if name is None else name, config, result_type)
-
     # -- interpretation: the module docstring's table, as ``_REPLAY`` -------------------------------------
 
     def run(self, it: Host, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "STEP", "Step", self.name)
         if rec is None:
             return self._attempt(it, frame, op_id, 1, True)
-        return _REPLAY.get(rec["Status"], Step._raise_recorded)(self, it, frame, op_id, rec)
-
-    def _succeeded(self, it: Host, frame: Frame, op_id: str, rec: OperationDict) -> Any:
+        status = rec["Status"]
+        if status != _SUCCEEDED:
+            return _REPLAY.get(status, Step._raise_recorded)(self, it, frame, op_id, rec)
+        # SUCCEEDED (the table's first row), inline: it runs once per operation on every replay
         details = rec.get("StepDetails")
         payload = details.get("Result") if details else None
         serdes = self[5]
@@ -329,10 +281,36 @@ class Step(DurableOperation[T]):
         raise Throw(_error_class(err).from_error_object(err, operation_id=op_id, name=self.name))
 
 
+def make_step(
+    fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    name: str | None,
+    retry: RetryStrategy | None,
+    semantics: StepSemantics,
+    serdes: SerDes[Any] | None,
+    result_type: Any,
+    pipelined: bool | None,
+) -> Step[T]:
+    """``ctx.step``'s descriptor, its arguments validated.
+
+    ``DurableContext.step`` builds the common case itself (no options, a str name or none: the same
+    descriptor as this gives, without this call, as it runs once per operation on every replay).
+    """
+    if not callable(fn):
+        raise ValidationError(f"ctx.step needs a callable, got {fn!r}")
+    if name is not None and not isinstance(name, str):
+        raise ValidationError(f"a step name must be a str, got {name!r}")
+    if name:
+        check_name(name)
+    config = StepConfig.make(retry, semantics, serdes, pipelined)
+    return Step(fn, args, kwargs, default_name(fn) if name is None else name, config, result_type)
+
+
 #: The step's replay table (the module docstring's), status -> what to do; other statuses raise the
-#: recorded error.
+#: recorded error. SUCCEEDED is ``Step.run``'s own first case: the replay hot path takes no extra call.
 _REPLAY: dict[str, Callable[[Step[Any], Host, Frame, str, OperationDict], Any]] = {
-    Status.SUCCEEDED: Step._succeeded,
+    # Status.SUCCEEDED: inline in Step.run (the replay hot path)
     **dict.fromkeys(FAILURE_STATUSES, Step._raise_recorded),
     Status.PENDING: Step._pending,
     Status.READY: Step._ready,
