@@ -7,7 +7,7 @@ import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from sys import _getframe
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
 from ._duration import Duration, to_seconds
 from ._envelope import PayloadFormat
@@ -35,6 +35,23 @@ _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
+
+
+class _BatchOptions(TypedDict, total=False):
+    """The keywords of :meth:`DurableContext.parallel` (and of ``map``), for its overloads."""
+
+    name: str | None
+    max_concurrency: int | None
+    completion: CompletionConfig | None
+    nesting: NestingType
+    serdes: SerDes[Any] | None
+    item_serdes: SerDes[Any] | None
+
+
+class _MapOptions(_BatchOptions, total=False):
+    """The keywords of :meth:`DurableContext.map`, for its overloads."""
+
+    item_namer: Callable[[Any, int], str] | None
 
 
 class DurableContext:
@@ -244,27 +261,12 @@ class DurableContext:
         self,
         branches: Sequence[Callable[[DurableContext], Generator[Any, Any, T]]],
         /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
+        **options: Unpack[_BatchOptions],
     ) -> ParallelOp[T]: ...
 
     @overload
     def parallel(
-        self,
-        branches: Sequence[Callable[..., Any] | ParallelBranch],
-        /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
+        self, branches: Sequence[Callable[..., Any] | ParallelBranch], /, **options: Unpack[_BatchOptions]
     ) -> ParallelOp[Any]: ...
 
     def parallel(
@@ -300,31 +302,11 @@ class DurableContext:
         items: Sequence[I],
         fn: Callable[[DurableContext, I, int, Sequence[I]], Generator[Any, Any, T]],
         /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        item_namer: Callable[[I, int], str] | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
+        **options: Unpack[_MapOptions],
     ) -> MapOp[T]: ...
 
     @overload
-    def map(
-        self,
-        items: Sequence[Any],
-        fn: Callable[..., Any],
-        /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        item_namer: Callable[[Any, int], str] | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
-    ) -> MapOp[Any]: ...
+    def map(self, items: Sequence[Any], fn: Callable[..., Any], /, **options: Unpack[_MapOptions]) -> MapOp[Any]: ...
 
     def map(
         self,
