@@ -637,28 +637,28 @@ class _BatchRun:
         if self.done:
             return
         self.live_completions += 1
-        it = self.it
         if checkpoint:
-            sub_type = self.op.branch_sub_type
-            if ok:
-                if self.branches[index][3] is DEFAULT_SERDES and _is_structured(value):
-                    _warn_untyped(self.op, value)
-                try:
-                    _, value = complete_context(
-                        it, self.op_id, branch_id, name, sub_type, self.branches[index][3], value
-                    )
-                except RetryableSerDesError:
-                    raise
-                except SerDesError as error:
-                    ok, value = False, error
-            if not ok:
-                err = error_object(value)
-                it.enqueue(with_error(context_update(self.op_id, branch_id, "FAIL", sub_type, name), err))
-                value = _branch_error(err, branch_id, name)
+            ok, value = self._checkpoint_branch(index, branch_id, name, ok, value)
         elif not ok and not isinstance(value, ChildContextError):
             value = _branch_error(error_object(value), branch_id, name)
         self._record(index, ok, value, name)
         self.start_more()
+
+    def _checkpoint_branch(self, index: int, branch_id: str, name: str, ok: bool, value: Any) -> tuple[bool, Any]:
+        """SUCCEED or FAIL a nested branch's CONTEXT; ``(ok, value or branch error)`` as replay will see it."""
+        sub_type, serdes = self.op.branch_sub_type, self.branches[index][3]
+        if ok:
+            if serdes is DEFAULT_SERDES and _is_structured(value):
+                _warn_untyped(self.op, value)
+            try:
+                return True, complete_context(self.it, self.op_id, branch_id, name, sub_type, serdes, value)[1]
+            except RetryableSerDesError:
+                raise
+            except SerDesError as error:
+                value = error
+        err = error_object(value)
+        self.it.enqueue(with_error(context_update(self.op_id, branch_id, "FAIL", sub_type, name), err))
+        return False, _branch_error(err, branch_id, name)
 
     def _record(self, index: int, ok: bool, value: Any, name: str) -> None:
         if ok:

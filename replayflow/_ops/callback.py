@@ -200,17 +200,21 @@ def _errors(
     elif cause is not None:
         cls = CallbackError
     else:  # a history written before the class was recorded: the children, when present, say what failed
-        status = (it.records.get(operation_id(op_id, 1)) or {}).get("Status")
-        if status == "TIMED_OUT":
-            heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
-            cls = CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
-        elif status == "FAILED":
-            cls = CallbackFailedError
-        elif (it.records.get(operation_id(op_id, 2)) or {}).get("Status") == "FAILED":
-            cls = CallbackSubmitterError
-        else:
-            cls = CallbackError
+        cls = _class_from_children(it, error, op_id)
     return cls.from_error_object(error, operation_id=op_id, name=name)
+
+
+def _class_from_children(it: Host, error: ErrorObjectDict, op_id: str) -> type[DurableOperationError]:
+    """The class of a WaitForCallback failure recorded without one, from its callback and submitter."""
+    status = (it.records.get(operation_id(op_id, 1)) or {}).get("Status")
+    if status == Status.TIMED_OUT:
+        heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
+        return CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
+    if status == Status.FAILED:
+        return CallbackFailedError
+    if (it.records.get(operation_id(op_id, 2)) or {}).get("Status") == Status.FAILED:
+        return CallbackSubmitterError
+    return CallbackError
 
 
 _CLASSES: dict[str, type[DurableOperationError]] = {

@@ -92,17 +92,21 @@ class StepConfig:
         retry: RetryStrategy | None, semantics: StepSemantics, serdes: SerDes[Any] | None, pipelined: bool | None
     ) -> StepConfig:
         """Validate ``ctx.step``'s options (the defaults give :data:`DEFAULT_CONFIG`)."""
-        if retry is not None and not callable(retry):
-            raise ValidationError(f"retry must be a retry strategy (a callable), got {retry!r}")
-        if not isinstance(semantics, StepSemantics):
-            raise ValidationError(f"semantics must be a StepSemantics, got {semantics!r}")
-        if pipelined is not None and not isinstance(pipelined, bool):
-            raise ValidationError(f"pipelined must be True, False or None, got {pipelined!r}")
-        if pipelined and semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
-            raise ValidationError("an at-most-once step cannot be pipelined: its START must be durable first")
+        _check_options(retry, semantics, pipelined)
         if retry is None and semantics is _AT_LEAST_ONCE and serdes is None and pipelined is None:
             return DEFAULT_CONFIG
         return StepConfig(retry, semantics, serdes, pipelined)
+
+
+def _check_options(retry: RetryStrategy | None, semantics: StepSemantics, pipelined: bool | None) -> None:
+    if retry is not None and not callable(retry):
+        raise ValidationError(f"retry must be a retry strategy (a callable), got {retry!r}")
+    if not isinstance(semantics, StepSemantics):
+        raise ValidationError(f"semantics must be a StepSemantics, got {semantics!r}")
+    if pipelined is not None and not isinstance(pipelined, bool):
+        raise ValidationError(f"pipelined must be True, False or None, got {pipelined!r}")
+    if pipelined and semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
+        raise ValidationError("an at-most-once step cannot be pipelined: its START must be durable first")
 
 
 DEFAULT_CONFIG = StepConfig(None, _AT_LEAST_ONCE, None)
