@@ -117,7 +117,7 @@ class DurableContext:
         retry: RetryStrategy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
         serdes: SerDes[Any] | None = None,
-        result_type: Any = None,
+        result_type: object = None,
         pipelined: bool | None = None,
         **kwargs: Any,
     ) -> Step[T]: ...
@@ -132,7 +132,7 @@ class DurableContext:
         retry: RetryStrategy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
         serdes: SerDes[Any] | None = None,
-        result_type: Any = None,
+        result_type: object = None,
         pipelined: bool | None = None,
         **kwargs: Any,
     ) -> Step[T]: ...
@@ -146,7 +146,7 @@ class DurableContext:
         retry: RetryStrategy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
         serdes: SerDes[Any] | None = None,
-        result_type: Any = None,
+        result_type: object = None,
         pipelined: bool | None = None,
         **kwargs: Any,
     ) -> Step[Any]:
@@ -362,7 +362,7 @@ class DurableContext:
 
     def wait_for_callback(
         self,
-        submitter: Callable[[str], Any],
+        submitter: Callable[[str], object],
         /,
         *,
         name: str | None = None,
@@ -394,7 +394,7 @@ class DurableContext:
     def invoke(
         self,
         function_name: str,
-        payload: Any = None,
+        payload: object = None,
         /,
         *,
         name: str | None = None,
@@ -420,8 +420,8 @@ class DurableContext:
         check: Callable[[Any], T],
         /,
         *,
-        initial_state: Any = None,
-        wait_strategy: Callable[[Any, int], Any],
+        initial_state: object = None,
+        wait_strategy: Callable[[Any, int], object],
         name: str | None = None,
         serdes: SerDes[Any] | None = None,
     ) -> WaitForCondition[T]:

@@ -123,17 +123,17 @@ class Host(Protocol):
     def run_side_effect(
         self,
         frame: Frame,
-        work: Callable[[], Any],
-        finish: Callable[[bool, Any], Any],
+        work: Callable[[], object],
+        finish: Callable[[bool, Any], object],
         op_id: str = "",
         attempt: int = 1,
-    ) -> Any:
+    ) -> object:
         """Run ``work`` (user code), inline or on a worker thread; ``finish(ok, value_or_error)`` decides."""
 
     def wait_for(self, frame: Frame, op_id: str, resume: Callable[[OperationDict], Any], *, timer: bool = False) -> Any:
         """Park ``frame`` until the service changes ``op_id``; ``resume(record)`` decides. Returns BLOCKED."""
 
-    def wait_for_ready(self, frame: Frame, op_id: str, then: Callable[[OperationDict], Any]) -> Any:
+    def wait_for_ready(self, frame: Frame, op_id: str, then: Callable[[OperationDict], object]) -> object:
         """Park ``frame`` until a PENDING step is READY; ``then(record)`` goes on. Returns BLOCKED."""
 
     def spawn(
@@ -145,7 +145,7 @@ class Host(Protocol):
     ) -> Frame:
         """Start driving a child frame; ``on_done(frame, ok, value_or_error)`` when it ends."""
 
-    def resume(self, frame: Frame, value: Any = None, error: BaseException | None = None) -> None:
+    def resume(self, frame: Frame, value: object = None, error: BaseException | None = None) -> None:
         """Continue ``frame`` with ``value`` (or raise ``error`` into it)."""
 
     def close(self, frame: Frame) -> None:

@@ -19,7 +19,7 @@ import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import attrs
 
@@ -78,7 +78,7 @@ class BatchItemStatus(enum.Enum):
     STARTED = "STARTED"  #: started, but the batch completed before the branch did
 
 
-def _non_negative_int(name: str, value: Any) -> None:
+def _non_negative_int(name: str, value: object) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ValidationError(f"{name} must be a non-negative int, got {value!r}")
 
@@ -179,7 +179,7 @@ class BatchResult(Generic[T]):
 
     def get_results(self) -> list[T]:
         """The results of the successful branches, in branch order."""
-        return [i.result for i in self.all if i.status is BatchItemStatus.SUCCEEDED]  # type: ignore[misc]
+        return [cast("T", i.result) for i in self.all if i.status is BatchItemStatus.SUCCEEDED]  # a success's T
 
     def get_errors(self) -> list[DurableOperationError]:
         """The errors of the failed branches, in branch order."""
@@ -257,7 +257,7 @@ class BatchSerDes:
     def serialize(self, value: BatchResult[Any], context: Any) -> str:
         items = []
         for item in value.all:
-            entry: dict[str, Any] = {"index": item.index, "status": item.status.value}
+            entry: dict[str, object] = {"index": item.index, "status": item.status.value}
             if item.name is not None:
                 entry["name"] = item.name
             if item.status is BatchItemStatus.SUCCEEDED:
@@ -265,7 +265,7 @@ class BatchSerDes:
             elif item.error is not None:
                 entry["error"] = error_object(item.error)
             items.append(entry)
-        summary: dict[str, Any] = {"completionReason": value.completion_reason.value, "items": items}
+        summary: dict[str, object] = {"completionReason": value.completion_reason.value, "items": items}
         if self.count is not None:
             summary["branchCount"] = self.count
         return dumps(summary)
@@ -315,7 +315,7 @@ def _stripped_summary(result: BatchResult[Any], count: int) -> str:
     """
     items = []
     for i in result.all:
-        entry: dict[str, Any] = {"index": i.index, "status": i.status.value}
+        entry: dict[str, object] = {"index": i.index, "status": i.status.value}
         if i.name is not None:
             entry["name"] = i.name
         items.append(entry)
@@ -461,11 +461,13 @@ class ParallelOp(_BatchOp[T]):
     sub_type = "Parallel"
     branch_sub_type = "ParallelBranch"
     _fields = ("functions", "name", "config")
-    functions: tuple[Any, ...] = field(0)
+    functions: tuple[Callable[..., Any] | ParallelBranch, ...] = field(0)
     name: str | None = field(1)
     config: BatchConfig = field(2)
 
-    def __new__(cls, functions: Sequence[Any], name: str | None, config: BatchConfig) -> ParallelOp[T]:
+    def __new__(
+        cls, functions: Sequence[Callable[..., Any] | ParallelBranch], name: str | None, config: BatchConfig
+    ) -> ParallelOp[T]:
         functions = tuple(functions)
         for i, fn in enumerate(functions):
             target = fn.fn if isinstance(fn, ParallelBranch) else fn
@@ -489,7 +491,7 @@ class MapOp(_BatchOp[T]):
     sub_type = "Map"
     branch_sub_type = "MapIteration"
     _fields = ("items", "fn", "name", "config", "item_namer")
-    items: tuple[Any, ...] = field(0)
+    items: tuple[object, ...] = field(0)
     fn: Callable[..., Any] = field(1)
     name: str | None = field(2)
     config: BatchConfig = field(3)
@@ -497,7 +499,7 @@ class MapOp(_BatchOp[T]):
 
     def __new__(
         cls,
-        items: Sequence[Any],
+        items: Sequence[object],
         fn: Callable[..., Any],
         name: str | None,
         config: BatchConfig,
@@ -746,7 +748,7 @@ class Identity:
             attempted=attempted,
         )
 
-    def check_count(self, raw: Any) -> None:
+    def check_count(self, raw: object) -> None:
         """Compare a recorded batch summary's branch count with the code (before any of its items is read)."""
         if not isinstance(raw, dict):
             return  # not a summary: reading it fails with a SerDesError
@@ -798,11 +800,11 @@ _log = logging.getLogger("replayflow")
 _WARNED: set[tuple[str, str | None, type]] = set()
 
 
-def _is_structured(value: Any) -> bool:
+def _is_structured(value: object) -> bool:
     return (dataclasses.is_dataclass(value) and not isinstance(value, type)) or attrs.has(type(value))
 
 
-def _warn_untyped(op: _BatchOp[Any], value: Any) -> None:
+def _warn_untyped(op: _BatchOp[Any], value: object) -> None:
     """A branch without a return annotation (a lambda, say) returned a dataclass: it comes back a dict."""
     key = (op.sub_type, op.name, type(value))
     if key in _WARNED:

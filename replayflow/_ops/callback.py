@@ -168,7 +168,7 @@ def callback_error(rec: Mapping[str, Any], callback: Callback[Any]) -> CallbackE
 
 def _body(
     ctx: DurableContext,
-    submitter: Callable[[str], Any],
+    submitter: Callable[[str], object],
     name: str | None,
     timeout: int,
     heartbeat_timeout: int,
@@ -230,7 +230,7 @@ _CLASSES: dict[str, type[DurableOperationError]] = {
 
 
 def wait_for_callback_op(
-    submitter: Callable[[str], Any],
+    submitter: Callable[[str], object],
     name: str | None,
     timeout: int,
     heartbeat_timeout: int,

@@ -76,7 +76,7 @@ class WaitStrategy:
             jitter=self.jitter,
         )
 
-    def __call__(self, state: Any, attempt: int) -> int | None:
+    def __call__(self, state: object, attempt: int) -> int | None:
         if self.is_done is not None and self.is_done(state):
             return None
         if attempt >= self.max_attempts:
@@ -97,16 +97,16 @@ class WaitForCondition(DurableOperation[S]):
     __slots__ = ()
     _fields = ("check", "initial_state", "strategy", "name", "serdes")
     check: Callable[[Any], Any] = field(0)
-    initial_state: Any = field(1)
-    strategy: Callable[[Any, int], Any] = field(2)
+    initial_state: object = field(1)
+    strategy: Callable[[Any, int], object] = field(2)
     name: str | None = field(3)
     serdes: SerDes[Any] = field(4)
 
     def __new__(
         cls,
         check: Callable[[Any], Any],
-        initial_state: Any,
-        strategy: Callable[[Any, int], Any],
+        initial_state: object,
+        strategy: Callable[[Any, int], object],
         name: str | None,
         serdes: SerDes[Any] | None,
     ) -> WaitForCondition[S]:
@@ -161,7 +161,7 @@ class WaitForCondition(DurableOperation[S]):
     def _update(self, frame: Frame, op_id: str, action: str, payload: str | None = None) -> OperationUpdateDict:
         return update("STEP", action, op_id, "WaitForCondition", self.name, frame.scope.parent_id, payload)
 
-    def _poll(self, it: Host, frame: Frame, op_id: str, attempt: int, state: Any, begin: bool) -> Any:
+    def _poll(self, it: Host, frame: Frame, op_id: str, attempt: int, state: object, begin: bool) -> Any:
         if frame.cancel.is_set():
             return it.wait_for(frame, op_id, still_pending)
         if begin:

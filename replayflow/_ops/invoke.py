@@ -50,7 +50,7 @@ class Invoke(DurableOperation[T]):
     __slots__ = ()
     _fields = ("function_name", "payload", "name", "tenant_id", "payload_serdes", "result_serdes")
     function_name: str = field(0)
-    payload: Any = field(1)
+    payload: object = field(1)
     name: str | None = field(2)
     tenant_id: str | None = field(3)
     payload_serdes: SerDes[Any] = field(4)
@@ -59,7 +59,7 @@ class Invoke(DurableOperation[T]):
     def __new__(
         cls,
         function_name: str,
-        payload: Any,
+        payload: object,
         name: str | None,
         tenant_id: str | None,
         payload_serdes: SerDes[Any] | None,

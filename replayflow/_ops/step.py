@@ -114,7 +114,7 @@ _SUCCEEDED = Status.SUCCEEDED  # a module global: the replay hot path reads it o
 _DEFAULT_RETRY = RetryPresets.default()
 
 
-def _serdes_for(fn: Callable[..., Any], serdes: SerDes[Any] | None, result_type: Any) -> SerDes[Any]:
+def _serdes_for(fn: Callable[..., Any], serdes: SerDes[Any] | None, result_type: object) -> SerDes[Any]:
     if serdes is not None:
         return serdes
     chosen: SerDes[Any] = (
@@ -142,7 +142,7 @@ class Step(DurableOperation[T]):
         kwargs: dict[str, Any],
         name: str | None,
         options: StepConfig = DEFAULT_CONFIG,
-        result_type: Any = None,
+        result_type: object = None,
     ) -> Step[T]:
         return tuple.__new__(cls, (fn, args, kwargs, name, options, _serdes_for(fn, options.serdes, result_type)))
 
@@ -293,7 +293,7 @@ def make_step(
     retry: RetryStrategy | None,
     semantics: StepSemantics,
     serdes: SerDes[Any] | None,
-    result_type: Any,
+    result_type: object,
     pipelined: bool | None,
 ) -> Step[T]:
     """``ctx.step``'s descriptor, its arguments validated.
@@ -334,7 +334,7 @@ def _attempts(rec: OperationDict) -> int:
     return (details.get("Attempt") or 0) if details else 0
 
 
-def still_pending(rec: OperationDict) -> Any:
+def still_pending(rec: OperationDict) -> object:
     """A resume function that never resumes: the frame stays parked (the invocation is ending)."""
     return BLOCKED
 

@@ -44,5 +44,5 @@ class Wait(DurableOperation[None]):
         return it.wait_for(frame, op_id, _elapsed, timer=True)
 
 
-def _elapsed(rec: OperationDict) -> Any:
+def _elapsed(rec: OperationDict) -> object:
     return None if rec["Status"] in TERMINAL_STATUSES else BLOCKED
