@@ -54,6 +54,7 @@ __all__ = [
     "check_name",
     "default_name",
     "field",
+    "still_pending",
 ]
 
 #: the service model's ``OperationName``: 1-256 characters of printable ASCII (``[\x20-\x7E]+``)
@@ -182,6 +183,11 @@ if TYPE_CHECKING:
 
     def _interpreter_is_a_host(it: Interpreter) -> Host:
         return it  # mypy checks here that the interpreter provides every service of the contract
+
+
+def still_pending(rec: OperationDict) -> object:
+    """A resume function that never resumes: the frame stays parked (the invocation is ending)."""
+    return BLOCKED
 
 
 def field(index: int) -> Any:

@@ -35,11 +35,11 @@ from replayflow._errors import (
 from replayflow._ids import operation_id
 from replayflow._interpreter import Scope
 from replayflow._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, SerDes, dumps, loads, serdes_for
-from replayflow._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, FAILURE_STATUSES, ErrorObjectDict, OperationDict, Status
+from replayflow._wire import FAILURE_STATUSES, ErrorObjectDict, OperationDict, Status
 
 from .base import BLOCKED, DurableOperation, Host, Throw, check_name, field
 from .child import complete_context, context_update, start_body
-from .outcome import error_object, recorded_as, recorded_error, start, with_error
+from .outcome import error_object, recorded_as, recorded_error, start, too_large, with_error
 
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
@@ -321,7 +321,7 @@ def _stripped_summary(result: BatchResult[Any], count: int) -> str:
         items.append(entry)
     reason = result.completion_reason.value
     summary = dumps({"completionReason": reason, "items": items, "branchCount": count})
-    if len(summary) <= CHECKPOINT_PAYLOAD_LIMIT_BYTES:
+    if not too_large(summary):
         return summary
     letters = ["-"] * count  # "-": a branch never started
     for item in result.all:

@@ -36,10 +36,9 @@ from replayflow._wire import (
     Status,
 )
 
-from .base import DurableOperation, Host, Throw, field
+from .base import DurableOperation, Host, Throw, field, still_pending
 from .body import StepContext, call_body
 from .outcome import checkpointable, error_object, fail, start, update
-from .step import still_pending
 
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame

@@ -50,14 +50,14 @@ from replayflow._wire import (
     Status,
 )
 
-from .base import BLOCKED, DurableOperation, Host, Throw, check_name, default_name, field
+from .base import DurableOperation, Host, Throw, check_name, default_name, field, still_pending
 from .body import StepContext, call_body
 from .outcome import checkpointable, error_object, fail, read_back, start, update
 
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
 
-__all__ = ["DEFAULT_CONFIG", "Step", "StepConfig", "StepSemantics", "make_step", "still_pending"]
+__all__ = ["DEFAULT_CONFIG", "Step", "StepConfig", "StepSemantics", "make_step"]
 
 T = TypeVar("T")
 
@@ -332,11 +332,6 @@ def _error_class(error: ErrorObjectDict | None) -> type[StepError]:
 def _attempts(rec: OperationDict) -> int:
     details = rec.get("StepDetails")
     return (details.get("Attempt") or 0) if details else 0
-
-
-def still_pending(rec: OperationDict) -> object:
-    """A resume function that never resumes: the frame stays parked (the invocation is ending)."""
-    return BLOCKED
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})
