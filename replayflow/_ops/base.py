@@ -12,8 +12,9 @@ yields is a :class:`DurableOperation`, and the interpreter calls ``op.run(host, 
                                 ``wait_for_ready``) until the service changes it
 ``raise Throw(error)``          ``error`` is raised into the frame at its ``yield``
 ``raise`` anything else         an abort (``NonDeterminismError``, ``SerDesError``, ``ServiceError``...: see
-                                ``_interpreter._ABORTS``) ends the invocation; any other exception (user
-                                code run while starting: a namer, a serdes) is raised into the frame
+                                ``_interpreter._ABORTS``) ends the invocation, as does a malformed record;
+                                any other exception (user code run while starting: a namer, a serdes) is
+                                raised into the frame
 =============================== ============================================================================
 
 The host's services raise what they must through ``run`` untouched: operations never catch them (a dry
