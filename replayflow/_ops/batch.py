@@ -45,11 +45,14 @@ if TYPE_CHECKING:
     from replayflow._interpreter import Frame
 
 __all__ = [
+    "BatchConfig",
     "BatchItem",
     "BatchItemStatus",
     "BatchResult",
+    "BatchSerDes",
     "CompletionConfig",
     "CompletionReason",
+    "Identity",
     "MapOp",
     "NestingType",
     "ParallelBranch",

@@ -40,7 +40,13 @@ if TYPE_CHECKING:
     from replayflow._context import DurableContext
     from replayflow._interpreter import Frame
 
-__all__ = ["Callback", "CallbackResult", "CreateCallback", "wait_for_callback_op"]
+__all__ = [
+    "Callback",
+    "CallbackResult",
+    "CreateCallback",
+    "callback_error",
+    "wait_for_callback_op",
+]
 
 T = TypeVar("T")
 

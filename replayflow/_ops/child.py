@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ChildContext",
     "async_message",
+    "child_error",
+    "complete_context",
+    "context_update",
+    "plain_body",
     "recorded_error_class",
     "start_body",
     "validate_sub_type",

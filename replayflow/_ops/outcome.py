@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .base import Host
 
 __all__ = [
+    "checkpointable",
     "error_object",
     "fail",
     "read_back",
