@@ -73,7 +73,7 @@ def main() -> None:
         best = min(_cpu(functools.partial(replay, workflow, history)) for _ in range(REPEATS))
         print(f"{label:22s} {best / ops * 1e6:9.2f} us/op   ({ops} operations, dry replay, min of {REPEATS})")
     try:
-        from replayflow._batch import BatchConfig, CompletionConfig, Identity, MapOp, NestingType
+        from replayflow._ops.batch import BatchConfig, CompletionConfig, Identity, MapOp, NestingType
     except ImportError:  # a commit from before the identity checks
         return
     op: MapOp[Any] = MapOp(

@@ -2,7 +2,7 @@
 
 Every part runs the real code on the benchmark's own workload (``workload.py``): the event parse, the
 event index, id derivation (hashed, and from the per-process cache), the ``ctx.step`` descriptor,
-``Interpreter.claim`` (id allocation plus the four-field identity check), ``Step._run`` on a SUCCEEDED
+``Interpreter.claim`` (id allocation plus the four-field identity check), ``Step.run`` on a SUCCEEDED
 record (claim + decode), and the payload decode alone. The last rows are the whole replay from handler
 entry for replayflow and the tight floor, so that the parts can be read against the total. A regression
 shows up in the row of the part that grew.
@@ -46,6 +46,7 @@ def _parts(n: int) -> list[tuple[str, Callable[[], Any]]]:
     from replayflow._ids import root_id
     from replayflow._interpreter import Frame, Scope
     from replayflow._unyielded import unyielded_mode
+    from replayflow.testing._dry_run import RecordingTransport
 
     workload = build_workload(n, paged=False)
     event = orjson.loads(workload.event_json)
@@ -58,7 +59,7 @@ def _parts(n: int) -> list[tuple[str, Callable[[], Any]]]:
 
     def interpreter() -> Any:
         with unyielded_mode("warn"):  # production's mode, also under pytest (the toolkit's costs a frame lookup)
-            it = handler.interpreter(records, arn, Checkpointer(None, arn, "t", records))
+            it = handler.interpreter(records, arn, Checkpointer(RecordingTransport(), arn, "t", records))
         scope = Scope(records, None, None, "the workflow")
         return it, Frame(iter(()), scope, lambda *_: None, it.shutdown), DurableContext(it, scope)
 
@@ -76,7 +77,7 @@ def _parts(n: int) -> list[tuple[str, Callable[[], Any]]]:
     def run_steps() -> None:
         it, frame, _ = interpreter()
         for op in steps:
-            op._run(it, frame)
+            op.run(it, frame)
 
     def descriptors() -> None:
         step = ctx.step
@@ -97,7 +98,7 @@ def _parts(n: int) -> list[tuple[str, Callable[[], Any]]]:
         ("id derivation, cached (root_id)", lambda: [root_id(k) for k in range(1, n + 1)]),
         ("`ctx.step` descriptor", descriptors),
         ("`Interpreter.claim` (next id + four-field identity check)", claim),
-        ("`Step._run` on SUCCEEDED (claim + decode)", run_steps),
+        ("`Step.run` on SUCCEEDED (claim + decode)", run_steps),
         ("payload decode alone (orjson.loads)", lambda: [orjson.loads(p) for p in payloads]),
     ]
 

@@ -13,17 +13,6 @@ A workflow is a generator that yields operations built by ``ctx``; ``@durable`` 
 from __future__ import annotations
 
 from ._aws import AwsTransport
-from ._batch import (
-    BatchItem,
-    BatchItemStatus,
-    BatchResult,
-    CompletionConfig,
-    CompletionReason,
-    NestingType,
-    ParallelBranch,
-)
-from ._callback import Callback
-from ._condition import WaitStrategy
 from ._context import DurableContext
 from ._duration import Duration
 from ._envelope import OFFICIAL_FORMAT, EnvelopeSerDes, PayloadFormat
@@ -48,6 +37,7 @@ from ._errors import (
     RetryableSerDesError,
     SerDesError,
     ServiceError,
+    StepCancelledError,
     StepError,
     StepInterruptedError,
     ValidationError,
@@ -56,10 +46,22 @@ from ._errors import (
 from ._handler import DurableHandler, durable
 from ._hooks import InvocationInfo, OperationInfo, Plugin
 from ._logging import DurableLogger, JsonFormatter
-from ._operation import Operation, Workflow
+from ._ops.base import DurableOperation, Operation, Workflow
+from ._ops.batch import (
+    BatchItem,
+    BatchItemStatus,
+    BatchResult,
+    CompletionConfig,
+    CompletionReason,
+    NestingType,
+    ParallelBranch,
+)
+from ._ops.body import StepContext, step_context
+from ._ops.callback import Callback
+from ._ops.condition import WaitStrategy
+from ._ops.step import StepSemantics
 from ._retry import Jitter, RetryPolicy, RetryPresets, RetryStrategy
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext
-from ._step import StepCancelledError, StepContext, StepSemantics, step_context
 from ._transport import MockTransport, Transport, use_transport
 from ._unyielded import UnyieldedOperationError
 
@@ -85,6 +87,7 @@ __all__ = [
     "DurableExecutionError",
     "DurableHandler",
     "DurableLogger",
+    "DurableOperation",
     "DurableOperationError",
     "Duration",
     "EnvelopeSerDes",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-    from ._interpreter import Interpreter
+    from ._ops.base import Host
 
 __all__ = ["EventLoopThread", "settle"]
 
@@ -85,7 +85,7 @@ class EventLoopThread:
                 break
         task = box[0]
         if task.cancelled():
-            from ._step import StepCancelledError
+            from ._errors import StepCancelledError
 
             raise StepCancelledError(f"{what} was cancelled at an await: the invocation is ending")
         error = task.exception()
@@ -105,7 +105,7 @@ async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def loop_for(it: Interpreter) -> EventLoopThread:
+def loop_for(it: Host) -> EventLoopThread:
     """The invocation's event loop thread, started on first use."""
     runner: EventLoopThread | None = it.event_loop
     if runner is None:
@@ -116,7 +116,7 @@ def loop_for(it: Interpreter) -> EventLoopThread:
     return runner
 
 
-def settle(it: Interpreter, value: Any, cancel: threading.Event, what: Callable[[], str]) -> Any:
+def settle(it: Host, value: Any, cancel: threading.Event, what: Callable[[], str]) -> Any:
     """``value`` itself, or, if it is awaitable (an ``async def`` body's coroutine), what it returns.
 
     ``what()`` names the operation in a cancellation error.
@@ -126,7 +126,7 @@ def settle(it: Interpreter, value: Any, cancel: threading.Event, what: Callable[
     if cancel.is_set():
         if inspect.iscoroutine(value):
             value.close()  # never started: no "was never awaited" warning
-        from ._step import StepCancelledError
+        from ._errors import StepCancelledError
 
         raise StepCancelledError(f"{what()} was not started: the invocation is ending")
     return loop_for(it).run(value, cancel, what())

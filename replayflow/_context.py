@@ -7,24 +7,24 @@ import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from sys import _getframe
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
-from ._batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
-from ._callback import CreateCallback, wait_for_callback_op
-from ._child import ChildContext
-from ._condition import WaitForCondition
 from ._duration import Duration, to_seconds
 from ._envelope import PayloadFormat
 from ._errors import ValidationError
-from ._invoke import Invoke
 from ._logging import DurableLogger
-from ._operation import check_name
+from ._ops.base import check_name, default_name
+from ._ops.batch import BatchConfig, CompletionConfig, MapOp, NestingType, ParallelBranch, ParallelOp
+from ._ops.callback import CreateCallback, wait_for_callback_op
+from ._ops.child import ChildContext
+from ._ops.condition import WaitForCondition
+from ._ops.invoke import Invoke
+from ._ops.step import DEFAULT_CONFIG, Step, StepSemantics, make_step
+from ._ops.wait import Wait
 from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
 from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
-from ._step import DEFAULT_OPTIONS, Step, StepSemantics, default_name
 from ._unyielded import on_build
-from ._wait import Wait
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter, Scope
@@ -35,6 +35,23 @@ _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
+
+
+class _BatchOptions(TypedDict, total=False):
+    """The keywords of :meth:`DurableContext.parallel` (and of ``map``), for its overloads."""
+
+    name: str | None
+    max_concurrency: int | None
+    completion: CompletionConfig | None
+    nesting: NestingType
+    serdes: SerDes[Any] | None
+    item_serdes: SerDes[Any] | None
+
+
+class _MapOptions(_BatchOptions, total=False):
+    """The keywords of :meth:`DurableContext.map`, for its overloads."""
+
+    item_namer: Callable[[Any, int], str] | None
 
 
 class DurableContext:
@@ -100,7 +117,7 @@ class DurableContext:
         retry: RetryStrategy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
         serdes: SerDes[Any] | None = None,
-        result_type: Any = None,
+        result_type: object = None,
         pipelined: bool | None = None,
         **kwargs: Any,
     ) -> Step[T]: ...
@@ -115,7 +132,7 @@ class DurableContext:
         retry: RetryStrategy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
         serdes: SerDes[Any] | None = None,
-        result_type: Any = None,
+        result_type: object = None,
         pipelined: bool | None = None,
         **kwargs: Any,
     ) -> Step[T]: ...
@@ -129,7 +146,7 @@ class DurableContext:
         retry: RetryStrategy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
         serdes: SerDes[Any] | None = None,
-        result_type: Any = None,
+        result_type: object = None,
         pipelined: bool | None = None,
         **kwargs: Any,
     ) -> Step[Any]:
@@ -153,36 +170,24 @@ class DurableContext:
             and (name is None or name.__class__ is str)
             and callable(fn)
             and self._format is None
-        ):
-            # the common case, kept cheap: it runs once per operation on every replay
+        ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
             if name is None:
                 name = default_name(fn)
             try:
-                serdes = SERDES_BY_CODE[fn.__code__]
+                chosen = SERDES_BY_CODE[fn.__code__]
             except (AttributeError, KeyError):
-                serdes = serdes_for(fn)
-            op = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_OPTIONS, serdes))
-            it = self._it
-            if it.unyielded is None and not it.trace_builds:
-                it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)
-            else:
-                on_build(it, op, _getframe(1))
-            return op
-        if serdes is None and self._format is not None and callable(fn):
-            serdes = self._format.for_function(fn, result_type)
-        return self._built(
-            Step.make(
-                fn,
-                args,
-                kwargs,
-                name=name,
-                retry=retry,
-                semantics=semantics,
-                serdes=serdes,
-                result_type=result_type,
-                pipelined=pipelined,
-            )
-        )
+                chosen = serdes_for(fn)
+            op: Step[Any] = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_CONFIG, chosen))
+        else:
+            if serdes is None and self._format is not None and callable(fn):
+                serdes = self._format.for_function(fn, result_type)
+            op = make_step(fn, args, kwargs, name, retry, semantics, serdes, result_type, pipelined)
+        it = self._it
+        if it.unyielded is None and not it.trace_builds:
+            it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)
+        else:
+            on_build(it, op, _getframe(1))
+        return op
 
     def wait(
         self,
@@ -256,27 +261,12 @@ class DurableContext:
         self,
         branches: Sequence[Callable[[DurableContext], Generator[Any, Any, T]]],
         /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
+        **options: Unpack[_BatchOptions],
     ) -> ParallelOp[T]: ...
 
     @overload
     def parallel(
-        self,
-        branches: Sequence[Callable[..., Any] | ParallelBranch],
-        /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
+        self, branches: Sequence[Callable[..., Any] | ParallelBranch], /, **options: Unpack[_BatchOptions]
     ) -> ParallelOp[Any]: ...
 
     def parallel(
@@ -312,31 +302,11 @@ class DurableContext:
         items: Sequence[I],
         fn: Callable[[DurableContext, I, int, Sequence[I]], Generator[Any, Any, T]],
         /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        item_namer: Callable[[I, int], str] | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
+        **options: Unpack[_MapOptions],
     ) -> MapOp[T]: ...
 
     @overload
-    def map(
-        self,
-        items: Sequence[Any],
-        fn: Callable[..., Any],
-        /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        completion: CompletionConfig | None = None,
-        item_namer: Callable[[Any, int], str] | None = None,
-        nesting: NestingType = NestingType.NESTED,
-        serdes: SerDes[Any] | None = None,
-        item_serdes: SerDes[Any] | None = None,
-    ) -> MapOp[Any]: ...
+    def map(self, items: Sequence[Any], fn: Callable[..., Any], /, **options: Unpack[_MapOptions]) -> MapOp[Any]: ...
 
     def map(
         self,
@@ -392,7 +362,7 @@ class DurableContext:
 
     def wait_for_callback(
         self,
-        submitter: Callable[[str], Any],
+        submitter: Callable[[str], object],
         /,
         *,
         name: str | None = None,
@@ -424,7 +394,7 @@ class DurableContext:
     def invoke(
         self,
         function_name: str,
-        payload: Any = None,
+        payload: object = None,
         /,
         *,
         name: str | None = None,
@@ -450,8 +420,8 @@ class DurableContext:
         check: Callable[[Any], T],
         /,
         *,
-        initial_state: Any = None,
-        wait_strategy: Callable[[Any, int], Any],
+        initial_state: object = None,
+        wait_strategy: Callable[[Any, int], object],
         name: str | None = None,
         serdes: SerDes[Any] | None = None,
     ) -> WaitForCondition[T]:

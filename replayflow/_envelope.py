@@ -36,7 +36,6 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from ._errors import (
     BatchError,
     CallbackError,
@@ -51,6 +50,7 @@ from ._errors import (
     StepInterruptedError,
     WaitForConditionError,
 )
+from ._ops.batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext, dumps, serdes_for, user_converter
 
 __all__ = [
@@ -243,7 +243,7 @@ def read_payload(data: str) -> Any:
 
 def batch_to_dict(result: BatchResult[Any]) -> dict[str, Any]:
     """The official ``BatchResult.to_dict()`` form of a replayflow batch result."""
-    from ._step import error_object
+    from ._ops.outcome import error_object
 
     return {
         "all": [

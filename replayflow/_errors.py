@@ -11,6 +11,7 @@
     │   └── RetryableSerDesError          ... transiently; the invocation is retried instead
     ├── PayloadTooLargeError              a payload is over a service limit; the operation FAILS
     ├── ServiceError                      the durable execution service answered with an error
+    ├── StepCancelledError                a step body was told the invocation is ending (records nothing)
     └── DurableOperationError             an operation ended in failure; raised into the workflow
         ├── StepError                     a step failed for good (retries exhausted or not retryable)
         │   └── StepInterruptedError      an at-most-once step was found started but never finished
@@ -58,6 +59,7 @@ __all__ = [
     "RetryableSerDesError",
     "SerDesError",
     "ServiceError",
+    "StepCancelledError",
     "StepError",
     "StepInterruptedError",
     "TokenRevoked",
@@ -333,6 +335,13 @@ class TokenRevoked(DurableExecutionError):
 
 class HistoryFormatError(DurableExecutionError, ValueError):
     """``replayflow.testing.load_history``: the input is not a history in a format it knows."""
+
+
+class StepCancelledError(DurableExecutionError):
+    """Raised by :meth:`StepContext.raise_if_cancelled`: the invocation is shutting down.
+
+    A step that ends with it records nothing; the attempt runs again in a later invocation.
+    """
 
 
 def error_type_name(exc: BaseException) -> str:

@@ -20,7 +20,6 @@ import attrs
 
 from ._alarms import ALARMS
 from ._checkpoint import Checkpointer
-from ._child import async_message, start_body
 from ._context import DurableContext
 from ._envelope import payload_format
 from ._errors import (
@@ -39,8 +38,9 @@ from ._handler_options import DurableOptions, HandlerOptions, NonDeterminismPoli
 from ._hooks import Hooks, InvocationInfo
 from ._interpreter import Interpreter, Scope, SideEffectPolicy
 from ._logging import DEFAULT_LOGGER, DurableLogger
+from ._ops.child import async_message, start_body
+from ._ops.outcome import error_object
 from ._serdes import JsonSerDes
-from ._step import error_object
 from ._transport import Transport, current_transport
 from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, InvocationOutputDict, OperationDict
 

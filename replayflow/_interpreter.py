@@ -2,11 +2,12 @@
 
 A workflow, a child context and every parallel/map branch is a *frame*: a generator plus the *scope* that
 names its operations. The interpreter drives frames cooperatively on one thread. Each value a frame
-yields is an operation descriptor; the interpreter hands it the frame (``op._run(interpreter, frame)``),
-and the descriptor either returns the operation's result at once (replay, or a step run inline), raises
-``Throw`` to raise an error into the frame, or returns ``BLOCKED`` after arranging for the frame to be
-resumed later: when a child frame finishes, when a step body running on a worker thread completes, or when
-the service reports a change to an operation (a wait elapsed, a callback arrived...).
+yields is an operation descriptor; the interpreter hands it the frame (``op.run(interpreter, frame)``: the
+contract and its exits are in ``_ops/base.py``), and the descriptor either returns the operation's result
+at once (replay, or a step run inline), raises ``Throw`` to raise an error into the frame, or returns
+``BLOCKED`` after arranging for the frame to be resumed later: when a child frame finishes, when a step
+body running on a worker thread completes, or when the service reports a change to an operation (a wait
+elapsed, a callback arrived...).
 
 When no frame can move and no step body is running, everything still queued is checkpointed and the
 invocation suspends: the handler returns PENDING and the service re-invokes the function later. While step
@@ -30,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from hashlib import blake2b as _blake2b
-from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from . import _unyielded
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError, TokenRevoked
@@ -38,7 +39,7 @@ from ._event_check import check_claimed
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import operation_id, root_id
-from ._operation import Operation, check_name
+from ._ops.base import BLOCKED, DurableOperation, Throw, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext
 from ._serdes import loads as _loads
 from ._wire import OperationDict, OperationUpdateDict
@@ -62,17 +63,6 @@ __all__ = ["BLOCKED", "TRACER", "Frame", "Interpreter", "Park", "Scope", "SideEf
 TRACER: contextvars.ContextVar[Any] = contextvars.ContextVar("replayflow_tracer", default=None)
 
 
-class _Blocked:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "BLOCKED"
-
-
-#: Returned by ``op._run`` when the frame must wait.
-BLOCKED: Final = _Blocked()
-
-
 class _Later:
     """Returned by a :meth:`Interpreter.wait_for` resume function to go on with the operation when the
     frame's turn comes (not while a checkpoint answer is being merged): ``fn()`` returns the value to send,
@@ -82,15 +72,6 @@ class _Later:
 
     def __init__(self, fn: Callable[[], Any]) -> None:
         self.fn = fn
-
-
-class Throw(Exception):
-    """Raised by an operation to raise ``error`` into the yielding frame."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
 
 
 class Park(Exception):
@@ -120,7 +101,7 @@ class SideEffectPolicy(Protocol):
         """Whether to go on with ``action`` (``"start"`` or ``"attempt"``) of operation ``op_id``."""
         ...
 
-    def stopped(self, op: Operation[Any], park: Park, frame: Frame) -> None:
+    def stopped(self, op: DurableOperation[Any], park: Park, frame: Frame) -> None:
         """The frame stopped at ``op``, the operation the policy declined."""
         ...
 
@@ -328,7 +309,7 @@ class Interpreter:
                     continue
             self.unyielded = None
             try:
-                run = op._run
+                run = op.run
             except AttributeError:
                 exc, value = _not_an_operation(op), None
                 continue
@@ -352,7 +333,7 @@ class Interpreter:
 
     def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
         frame.closed = True
-        if self.unyielded is not None or (ok and isinstance(value, Operation)):
+        if self.unyielded is not None or (ok and isinstance(value, DurableOperation)):
             ok, value = _unyielded.at_end(self, frame, ok, value)
         scope = frame.scope
         if scope.replaying:
@@ -423,7 +404,9 @@ class Interpreter:
             with contextlib.suppress(Exception):  # a failing finally block in user code: the branch is gone
                 frame.gen.close()
 
-    def claim(self, frame: Frame, op_type: str, sub_type: str | None, name: str | None) -> tuple[str, Any]:
+    def claim(
+        self, frame: Frame, op_type: str, sub_type: str | None, name: str | None
+    ) -> tuple[str, OperationDict | None]:
         """Allocate the frame's next operation id and return ``(id, record or None)``.
 
         A record that exists must have been written by the same operation: same Type, SubType, Name and
@@ -478,9 +461,9 @@ class Interpreter:
             location=location,
         )
 
-    def enqueue(self, update: dict[str, Any]) -> None:
+    def enqueue(self, update: OperationUpdateDict) -> None:
         """Queue a checkpoint update (sent at the next flush, in order)."""
-        self.checkpointer.add(cast("OperationUpdateDict", update))  # the operations' builders: untyped dicts
+        self.checkpointer.add(update)
 
     def flush(self) -> None:
         """Send everything queued now (and merge what the service answers)."""
@@ -747,7 +730,7 @@ def _due(rec: OperationDict | None) -> int:
     return end if isinstance(end, int) else _NO_DUE
 
 
-_OPERATION_ITER = Operation.__iter__.__code__
+_OPERATION_ITER = DurableOperation.__iter__.__code__
 
 
 def _not_an_operation(op: object) -> TypeError:

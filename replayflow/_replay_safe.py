@@ -32,7 +32,7 @@ import weakref
 from hashlib import blake2b
 from typing import TYPE_CHECKING
 
-from ._step import DEFAULT_OPTIONS, Step
+from ._ops.step import DEFAULT_CONFIG, Step
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter, Scope
@@ -50,7 +50,7 @@ def utc_now() -> _dt.datetime:
 
 def now_step(name: str | None) -> Step[_dt.datetime]:
     """The ``ctx.now()`` operation: a step checkpointing :func:`utc_now`, read back as a ``datetime``."""
-    return Step(utc_now, (), {}, name or "now", DEFAULT_OPTIONS, _dt.datetime)
+    return Step(utc_now, (), {}, name or "now", DEFAULT_CONFIG, _dt.datetime)
 
 
 def _seed(it: Interpreter, scope: Scope) -> bytes:

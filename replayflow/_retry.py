@@ -153,15 +153,7 @@ class RetryPresets:
         retry_on_message: tuple[str, ...] = (),
     ) -> RetryPolicy:
         """Exponential backoff."""
-        return RetryPolicy(
-            max_attempts=max_attempts,
-            initial_delay=initial_delay,
-            max_delay=max_delay,
-            backoff_rate=backoff_rate,
-            jitter=jitter,
-            retry_on=retry_on,
-            retry_on_message=retry_on_message,
-        )
+        return RetryPolicy(**locals())  # the parameters are the policy's own fields
 
     @staticmethod
     def linear(
@@ -174,16 +166,8 @@ class RetryPresets:
         retry_on_message: tuple[str, ...] = (),
     ) -> RetryPolicy:
         """Linear backoff: ``initial_delay + increment * (n - 1)``."""
-        return RetryPolicy(
-            max_attempts=max_attempts,
-            initial_delay=initial_delay,
-            increment=increment,
-            max_delay=max(max_delay, initial_delay),
-            backoff_rate=1.0,
-            jitter=jitter,
-            retry_on=retry_on,
-            retry_on_message=retry_on_message,
-        )
+        fields = locals()  # the parameters are the policy's own fields
+        return RetryPolicy(**{**fields, "max_delay": max(max_delay, initial_delay), "backoff_rate": 1.0})
 
     @staticmethod
     def fixed(

@@ -24,7 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import DurableExecutionError
-from ._operation import Operation
+from ._ops.base import DurableOperation
 
 if TYPE_CHECKING:
     from ._interpreter import Frame, Interpreter
@@ -207,11 +207,11 @@ def before_yield(it: Interpreter, frame: Frame) -> Exception | None:
 
 def at_end(it: Interpreter, frame: Frame, ok: bool, value: Any) -> tuple[bool, Any]:
     """A frame ends with an operation it built but never yielded (or returns one instead of yielding it)."""
-    from ._child import plain_body
+    from ._ops.child import plain_body
 
     op = it.unyielded
     it.unyielded = None
-    if ok and isinstance(value, Operation):
+    if ok and isinstance(value, DurableOperation):
         op = value  # ``return ctx.step(f)``: the descriptor would become the result
     elif op is None or (ok and not dropped(op)) or isinstance(value, UnyieldedOperationError):
         return ok, value

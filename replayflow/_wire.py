@@ -11,19 +11,23 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 from collections.abc import Iterable
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 __all__ = [
     "CHECKPOINT_BATCH_MAX_BYTES",
     "CHECKPOINT_BATCH_MAX_UPDATES",
     "CHECKPOINT_PAYLOAD_LIMIT_BYTES",
     "ERROR_OBJECT_LIMIT_BYTES",
+    "FAILURE_STATUSES",
     "MAX_WAIT_SECONDS",
+    "OPEN_STATUSES",
     "RESPONSE_LIMIT_BYTES",
+    "TERMINAL_STATUSES",
     "OperationAction",
     "OperationStatus",
     "OperationSubType",
     "OperationType",
+    "Status",
 ]
 
 # ---------------------------------------------------------------------------------------------------------
@@ -52,18 +56,39 @@ class OperationType(enum.StrEnum):
     CHAINED_INVOKE = "CHAINED_INVOKE"
 
 
+class Status:
+    """An operation record's ``Status`` values: the one set of status constants (plain strings, so that the
+    operations' replay tables are dicts a record's status indexes directly)."""
+
+    STARTED: Final = "STARTED"
+    PENDING: Final = "PENDING"
+    READY: Final = "READY"
+    SUCCEEDED: Final = "SUCCEEDED"
+    FAILED: Final = "FAILED"
+    CANCELLED: Final = "CANCELLED"
+    TIMED_OUT: Final = "TIMED_OUT"
+    STOPPED: Final = "STOPPED"
+
+
 class OperationStatus(enum.StrEnum):
-    STARTED = "STARTED"
-    PENDING = "PENDING"
-    READY = "READY"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    TIMED_OUT = "TIMED_OUT"
-    STOPPED = "STOPPED"
+    """The typed view of :class:`Status`."""
+
+    STARTED = Status.STARTED
+    PENDING = Status.PENDING
+    READY = Status.READY
+    SUCCEEDED = Status.SUCCEEDED
+    FAILED = Status.FAILED
+    CANCELLED = Status.CANCELLED
+    TIMED_OUT = Status.TIMED_OUT
+    STOPPED = Status.STOPPED
 
 
-TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
+#: The statuses an operation ends with: the service changes it no more.
+TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT, Status.STOPPED})
+#: The terminal statuses that are not a success (a recorded error to raise on replay).
+FAILURE_STATUSES = TERMINAL_STATUSES - {Status.SUCCEEDED}
+#: The statuses of an operation still under way (started, or waiting for its next attempt).
+OPEN_STATUSES = frozenset({Status.STARTED, Status.PENDING, Status.READY})
 
 
 class OperationAction(enum.StrEnum):

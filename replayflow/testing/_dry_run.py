@@ -14,7 +14,7 @@ from typing import Any
 
 from replayflow._errors import TokenRevoked
 from replayflow._interpreter import Frame, Park
-from replayflow._operation import Operation
+from replayflow._ops.base import DurableOperation as Operation
 from replayflow._wire import (
     CheckpointRequest,
     CheckpointResponse,

@@ -23,16 +23,16 @@ from typing import Any, Final, Literal, Unpack, cast
 
 import orjson
 
-from replayflow._batch import BatchItem, BatchItemStatus, BatchResult, BatchSerDes, CompletionReason
-from replayflow._callback import Callback, callback_error
 from replayflow._errors import (
     ChildContextError,
     DurableOperationError,
     ValidationError,
 )
 from replayflow._ids import operation_id
+from replayflow._ops.batch import BatchItem, BatchItemStatus, BatchResult, BatchSerDes, CompletionReason
+from replayflow._ops.callback import Callback, callback_error
+from replayflow._ops.outcome import error_object
 from replayflow._serdes import PassThroughSerDes, dumps
-from replayflow._step import error_object
 from replayflow._wire import (
     CallbackDetailsDict,
     ErrorObjectDict,

@@ -7,16 +7,17 @@ from typing import Any
 
 import attrs
 
-from replayflow._batch import CompletionConfig, MapOp, NestingType, ParallelOp
-from replayflow._callback import CreateCallback
-from replayflow._child import ChildContext
-from replayflow._condition import WaitForCondition
 from replayflow._errors import SerDesError
 from replayflow._ids import operation_id
-from replayflow._invoke import Invoke
+from replayflow._ops.base import default_name
+from replayflow._ops.batch import CompletionConfig, MapOp, NestingType, ParallelOp
+from replayflow._ops.callback import CreateCallback
+from replayflow._ops.child import ChildContext
+from replayflow._ops.condition import WaitForCondition
+from replayflow._ops.invoke import Invoke
+from replayflow._ops.step import Step, StepSemantics
+from replayflow._ops.wait import Wait
 from replayflow._serdes import SerDesContext
-from replayflow._step import Step, StepSemantics, default_name
-from replayflow._wait import Wait
 from replayflow._wire import OperationDict
 
 from ._dry_run import Planned

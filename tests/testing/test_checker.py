@@ -53,7 +53,7 @@ def test_the_checker_can_be_turned_off():
 def test_start_raises_the_divergence_from_the_call_that_drove_it(monkeypatch):
     with pytest.raises(ReplayDivergenceError, match="Step 'token'"):
         start(drifting, {})  # the replay after the first invocation already differs
-    monkeypatch.setattr(replayflow._child, "with_error_class", lambda error, cls: error)  # see below
+    monkeypatch.setattr(replayflow._ops.child, "with_error_class", lambda error, cls: error)  # see below
     with start(wf.escalate, {}) as execution:
         assert execution.checker is not None and execution.checker.divergence is None
         with pytest.raises(ReplayDivergenceError, match="ChildContext 'approval'"):
@@ -63,7 +63,7 @@ def test_start_raises_the_divergence_from_the_call_that_drove_it(monkeypatch):
 def test_an_outcome_read_from_records_the_service_leaves_out_is_caught(monkeypatch):
     # Undo the fix of the callback error class: the class then depends on the WaitForCallback's children,
     # which the service leaves out once it finished; the replay from scratch sees them absent.
-    monkeypatch.setattr(replayflow._child, "with_error_class", lambda error, cls: error)
+    monkeypatch.setattr(replayflow._ops.child, "with_error_class", lambda error, cls: error)
     with pytest.raises(ReplayDivergenceError) as caught:
         run(wf.escalate, {}, callbacks={"approval": time_out()})
     assert caught.value.operation == "ChildContext 'approval'"

@@ -9,10 +9,10 @@ import pytest
 
 import replayflow
 from replayflow import BatchItemStatus, CompletionReason, ValidationError
-from replayflow._batch import BatchSerDes
 from replayflow._ids import operation_id
+from replayflow._ops.batch import BatchSerDes
+from replayflow._ops.outcome import error_object
 from replayflow._serdes import DEFAULT_SERDES
-from replayflow._step import error_object
 from replayflow.testing import EPOCH, History
 
 from .wire_model import Operation, from_wire, to_wire

@@ -29,7 +29,7 @@ def test_non_determinism_under_yield_from_names_the_users_line():
     error = replay(cli_workflows.typed_v2, h).assert_non_determinism()
     where = _line(cli_workflows.typed_v2, "yield from ctx.step(fetch")
     assert error.location == where and where in str(error)
-    assert "_operation.py" not in str(error)
+    assert "_ops/base.py" not in str(error)
 
 
 def test_replayflow_replay_names_the_users_line(tmp_path: Path):
@@ -46,4 +46,4 @@ def test_replayflow_replay_names_the_users_line(tmp_path: Path):
     (document,) = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     text = json.dumps(document)
     assert _line(cli_workflows.typed_v2, "yield from ctx.step(fetch") in text
-    assert "_operation.py" not in text
+    assert "_ops/base.py" not in text

@@ -1,13 +1,17 @@
-"""Steps on first run: checkpoints, retries through the service, semantics, the step context."""
+"""``ctx.step`` (``replayflow/_ops/step.py``): checkpoints, retries through the service, semantics, the step
+context, and what a failure looks like to the workflow (unserializable results, undecodable messages)."""
 
 from __future__ import annotations
 
+import inspect
+import os
 import time
 
 import pytest
 
 import replayflow
 from replayflow import RetryPresets, StepError, StepInterruptedError, StepSemantics
+from replayflow.testing import run
 
 from .wire import Recorder, event, invoke, op_id, step
 
@@ -88,7 +92,7 @@ def test_a_failure_with_retries_left_checkpoints_retry_and_suspends():
     retry = rec.updates[-1]
     assert retry["Action"] == "RETRY"
     assert retry["StepOptions"] == {"NextAttemptDelaySeconds": 7}
-    assert retry["Error"]["ErrorType"] == "tests.core.test_steps.Flaky"
+    assert retry["Error"]["ErrorType"] == "tests.core.test_step.Flaky"
     assert retry["Error"]["ErrorMessage"] == "try again"
 
 
@@ -132,7 +136,7 @@ def test_exhausted_retries_fail_the_step_with_the_original_error():
 
     rec = Recorder()
     out = invoke(wf, event(step(1, "READY", name="flaky", attempt=2)), rec)
-    assert out["Result"] == '["tests.core.test_steps.Flaky","attempt 3"]'
+    assert out["Result"] == '["tests.core.test_step.Flaky","attempt 3"]'
     assert rec.updates[-1]["Action"] == "FAIL"
 
 
@@ -333,3 +337,54 @@ def test_a_quick_body_sends_its_start_with_its_result():
     rec = Recorder()
     invoke(wf, event(), rec)
     assert [[u["Action"] for u in batch] for batch in rec.checkpoints] == [["START", "SUCCEED"]]
+
+
+# -- what a step's failure looks like to the workflow: unserializable results, undecodable messages --
+
+
+class Receipt:  # neither JSON, a dataclass nor attrs: it cannot be checkpointed
+    pass
+
+
+def make_receipt() -> Receipt:
+    return Receipt()
+
+
+def read_file_named_in_latin1() -> str:
+    name = os.fsdecode(b"report-\xe9.csv")  # a lone surrogate, as Linux file names give
+    raise FileNotFoundError(f"no such file: {name}")
+
+
+def test_an_unserializable_result_names_the_step_and_the_function_that_returned_it():
+    def workflow(_, ctx):
+        try:
+            yield ctx.step(make_receipt, name="receipt")
+        except replayflow.StepError as error:
+            return str(error)
+        return "stored"
+
+    message = run(workflow).assert_succeeded()
+    line = inspect.getsourcelines(make_receipt)[1]
+    assert message.startswith("step 'receipt' returned a value that cannot be checkpointed")
+    assert f"make_receipt at {__file__}:{line}" in message and "Receipt" in message
+    assert "serdes=" in message
+
+
+def test_a_lone_surrogate_in_an_error_message_is_a_step_error_after_the_retries():
+    def workflow(_, ctx):
+        try:
+            yield ctx.step(read_file_named_in_latin1, name="read", retry=replayflow.RetryPolicy(max_attempts=3))
+        except replayflow.StepError as error:
+            return [error.error_type, error.error_message]
+
+    result = run(workflow)
+    assert result.assert_succeeded() == ["FileNotFoundError", "no such file: report-\\udce9.csv"]
+    assert result.get_step("read").attempt == 3  # retried: not a TypeError out of the SDK
+
+
+def test_an_uncaught_lone_surrogate_fails_the_execution_with_the_step_error():
+    def workflow(_, ctx):
+        yield ctx.step(read_file_named_in_latin1, name="read", retry=replayflow.RetryPresets.none())
+
+    error = run(workflow).assert_failed("FileNotFoundError")
+    assert "report-\\udce9.csv" in error["ErrorMessage"]

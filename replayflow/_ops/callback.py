@@ -13,11 +13,10 @@ raises :class:`CallbackSubmitterError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._child import ChildContext, recorded_error_class
-from ._errors import (
+from replayflow._errors import (
     CallbackError,
     CallbackFailedError,
     CallbackHeartbeatTimeoutError,
@@ -27,18 +26,27 @@ from ._errors import (
     ServiceError,
     StepError,
 )
-from ._ids import operation_id
-from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field, update
-from ._retry import RetryStrategy
-from ._serdes import PassThroughSerDes
-from ._step import Step, StepOptions, StepSemantics
+from replayflow._ids import operation_id
+from replayflow._retry import RetryStrategy
+from replayflow._serdes import PassThroughSerDes, SerDes
+from replayflow._wire import OPEN_STATUSES, ErrorObjectDict, OperationDict, Status
+
+from .base import BLOCKED, DurableOperation, Host, Throw, field
+from .child import ChildContext, recorded_error_class
+from .outcome import start, update
+from .step import Step, StepConfig, StepSemantics
 
 if TYPE_CHECKING:
-    from ._context import DurableContext
-    from ._interpreter import Frame, Interpreter
+    from replayflow._context import DurableContext
+    from replayflow._interpreter import Frame
 
-__all__ = ["Callback", "CallbackResult", "CreateCallback", "wait_for_callback_op"]
+__all__ = [
+    "Callback",
+    "CallbackResult",
+    "CreateCallback",
+    "callback_error",
+    "wait_for_callback_op",
+]
 
 T = TypeVar("T")
 
@@ -50,7 +58,7 @@ class Callback(Generic[T]):
 
     __slots__ = ("callback_id", "name", "operation_id", "serdes")
 
-    def __init__(self, operation_id: str, callback_id: str, name: str | None, serdes: Any) -> None:
+    def __init__(self, operation_id: str, callback_id: str, name: str | None, serdes: SerDes[Any] | None) -> None:
         self.operation_id = operation_id
         self.callback_id = callback_id
         self.name = name
@@ -64,7 +72,7 @@ class Callback(Generic[T]):
         return f"Callback(name={self.name!r}, callback_id={self.callback_id!r})"
 
 
-class CreateCallback(Operation[Callback[T]]):
+class CreateCallback(DurableOperation[Callback[T]]):
     """``ctx.create_callback()``: returns a :class:`Callback` handle (it never raises on a failed callback)."""
 
     __slots__ = ()
@@ -72,24 +80,25 @@ class CreateCallback(Operation[Callback[T]]):
     name: str | None = field(0)
     timeout: int = field(1)
     heartbeat_timeout: int = field(2)
-    serdes: Any = field(3)
+    serdes: SerDes[Any] = field(3)
 
-    def __new__(cls, name: str | None, timeout: int, heartbeat_timeout: int, serdes: Any) -> CreateCallback[T]:
+    def __new__(
+        cls, name: str | None, timeout: int, heartbeat_timeout: int, serdes: SerDes[Any] | None
+    ) -> CreateCallback[T]:
         return tuple.__new__(cls, (name, timeout, heartbeat_timeout, serdes or PASS_THROUGH))
 
-    def _run(self, it: Interpreter, frame: Frame) -> Any:
+    def run(self, it: Host, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "CALLBACK", "Callback", self.name)
         if rec is None:
-            start = update("CALLBACK", "START", op_id, "Callback", self.name, frame.scope.parent_id)
+            started = update("CALLBACK", "START", op_id, "Callback", self.name, frame.scope.parent_id)
             options = {}
             if self.timeout:
                 options["TimeoutSeconds"] = self.timeout
             if self.heartbeat_timeout:
                 options["HeartbeatTimeoutSeconds"] = self.heartbeat_timeout
             if options:
-                start["CallbackOptions"] = options
-            it.enqueue(start)
-            it.operation_started(frame, op_id, "CALLBACK", "Callback", self.name)
+                started["CallbackOptions"] = options
+            start(it, frame, started, self.name)
             it.flush()  # the service allocates the callback id
             rec = it.records.get(op_id)
         callback_id = ((rec or {}).get("CallbackDetails") or {}).get("CallbackId")
@@ -100,7 +109,7 @@ class CreateCallback(Operation[Callback[T]]):
         return Callback(op_id, callback_id, self.name, self.serdes)
 
 
-class CallbackResult(Operation[T]):
+class CallbackResult(DurableOperation[T]):
     """Waits for a callback's answer (this is not a new operation: it consumes no operation id)."""
 
     __slots__ = ()
@@ -110,7 +119,7 @@ class CallbackResult(Operation[T]):
     def __new__(cls, callback: Callback[T]) -> CallbackResult[T]:
         return tuple.__new__(cls, (callback,))
 
-    def _run(self, it: Interpreter, frame: Frame) -> Any:
+    def run(self, it: Host, frame: Frame) -> Any:
         op_id = self.callback.operation_id
         rec = it.records.get(op_id)
         resolve = self._resolver(it)
@@ -121,22 +130,23 @@ class CallbackResult(Operation[T]):
             return it.wait_for(frame, op_id, resolve)
         return value
 
-    def _resolver(self, it: Interpreter) -> Callable[[Any], Any]:
+    def _resolver(self, it: Host) -> Callable[[OperationDict], Any]:
         callback = self.callback
 
-        def resolve(rec: Any) -> Any:
+        def resolve(rec: OperationDict) -> Any:
             status = rec["Status"]
-            if status == "SUCCEEDED":
+            if status == Status.SUCCEEDED:
                 details = rec.get("CallbackDetails") or {}
                 return it.decode(callback.serdes, details.get("Result"), callback.operation_id, "a callback result")
-            if status in ("STARTED", "PENDING", "READY"):
+            if status in OPEN_STATUSES:
                 return BLOCKED
             raise Throw(callback_error(rec, callback))
 
         return resolve
 
 
-def callback_error(rec: Any, callback: Callback[Any]) -> CallbackError:
+def callback_error(rec: Mapping[str, Any], callback: Callback[Any]) -> CallbackError:
+    """The error a failed callback's record raises (the class follows its status)."""
     details = rec.get("CallbackDetails") or {}
     error = details.get("Error") or {}
     status = rec["Status"]
@@ -164,22 +174,22 @@ def callback_error(rec: Any, callback: Callback[Any]) -> CallbackError:
 
 def _body(
     ctx: DurableContext,
-    submitter: Callable[[str], Any],
+    submitter: Callable[[str], object],
     name: str | None,
     timeout: int,
     heartbeat_timeout: int,
     retry: RetryStrategy | None,
-    serdes: Any,
+    serdes: SerDes[Any] | None,
 ) -> Generator[Any, Any, Any]:
     prefix = f"{name} " if name else ""
     callback = yield CreateCallback(f"{prefix}create callback id", timeout, heartbeat_timeout, serdes)
-    options = StepOptions(retry, StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
+    options = StepConfig(retry, StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
     yield Step(submitter, (callback.callback_id,), {}, f"{prefix}submitter", options)
     return (yield callback.result())
 
 
 def _errors(
-    it: Interpreter, error: Any, op_id: str, name: str | None, cause: BaseException | None
+    it: Host, error: ErrorObjectDict, op_id: str, name: str | None, cause: BaseException | None
 ) -> DurableOperationError:
     """Map a WaitForCallback failure to the callback error that caused it (live or from the history).
 
@@ -196,17 +206,21 @@ def _errors(
     elif cause is not None:
         cls = CallbackError
     else:  # a history written before the class was recorded: the children, when present, say what failed
-        status = (it.records.get(operation_id(op_id, 1)) or {}).get("Status")
-        if status == "TIMED_OUT":
-            heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
-            cls = CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
-        elif status == "FAILED":
-            cls = CallbackFailedError
-        elif (it.records.get(operation_id(op_id, 2)) or {}).get("Status") == "FAILED":
-            cls = CallbackSubmitterError
-        else:
-            cls = CallbackError
+        cls = _class_from_children(it, error, op_id)
     return cls.from_error_object(error, operation_id=op_id, name=name)
+
+
+def _class_from_children(it: Host, error: ErrorObjectDict, op_id: str) -> type[DurableOperationError]:
+    """The class of a WaitForCallback failure recorded without one, from its callback and submitter."""
+    status = (it.records.get(operation_id(op_id, 1)) or {}).get("Status")
+    if status == Status.TIMED_OUT:
+        heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
+        return CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
+    if status == Status.FAILED:
+        return CallbackFailedError
+    if (it.records.get(operation_id(op_id, 2)) or {}).get("Status") == Status.FAILED:
+        return CallbackSubmitterError
+    return CallbackError
 
 
 _CLASSES: dict[str, type[DurableOperationError]] = {
@@ -222,12 +236,12 @@ _CLASSES: dict[str, type[DurableOperationError]] = {
 
 
 def wait_for_callback_op(
-    submitter: Callable[[str], Any],
+    submitter: Callable[[str], object],
     name: str | None,
     timeout: int,
     heartbeat_timeout: int,
     retry: RetryStrategy | None,
-    serdes: Any,
+    serdes: SerDes[Any] | None,
 ) -> ChildContext[Any]:
     """The WaitForCallback child context running :func:`_body`."""
     return ChildContext(

@@ -6,9 +6,10 @@ the operation with its result or error; the invocation suspends meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._errors import (
+from replayflow._errors import (
     InvokeError,
     InvokeFailedError,
     InvokeStoppedError,
@@ -16,12 +17,14 @@ from ._errors import (
     PayloadTooLargeError,
     SerDesError,
 )
-from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field, update
-from ._serdes import JsonSerDes
+from replayflow._serdes import JsonSerDes, SerDes
+from replayflow._wire import OPEN_STATUSES, OperationDict, Status
+
+from .base import BLOCKED, DurableOperation, Host, Throw, field
+from .outcome import serialize, start, too_large, update
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from replayflow._interpreter import Frame
 
 __all__ = ["Invoke"]
 
@@ -35,32 +38,32 @@ PLAIN = JsonSerDes()
 INVOKE_PAYLOAD_LIMIT_BYTES = 1024 * 1024
 
 _ERRORS: dict[str, type[InvokeError]] = {
-    "FAILED": InvokeFailedError,
-    "TIMED_OUT": InvokeTimedOutError,
-    "STOPPED": InvokeStoppedError,
+    Status.FAILED: InvokeFailedError,
+    Status.TIMED_OUT: InvokeTimedOutError,
+    Status.STOPPED: InvokeStoppedError,
 }
 
 
-class Invoke(Operation[T]):
+class Invoke(DurableOperation[T]):
     """``ctx.invoke(function_name, payload)``."""
 
     __slots__ = ()
     _fields = ("function_name", "payload", "name", "tenant_id", "payload_serdes", "result_serdes")
     function_name: str = field(0)
-    payload: Any = field(1)
+    payload: object = field(1)
     name: str | None = field(2)
     tenant_id: str | None = field(3)
-    payload_serdes: Any = field(4)
-    result_serdes: Any = field(5)
+    payload_serdes: SerDes[Any] = field(4)
+    result_serdes: SerDes[Any] = field(5)
 
     def __new__(
         cls,
         function_name: str,
-        payload: Any,
+        payload: object,
         name: str | None,
         tenant_id: str | None,
-        payload_serdes: Any,
-        result_serdes: Any,
+        payload_serdes: SerDes[Any] | None,
+        result_serdes: SerDes[Any] | None,
     ) -> Invoke[T]:
         return tuple.__new__(
             cls,
@@ -74,44 +77,43 @@ class Invoke(Operation[T]):
             ),
         )
 
-    def _run(self, it: Interpreter, frame: Frame) -> Any:
+    def run(self, it: Host, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "CHAINED_INVOKE", "ChainedInvoke", self.name)
-        if rec is None:
-            try:
-                payload = self.payload_serdes.serialize(self.payload, it.serdes_context(op_id))
-            except Exception as exc:
-                error = exc if isinstance(exc, SerDesError) else SerDesError(f"cannot serialize the payload: {exc}")
-                raise Throw(error) from exc
-            if payload is not None and len(payload.encode()) > INVOKE_PAYLOAD_LIMIT_BYTES:
-                raise Throw(
-                    PayloadTooLargeError(
-                        f"the payload for {self.function_name!r} is {len(payload.encode()):,} bytes; "
-                        f"a chained invoke accepts at most {INVOKE_PAYLOAD_LIMIT_BYTES:,}"
-                    )
-                )
-            options: dict[str, Any] = {"FunctionName": self.function_name}
-            if self.tenant_id is not None:
-                options["TenantId"] = self.tenant_id
-            start = update("CHAINED_INVOKE", "START", op_id, "ChainedInvoke", self.name, frame.scope.parent_id)
-            start["ChainedInvokeOptions"] = options
-            if payload is not None:
-                start["Payload"] = payload
-            it.enqueue(start)
-            it.operation_started(frame, op_id, "CHAINED_INVOKE", "ChainedInvoke", self.name)
-            return it.wait_for(frame, op_id, self._resolver(it, op_id))
         resolve = self._resolver(it, op_id)
+        if rec is None:
+            self._start(it, frame, op_id)
+            return it.wait_for(frame, op_id, resolve)
         value = resolve(rec)
         if value is BLOCKED:
             return it.wait_for(frame, op_id, resolve)
         return value
 
-    def _resolver(self, it: Interpreter, op_id: str) -> Any:
-        def resolve(rec: Any) -> Any:
+    def _start(self, it: Host, frame: Frame, op_id: str) -> None:
+        try:
+            payload = serialize(self.payload_serdes, self.payload, it.serdes_context(op_id), "the payload")
+        except SerDesError as error:
+            raise Throw(error) from error
+        if payload is not None and too_large(payload, INVOKE_PAYLOAD_LIMIT_BYTES):
+            raise Throw(
+                PayloadTooLargeError(
+                    f"the payload for {self.function_name!r} is {len(payload.encode()):,} bytes; "
+                    f"a chained invoke accepts at most {INVOKE_PAYLOAD_LIMIT_BYTES:,}"
+                )
+            )
+        options: dict[str, Any] = {"FunctionName": self.function_name}
+        if self.tenant_id is not None:
+            options["TenantId"] = self.tenant_id
+        started = update("CHAINED_INVOKE", "START", op_id, "ChainedInvoke", self.name, frame.scope.parent_id, payload)
+        started["ChainedInvokeOptions"] = options
+        start(it, frame, started, self.name)
+
+    def _resolver(self, it: Host, op_id: str) -> Callable[[OperationDict], Any]:
+        def resolve(rec: OperationDict) -> Any:
             status = rec["Status"]
             details = rec.get("ChainedInvokeDetails") or {}
-            if status == "SUCCEEDED":
+            if status == Status.SUCCEEDED:
                 return it.decode(self.result_serdes, details.get("Result"), op_id, f"invoke of {self.function_name!r}")
-            if status in ("STARTED", "PENDING", "READY"):
+            if status in OPEN_STATUSES:
                 return BLOCKED
             error = details.get("Error") or {}
             cls = _ERRORS.get(status, InvokeError)

@@ -19,12 +19,11 @@ import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import attrs
 
-from ._child import complete_context, context_update, start_body
-from ._errors import (
+from replayflow._errors import (
     BatchError,
     ChildContextError,
     DurableOperationError,
@@ -33,22 +32,27 @@ from ._errors import (
     SerDesError,
     ValidationError,
 )
-from ._ids import operation_id
-from ._interpreter import BLOCKED, Scope, Throw
-from ._operation import Operation, check_name, field
-from ._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, dumps, loads, serdes_for
-from ._step import error_object
-from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES
+from replayflow._ids import operation_id
+from replayflow._interpreter import Scope
+from replayflow._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, SerDes, dumps, loads, serdes_for
+from replayflow._wire import FAILURE_STATUSES, ErrorObjectDict, OperationDict, Status
+
+from .base import BLOCKED, DurableOperation, Host, Throw, check_name, field
+from .child import complete_context, context_update, start_body
+from .outcome import error_object, recorded_as, recorded_error, start, too_large, with_error
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from replayflow._interpreter import Frame
 
 __all__ = [
+    "BatchConfig",
     "BatchItem",
     "BatchItemStatus",
     "BatchResult",
+    "BatchSerDes",
     "CompletionConfig",
     "CompletionReason",
+    "Identity",
     "MapOp",
     "NestingType",
     "ParallelBranch",
@@ -77,7 +81,7 @@ class BatchItemStatus(enum.Enum):
     STARTED = "STARTED"  #: started, but the batch completed before the branch did
 
 
-def _non_negative_int(name: str, value: Any) -> None:
+def _non_negative_int(name: str, value: object) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ValidationError(f"{name} must be a non-negative int, got {value!r}")
 
@@ -122,16 +126,20 @@ class CompletionConfig:
 
     def evaluate(self, succeeded: int, failed: int, total: int, finished: bool) -> CompletionReason | None:
         """The reason to complete now, or ``None`` to keep going."""
-        count, pct, minimum = self.tolerated_failure_count, self.tolerated_failure_percentage, self.min_successful
-        if count is None and pct is None and minimum is None:
-            count = 0
-        if count is not None and failed > count:
+        if self._intolerable(failed, total):
             return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
-        if pct is not None and total and failed * 100 > pct * total:
-            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
-        if minimum is not None and succeeded >= minimum:
+        if self.min_successful is not None and succeeded >= self.min_successful:
             return CompletionReason.MIN_SUCCESSFUL_REACHED
         return CompletionReason.ALL_COMPLETED if finished else None
+
+    def _intolerable(self, failed: int, total: int) -> bool:
+        """Whether ``failed`` of ``total`` branches strictly exceed a tolerance (nothing set: none tolerated)."""
+        count, pct = self.tolerated_failure_count, self.tolerated_failure_percentage
+        if count is None and pct is None and self.min_successful is None:
+            count = 0
+        if count is not None and failed > count:
+            return True
+        return pct is not None and bool(total) and failed * 100 > pct * total
 
 
 @attrs.frozen
@@ -174,7 +182,7 @@ class BatchResult(Generic[T]):
 
     def get_results(self) -> list[T]:
         """The results of the successful branches, in branch order."""
-        return [i.result for i in self.all if i.status is BatchItemStatus.SUCCEEDED]  # type: ignore[misc]
+        return [cast("T", i.result) for i in self.all if i.status is BatchItemStatus.SUCCEEDED]  # a success's T
 
     def get_errors(self) -> list[DurableOperationError]:
         """The errors of the failed branches, in branch order."""
@@ -241,7 +249,7 @@ class BatchSerDes:
 
     def __init__(
         self,
-        item_serdes: Callable[[int], Any],
+        item_serdes: Callable[[int], SerDes[Any]],
         count: int | None = None,
         identity: Identity | None = None,
     ) -> None:
@@ -252,7 +260,7 @@ class BatchSerDes:
     def serialize(self, value: BatchResult[Any], context: Any) -> str:
         items = []
         for item in value.all:
-            entry: dict[str, Any] = {"index": item.index, "status": item.status.value}
+            entry: dict[str, object] = {"index": item.index, "status": item.status.value}
             if item.name is not None:
                 entry["name"] = item.name
             if item.status is BatchItemStatus.SUCCEEDED:
@@ -260,38 +268,40 @@ class BatchSerDes:
             elif item.error is not None:
                 entry["error"] = error_object(item.error)
             items.append(entry)
-        summary: dict[str, Any] = {"completionReason": value.completion_reason.value, "items": items}
+        summary: dict[str, object] = {"completionReason": value.completion_reason.value, "items": items}
         if self.count is not None:
             summary["branchCount"] = self.count
         return dumps(summary)
 
     def deserialize(self, data: str, context: Any) -> BatchResult[Any]:
         if data.startswith(ENVELOPE_HEAD):  # written by the official SDK (or in its format): see _envelope
-            from ._envelope import read_batch
+            from replayflow._envelope import read_batch
 
             return read_batch(data)
         raw = loads(data)
         if not isinstance(raw, dict) or ("items" not in raw and "statuses" not in raw):
             raise SerDesError(f"not a batch result replayflow can read: {data[:120]!r}")
-        identity = self.identity
-        if identity is not None:
-            identity.check_count(raw)
+        if self.identity is not None:
+            self.identity.check_count(raw)
         if "statuses" in raw:  # a compact stripped summary (see _stripped_summary)
             return _from_statuses(raw)
-        items = []
-        for entry in raw["items"]:
-            name = entry.get("name")
-            if identity is not None and name is not None and name != identity.branches[entry["index"]][2]:
-                raise identity.renamed(entry["index"], name)
-            status = BatchItemStatus(entry["status"])
-            result = None
-            error = None
-            if status is BatchItemStatus.SUCCEEDED and entry.get("payload") is not None:
-                result = self.item_serdes(entry["index"]).deserialize(entry["payload"], context)
-            elif entry.get("error") is not None:
-                error = _branch_error(entry["error"], None, name)
-            items.append(BatchItem(entry["index"], status, result, error, name))
+        items = [self._item(entry, context) for entry in raw["items"]]
         return BatchResult(items, CompletionReason(raw["completionReason"]))
+
+    def _item(self, entry: dict[str, Any], context: Any) -> BatchItem[Any]:
+        """One recorded item (its name checked against the code's first)."""
+        name = entry.get("name")
+        identity = self.identity
+        if identity is not None and name is not None and name != identity.branches[entry["index"]][2]:
+            raise identity.renamed(entry["index"], name)
+        status = BatchItemStatus(entry["status"])
+        result = None
+        error = None
+        if status is BatchItemStatus.SUCCEEDED and entry.get("payload") is not None:
+            result = self.item_serdes(entry["index"]).deserialize(entry["payload"], context)
+        elif entry.get("error") is not None:
+            error = _branch_error(entry["error"], None, name)
+        return BatchItem(entry["index"], status, result, error, name)
 
 
 #: One letter per item status in a compact stripped summary.
@@ -308,13 +318,13 @@ def _stripped_summary(result: BatchResult[Any], count: int) -> str:
     """
     items = []
     for i in result.all:
-        entry: dict[str, Any] = {"index": i.index, "status": i.status.value}
+        entry: dict[str, object] = {"index": i.index, "status": i.status.value}
         if i.name is not None:
             entry["name"] = i.name
         items.append(entry)
     reason = result.completion_reason.value
     summary = dumps({"completionReason": reason, "items": items, "branchCount": count})
-    if len(summary) <= CHECKPOINT_PAYLOAD_LIMIT_BYTES:
+    if not too_large(summary):
         return summary
     letters = ["-"] * count  # "-": a branch never started
     for item in result.all:
@@ -329,7 +339,7 @@ def _from_statuses(raw: dict[str, Any]) -> BatchResult[Any]:
     return BatchResult(items, CompletionReason(raw["completionReason"]))
 
 
-def _branch_error(error: Any, op_id: str | None, name: str | None) -> ChildContextError:
+def _branch_error(error: ErrorObjectDict, op_id: str | None, name: str | None) -> ChildContextError:
     return ChildContextError.from_error_object(error, operation_id=op_id, name=name)
 
 
@@ -341,16 +351,16 @@ class BatchConfig:
     max_concurrency: int | None
     completion: CompletionConfig
     nesting: NestingType
-    serdes: Any
-    item_serdes: Any
+    serdes: SerDes[Any] | None
+    item_serdes: SerDes[Any] | None
 
     @staticmethod
     def make(
         max_concurrency: int | None,
         completion: CompletionConfig | None,
         nesting: NestingType,
-        serdes: Any,
-        item_serdes: Any,
+        serdes: SerDes[Any] | None,
+        item_serdes: SerDes[Any] | None,
     ) -> BatchConfig:
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
@@ -364,10 +374,10 @@ class BatchConfig:
 
 
 #: a branch's body, its extra arguments, its name and the serdes of its result
-Branch = tuple[Callable[..., Any], tuple[Any, ...], str, Any]
+Branch = tuple[Callable[..., Any], tuple[Any, ...], str, SerDes[Any]]
 
 
-class _BatchOp(Operation[BatchResult[T]]):
+class _BatchOp(DurableOperation[BatchResult[T]]):
     __slots__ = ()
     sub_type: str = ""
     branch_sub_type: str = ""
@@ -378,35 +388,73 @@ class _BatchOp(Operation[BatchResult[T]]):
     def branches(self) -> list[Branch]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _run(self, it: Interpreter, frame: Frame) -> Any:
+    # -- interpretation: the replay table, as ``_REPLAY`` ------------------------------------------------
+    #: no record: START and run the branches; SUCCEEDED: the recorded result (with ReplayChildren, re-run
+    #: the branches the summary names); STARTED: run the branches (their records replay); otherwise raise
+    #: the recorded error.
+
+    def run(self, it: Host, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, self.name)
         branches = self.branches()  # user namers run before anything is checkpointed
-        config = self.config
-        identity = None if rec is None else Identity(self, op_id, branches)
-        items = BatchSerDes(lambda index: branches[index][3], len(branches), identity)
-        serdes = config.serdes or items
-        replay: BatchResult[Any] | None = None
-        if rec is not None:
-            status = rec["Status"]
-            details: dict[str, Any] = rec.get("ContextDetails") or {}
-            what = f"{self.sub_type.lower()} {self.name!r}"
-            if status == "SUCCEEDED":
-                if not details.get("ReplayChildren"):
-                    result = it.decode(serdes, details.get("Result"), op_id, what)
-                    if serdes is not items and isinstance(result, BatchResult) and identity is not None:
-                        identity.check_result(result)  # a custom serdes' result
-                    return result
-                replay = it.decode(items, details.get("Result"), op_id, what)
-            elif status != "STARTED":
-                raise Throw(_branch_error(details.get("Error") or {}, op_id, self.name))
-            elif identity is not None:
-                identity.check_in_flight(it.records)
-        else:
-            it.enqueue(context_update(frame.scope.parent_id, op_id, "START", self.sub_type, self.name))
-            it.operation_started(frame, op_id, "CONTEXT", self.sub_type, self.name)
-        run = _BatchRun(it, frame, self, branches, op_id, serdes, replay, rec is not None and replay is None)
-        run.start_more()
+        if rec is None:
+            start(it, frame, context_update(frame.scope.parent_id, op_id, "START", self.sub_type, self.name), self.name)
+            return self._branches(it, frame, op_id, branches, None, None, False)
+        identity = Identity(self, op_id, branches)
+        return _REPLAY.get(rec["Status"], _BatchOp._raise_recorded)(self, it, frame, op_id, branches, identity, rec)
+
+    def _summary_serdes(self, branches: list[Branch], identity: Identity | None) -> BatchSerDes:
+        return BatchSerDes(lambda index: branches[index][3], len(branches), identity)
+
+    def _what(self) -> str:
+        return f"{self.sub_type.lower()} {self.name!r}"
+
+    def _succeeded(
+        self, it: Host, frame: Frame, op_id: str, branches: list[Branch], identity: Identity, rec: OperationDict
+    ) -> Any:
+        details = rec.get("ContextDetails") or {}
+        items = self._summary_serdes(branches, identity)
+        if details.get("ReplayChildren"):  # too big to store: rebuild it from the branches the summary names
+            replay = it.decode(items, details.get("Result"), op_id, self._what())
+            return self._branches(it, frame, op_id, branches, identity, replay, False)
+        serdes = self.config.serdes or items
+        result = it.decode(serdes, details.get("Result"), op_id, self._what())
+        if serdes is not items and isinstance(result, BatchResult):
+            identity.check_result(result)  # a custom serdes' result
+        return result
+
+    def _started(
+        self, it: Host, frame: Frame, op_id: str, branches: list[Branch], identity: Identity, rec: OperationDict
+    ) -> Any:
+        identity.check_in_flight(it.records)
+        return self._branches(it, frame, op_id, branches, identity, None, True)
+
+    def _raise_recorded(
+        self, it: Host, frame: Frame, op_id: str, branches: list[Branch], identity: Identity, rec: OperationDict
+    ) -> Any:
+        raise Throw(_branch_error(recorded_error(rec.get("ContextDetails")), op_id, self.name))
+
+    def _branches(
+        self,
+        it: Host,
+        frame: Frame,
+        op_id: str,
+        branches: list[Branch],
+        identity: Identity | None,
+        replay: BatchResult[Any] | None,
+        in_flight: bool,
+    ) -> Any:
+        """Run the branches as frames of their own; the parent resumes when the batch completes."""
+        serdes = self.config.serdes or self._summary_serdes(branches, identity)
+        _BatchRun(it, frame, self, branches, op_id, serdes, replay, in_flight).start_more()
         return BLOCKED
+
+
+_BatchHandler = Callable[[_BatchOp[Any], Host, "Frame", str, list[Branch], "Identity", OperationDict], Any]
+_REPLAY: dict[str, _BatchHandler] = {
+    Status.SUCCEEDED: _BatchOp._succeeded,
+    Status.STARTED: _BatchOp._started,
+    **dict.fromkeys(FAILURE_STATUSES, _BatchOp._raise_recorded),
+}
 
 
 class ParallelOp(_BatchOp[T]):
@@ -416,11 +464,13 @@ class ParallelOp(_BatchOp[T]):
     sub_type = "Parallel"
     branch_sub_type = "ParallelBranch"
     _fields = ("functions", "name", "config")
-    functions: tuple[Any, ...] = field(0)
+    functions: tuple[Callable[..., Any] | ParallelBranch, ...] = field(0)
     name: str | None = field(1)
     config: BatchConfig = field(2)
 
-    def __new__(cls, functions: Sequence[Any], name: str | None, config: BatchConfig) -> ParallelOp[T]:
+    def __new__(
+        cls, functions: Sequence[Callable[..., Any] | ParallelBranch], name: str | None, config: BatchConfig
+    ) -> ParallelOp[T]:
         functions = tuple(functions)
         for i, fn in enumerate(functions):
             target = fn.fn if isinstance(fn, ParallelBranch) else fn
@@ -444,7 +494,7 @@ class MapOp(_BatchOp[T]):
     sub_type = "Map"
     branch_sub_type = "MapIteration"
     _fields = ("items", "fn", "name", "config", "item_namer")
-    items: tuple[Any, ...] = field(0)
+    items: tuple[object, ...] = field(0)
     fn: Callable[..., Any] = field(1)
     name: str | None = field(2)
     config: BatchConfig = field(3)
@@ -452,7 +502,7 @@ class MapOp(_BatchOp[T]):
 
     def __new__(
         cls,
-        items: Sequence[Any],
+        items: Sequence[object],
         fn: Callable[..., Any],
         name: str | None,
         config: BatchConfig,
@@ -482,12 +532,12 @@ class _BatchRun:
 
     def __init__(
         self,
-        it: Interpreter,
+        it: Host,
         parent: Frame,
         op: _BatchOp[Any],
         branches: list[Branch],
         op_id: str,
-        serdes: Any,
+        serdes: SerDes[Any],
         replay: BatchResult[Any] | None,
         in_flight: bool = False,
     ) -> None:
@@ -526,34 +576,21 @@ class _BatchRun:
             self._start(index)  # a branch settled from its record is counted at once
 
     def _start(self, index: int) -> None:
-        it, op = self.it, self.op
-        fn, args, name, item_serdes = self.branches[index]
+        it = self.it
+        fn, args, name, _ = self.branches[index]
         branch_id = operation_id(self.op_id, index)
         nested = self.config.nesting is NestingType.NESTED
         replay_children = self.replay is not None
         if nested:
             rec = it.records.get(branch_id)
             if rec is not None:
-                self._check_identity(rec, branch_id, name)
-                status = rec["Status"]
-                if self.in_flight and not self.progress:
-                    self.progress = status != "STARTED" or operation_id(branch_id, 1) in it.records
-                details: dict[str, Any] = rec.get("ContextDetails") or {}
-                if status == "SUCCEEDED" and not details.get("ReplayChildren"):
-                    what = f"{op.branch_sub_type} {name!r}"
-                    value = it.decode(item_serdes, details.get("Result"), branch_id, what)
-                    self._record(index, True, value, name)
+                if self._settled(index, branch_id, name, rec):
                     return
-                if status == "FAILED":
-                    self._record(index, False, _branch_error(details.get("Error") or {}, branch_id, name), name)
-                    return
-                replay_children = replay_children or status == "SUCCEEDED"
+                replay_children = replay_children or rec["Status"] == Status.SUCCEEDED
             elif not replay_children:
-                if self.in_flight and self.progress and not self.live_completions and index:
-                    # the first run started this many branches and would have started this one with them
-                    Identity(op, self.op_id, self.branches).added(index)
-                it.enqueue(context_update(self.op_id, branch_id, "START", op.branch_sub_type, name))
-        scope = Scope(it.records, branch_id, branch_id if nested else self.op_id, f"{op.branch_sub_type} {name!r}")
+                self._start_branch(index, branch_id, name)
+        sub_type = self.op.branch_sub_type
+        scope = Scope(it.records, branch_id, branch_id if nested else self.op_id, f"{sub_type} {name!r}")
         gen = start_body(fn, (it.make_context(scope), *args), {})
 
         def done(frame: Frame, ok: bool, value: Any) -> None:
@@ -561,15 +598,34 @@ class _BatchRun:
 
         self.running[index] = it.spawn(gen, scope, done, it.new_cancellation(self.parent.cancel))
 
-    def _check_identity(self, rec: Any, branch_id: str, name: str) -> None:
+    def _settled(self, index: int, branch_id: str, name: str, rec: OperationDict) -> bool:
+        """Settle a nested branch from its record if it finished (True); else it is to run (again)."""
+        self._check_identity(rec, branch_id, name)
+        status = rec["Status"]
+        if self.in_flight and not self.progress:
+            self.progress = status != Status.STARTED or operation_id(branch_id, 1) in self.it.records
+        details = rec.get("ContextDetails") or {}
+        if status == Status.SUCCEEDED and not details.get("ReplayChildren"):
+            what = f"{self.op.branch_sub_type} {name!r}"
+            value = self.it.decode(self.branches[index][3], details.get("Result"), branch_id, what)
+            self._record(index, True, value, name)
+            return True
+        if status == Status.FAILED:
+            self._record(index, False, _branch_error(recorded_error(details), branch_id, name), name)
+            return True
+        return False
+
+    def _start_branch(self, index: int, branch_id: str, name: str) -> None:
+        """Checkpoint a nested branch's START (after checking the code did not add it to a batch in flight)."""
+        if self.in_flight and self.progress and not self.live_completions and index:
+            # the first run started this many branches and would have started this one with them
+            Identity(self.op, self.op_id, self.branches).added(index)
+        self.it.enqueue(context_update(self.op_id, branch_id, "START", self.op.branch_sub_type, name))
+
+    def _check_identity(self, rec: OperationDict, branch_id: str, name: str) -> None:
         op = self.op
-        if (
-            rec.get("Type") != "CONTEXT"
-            or rec.get("SubType") != op.branch_sub_type
-            or (rec.get("Name") or None) != name
-            or rec.get("ParentId") != self.op_id
-        ):
-            from ._interpreter import describe, describe_record
+        if not recorded_as(rec, "CONTEXT", op.branch_sub_type, name, self.op_id):
+            from replayflow._interpreter import describe, describe_record
 
             raise NonDeterminismError(
                 f"Non-deterministic execution: branch of {op.sub_type.lower()} {op.name!r} (id {branch_id}) was "
@@ -586,30 +642,28 @@ class _BatchRun:
         if self.done:
             return
         self.live_completions += 1
-        it = self.it
         if checkpoint:
-            sub_type = self.op.branch_sub_type
-            if ok:
-                if self.branches[index][3] is DEFAULT_SERDES and _is_structured(value):
-                    _warn_untyped(self.op, value)
-                try:
-                    _, value = complete_context(
-                        it, self.op_id, branch_id, name, sub_type, self.branches[index][3], value
-                    )
-                except RetryableSerDesError:
-                    raise
-                except SerDesError as error:
-                    ok, value = False, error
-            if not ok:
-                err = error_object(value)
-                update = context_update(self.op_id, branch_id, "FAIL", sub_type, name)
-                update["Error"] = err
-                it.enqueue(update)
-                value = _branch_error(err, branch_id, name)
+            ok, value = self._checkpoint_branch(index, branch_id, name, ok, value)
         elif not ok and not isinstance(value, ChildContextError):
             value = _branch_error(error_object(value), branch_id, name)
         self._record(index, ok, value, name)
         self.start_more()
+
+    def _checkpoint_branch(self, index: int, branch_id: str, name: str, ok: bool, value: Any) -> tuple[bool, Any]:
+        """SUCCEED or FAIL a nested branch's CONTEXT; ``(ok, value or branch error)`` as replay will see it."""
+        sub_type, serdes = self.op.branch_sub_type, self.branches[index][3]
+        if ok:
+            if serdes is DEFAULT_SERDES and _is_structured(value):
+                _warn_untyped(self.op, value)
+            try:
+                return True, complete_context(self.it, self.op_id, branch_id, name, sub_type, serdes, value)[1]
+            except RetryableSerDesError:
+                raise
+            except SerDesError as error:
+                value = error
+        err = error_object(value)
+        self.it.enqueue(with_error(context_update(self.op_id, branch_id, "FAIL", sub_type, name), err))
+        return False, _branch_error(err, branch_id, name)
 
     def _record(self, index: int, ok: bool, value: Any, name: str) -> None:
         if ok:
@@ -657,9 +711,8 @@ class _BatchRun:
             raise
         except SerDesError as error:
             err = error_object(error)
-            update = context_update(self.parent.scope.parent_id, self.op_id, "FAIL", op.sub_type, op.name)
-            update["Error"] = err
-            it.enqueue(update)
+            failed = context_update(self.parent.scope.parent_id, self.op_id, "FAIL", op.sub_type, op.name)
+            it.enqueue(with_error(failed, err))
             it.resume(self.parent, None, _branch_error(err, self.op_id, op.name))
             return
         it.operation_ended(self.parent, self.op_id, "CONTEXT", op.sub_type, op.name, "SUCCEEDED", None)
@@ -698,7 +751,7 @@ class Identity:
             attempted=attempted,
         )
 
-    def check_count(self, raw: Any) -> None:
+    def check_count(self, raw: object) -> None:
         """Compare a recorded batch summary's branch count with the code (before any of its items is read)."""
         if not isinstance(raw, dict):
             return  # not a summary: reading it fails with a SerDesError
@@ -723,7 +776,7 @@ class Identity:
             if item.name is not None and item.name != self.branches[item.index][2]:
                 raise self.renamed(item.index, item.name)
 
-    def check_in_flight(self, records: dict[str, Any]) -> None:
+    def check_in_flight(self, records: dict[str, OperationDict]) -> None:
         """A batch still running: a recorded branch beyond the code's last one means branches were removed."""
         count = len(self.branches)
         beyond = operation_id(self.op_id, count)
@@ -750,11 +803,11 @@ _log = logging.getLogger("replayflow")
 _WARNED: set[tuple[str, str | None, type]] = set()
 
 
-def _is_structured(value: Any) -> bool:
+def _is_structured(value: object) -> bool:
     return (dataclasses.is_dataclass(value) and not isinstance(value, type)) or attrs.has(type(value))
 
 
-def _warn_untyped(op: Any, value: Any) -> None:
+def _warn_untyped(op: _BatchOp[Any], value: object) -> None:
     """A branch without a return annotation (a lambda, say) returned a dataclass: it comes back a dict."""
     key = (op.sub_type, op.name, type(value))
     if key in _WARNED:

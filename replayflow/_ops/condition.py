@@ -6,6 +6,15 @@ condition holds (SUCCEED with the final state, which the workflow receives); a d
 the new state, and the invocation suspends until the service re-invokes. A strategy that gives up raises
 :class:`WaitForConditionError`, which carries the last state. A ``check`` that raises fails the operation
 with :class:`StepError` (polls are not retried).
+
+=========== =====================================================================================
+no record   START, poll from the initial state
+SUCCEEDED   return the recorded final state
+READY       the poll delay is over: poll again from the recorded state (START anew)
+STARTED     a poll was interrupted: poll again from the recorded state
+PENDING     a poll delay is running: wait for the service to make it READY
+otherwise   raise the recorded error (:class:`WaitForConditionError` if the strategy gave up)
+=========== =====================================================================================
 """
 
 from __future__ import annotations
@@ -15,22 +24,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ._async import settle
-from ._errors import (
-    RetryableSerDesError,
-    StepError,
-    ValidationError,
-    WaitForConditionError,
+from replayflow._errors import RetryableSerDesError, StepError, ValidationError, WaitForConditionError
+from replayflow._retry import Jitter, RetryPolicy, delay_seconds
+from replayflow._serdes import DEFAULT_SERDES, SerDes
+from replayflow._wire import (
+    FAILURE_STATUSES,
+    MAX_WAIT_SECONDS,
+    ErrorObjectDict,
+    OperationDict,
+    OperationUpdateDict,
+    Status,
 )
-from ._interpreter import BLOCKED, Throw
-from ._operation import Operation, field, update
-from ._retry import Jitter, RetryPolicy, delay_seconds
-from ._serdes import DEFAULT_SERDES
-from ._step import StepContext, _current_step, _serialize, error_object
-from ._wire import MAX_WAIT_SECONDS
+
+from .base import DurableOperation, Host, Throw, field, still_pending
+from .body import StepContext, call_body
+from .outcome import checkpointable, error_object, fail, start, update
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from replayflow._interpreter import Frame
 
 __all__ = ["WaitForCondition", "WaitStrategy"]
 
@@ -64,7 +75,7 @@ class WaitStrategy:
             jitter=self.jitter,
         )
 
-    def __call__(self, state: Any, attempt: int) -> int | None:
+    def __call__(self, state: object, attempt: int) -> int | None:
         if self.is_done is not None and self.is_done(state):
             return None
         if attempt >= self.max_attempts:
@@ -79,24 +90,24 @@ class WaitStrategy:
         ).delay(1)
 
 
-class WaitForCondition(Operation[S]):
+class WaitForCondition(DurableOperation[S]):
     """See the module docstring."""
 
     __slots__ = ()
     _fields = ("check", "initial_state", "strategy", "name", "serdes")
     check: Callable[[Any], Any] = field(0)
-    initial_state: Any = field(1)
-    strategy: Callable[[Any, int], Any] = field(2)
+    initial_state: object = field(1)
+    strategy: Callable[[Any, int], object] = field(2)
     name: str | None = field(3)
-    serdes: Any = field(4)
+    serdes: SerDes[Any] = field(4)
 
     def __new__(
         cls,
         check: Callable[[Any], Any],
-        initial_state: Any,
-        strategy: Callable[[Any, int], Any],
+        initial_state: object,
+        strategy: Callable[[Any, int], object],
         name: str | None,
-        serdes: Any,
+        serdes: SerDes[Any] | None,
     ) -> WaitForCondition[S]:
         if not callable(check):
             raise ValidationError(f"wait_for_condition needs a callable check, got {check!r}")
@@ -104,117 +115,109 @@ class WaitForCondition(Operation[S]):
             raise ValidationError(f"wait_strategy must be callable (state, attempt) -> delay or None, got {strategy!r}")
         return tuple.__new__(cls, (check, initial_state, strategy, name, serdes or DEFAULT_SERDES))
 
-    def _run(self, it: Interpreter, frame: Frame) -> Any:
+    # -- interpretation: the module docstring's table, as ``_REPLAY`` -------------------------------------
+
+    def run(self, it: Host, frame: Frame) -> Any:
         op_id, rec = it.claim(frame, "STEP", "WaitForCondition", self.name)
         if rec is None:
             return self._poll(it, frame, op_id, 1, self.initial_state, True)
-        status = rec["Status"]
-        details = rec.get("StepDetails") or {}
-        what = f"wait_for_condition {self.name!r}"
-        if status == "SUCCEEDED":
-            return it.decode(self.serdes, details.get("Result"), op_id, what)
-        if status in ("READY", "STARTED"):
-            return self._next_poll(it, frame, op_id, rec)
-        if status == "PENDING":
-            return self._await_poll(it, frame, op_id)
-        raise Throw(self._recorded_error(it, details, op_id, status))
+        return _REPLAY.get(rec["Status"], WaitForCondition._raise_recorded)(self, it, frame, op_id, rec)
 
-    def _next_poll(self, it: Interpreter, frame: Frame, op_id: str, rec: Any) -> Any:
+    def _what(self) -> str:
+        return f"wait_for_condition {self.name!r}"
+
+    def _succeeded(self, it: Host, frame: Frame, op_id: str, rec: OperationDict) -> Any:
+        details = rec.get("StepDetails") or {}
+        return it.decode(self.serdes, details.get("Result"), op_id, self._what())
+
+    def _next_poll(self, it: Host, frame: Frame, op_id: str, rec: OperationDict) -> Any:
         """Poll again from the state the last poll recorded (a READY poll starts anew, a STARTED one resumes)."""
         details = rec.get("StepDetails") or {}
         result = details.get("Result")
-        what = f"wait_for_condition {self.name!r}"
-        state = it.decode(self.serdes, result, op_id, what) if result is not None else self.initial_state
+        state = it.decode(self.serdes, result, op_id, self._what()) if result is not None else self.initial_state
         attempt = (details.get("Attempt") or 0) + 1
-        return self._poll(it, frame, op_id, attempt, state, rec["Status"] == "READY")
+        return self._poll(it, frame, op_id, attempt, state, rec["Status"] == Status.READY)
 
-    def _await_poll(self, it: Interpreter, frame: Frame, op_id: str) -> Any:
+    def _pending(self, it: Host, frame: Frame, op_id: str, rec: OperationDict) -> Any:
+        return self._await_poll(it, frame, op_id)
+
+    def _await_poll(self, it: Host, frame: Frame, op_id: str) -> Any:
         """Park until the service makes the condition READY (the poll delay is over); then poll."""
         return it.wait_for_ready(frame, op_id, lambda rec: self._next_poll(it, frame, op_id, rec))
 
-    def _recorded_error(self, it: Interpreter, details: Any, op_id: str, status: str) -> BaseException:
+    def _raise_recorded(self, it: Host, frame: Frame, op_id: str, rec: OperationDict) -> Any:
+        details = rec.get("StepDetails") or {}
         error = details.get("Error") or {}
-        message = f"wait_for_condition {self.name!r} ended with status {status}"
         if error.get("ErrorType") == _ERROR_TYPE:
             exc = WaitForConditionError.from_error_object(error, operation_id=op_id, name=self.name)
             data = error.get("ErrorData")
             exc.last_state = it.decode(self.serdes, data, op_id, "the last state") if data is not None else None
             exc.attempts = details.get("Attempt")
-            return exc
-        return StepError.from_error_object(error, operation_id=op_id, name=self.name, default_message=message)
+            raise Throw(exc)
+        message = f"wait_for_condition {self.name!r} ended with status {rec['Status']}"
+        raise Throw(StepError.from_error_object(error, operation_id=op_id, name=self.name, default_message=message))
 
-    def _update(self, frame: Frame, op_id: str, action: str) -> dict[str, Any]:
-        return update("STEP", action, op_id, "WaitForCondition", self.name, frame.scope.parent_id)
+    def _update(self, frame: Frame, op_id: str, action: str, payload: str | None = None) -> OperationUpdateDict:
+        return update("STEP", action, op_id, "WaitForCondition", self.name, frame.scope.parent_id, payload)
 
-    def _poll(self, it: Interpreter, frame: Frame, op_id: str, attempt: int, state: Any, start: bool) -> Any:
+    def _poll(self, it: Host, frame: Frame, op_id: str, attempt: int, state: object, begin: bool) -> Any:
         if frame.cancel.is_set():
-            return it.wait_for(frame, op_id, _pending)
-        if start:
-            it.enqueue(self._update(frame, op_id, "START"))
+            return it.wait_for(frame, op_id, still_pending)
+        if begin:
             if attempt == 1:
-                it.operation_started(frame, op_id, "STEP", "WaitForCondition", self.name)
+                start(it, frame, self._update(frame, op_id, "START"), self.name)
+            else:
+                it.enqueue(self._update(frame, op_id, "START"))
         it.before_side_effect()
         context = StepContext(op_id, self.name, attempt, it.logger, it.arn, frame.cancel)
-        what = f"wait_for_condition {self.name!r}"
+        what = self._what()
         hooks = it.hooks
         info = it.info(frame, op_id, "STEP", "WaitForCondition", self.name) if hooks.active else None
 
         def work() -> tuple[Any, str | None]:
             if info is not None:
                 hooks.emit("on_attempt_start", info, attempt)
-            token = _current_step.set(context)
-            try:
-                new_state = self.check(state)
-                if hasattr(new_state.__class__, "__await__"):  # an async check: await it (_async.py)
-                    new_state = settle(it, new_state, context.cancellation, lambda: what)
-            finally:
-                _current_step.reset(token)
-            return new_state, _serialize(self.serdes, new_state, it.serdes_context(op_id), what)
+            new_state = call_body(it, context, self._what, self.check, (state,), {})
+            return new_state, checkpointable(self.serdes, new_state, it.serdes_context(op_id), f"the result of {what}")
 
         def finish(ok: bool, outcome: Any) -> Any:
             if info is not None:
                 hooks.emit("on_attempt_end", info, attempt, "SUCCEEDED" if ok else "FAILED", None if ok else outcome)
             if not ok:
                 return self._check_failed(it, frame, op_id, outcome)
-            new_state, payload = outcome
-            try:
-                decision = self.strategy(new_state, attempt)
-                delay = delay_seconds(decision)
-            except WaitForConditionError as gave_up:
-                return self._gave_up(it, frame, op_id, attempt, new_state, payload, gave_up)
-            except Exception as error:
-                return self._check_failed(it, frame, op_id, error)
-            if delay is None:
-                update = self._update(frame, op_id, "SUCCEED")
-                if payload is not None:
-                    update["Payload"] = payload
-                it.enqueue(update)
-                it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "SUCCEEDED", None)
-                if payload is None:
-                    return None
-                return it.decode(self.serdes, payload, op_id, what)
-            update = self._update(frame, op_id, "RETRY")
-            if payload is not None:
-                update["Payload"] = payload
-            update["StepOptions"] = {"NextAttemptDelaySeconds": min(delay, MAX_WAIT_SECONDS)}
-            it.enqueue(update)
-            return self._await_poll(it, frame, op_id)
+            return self._decide(it, frame, op_id, attempt, *outcome)
 
         return it.run_side_effect(frame, work, finish, op_id, attempt)
 
-    def _check_failed(self, it: Interpreter, frame: Frame, op_id: str, error: BaseException) -> Any:
+    def _decide(self, it: Host, frame: Frame, op_id: str, attempt: int, state: Any, payload: str | None) -> Any:
+        """Ask the wait strategy about the new state: SUCCEED, RETRY after its delay, or give up."""
+        try:
+            delay = delay_seconds(self.strategy(state, attempt))
+        except WaitForConditionError as gave_up:
+            return self._gave_up(it, frame, op_id, attempt, state, payload, gave_up)
+        except Exception as error:
+            return self._check_failed(it, frame, op_id, error)
+        if delay is None:
+            it.enqueue(self._update(frame, op_id, "SUCCEED", payload))
+            it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "SUCCEEDED", None)
+            if payload is None:
+                return None
+            return it.decode(self.serdes, payload, op_id, self._what())
+        retry = self._update(frame, op_id, "RETRY", payload)
+        retry["StepOptions"] = {"NextAttemptDelaySeconds": min(delay, MAX_WAIT_SECONDS)}
+        it.enqueue(retry)
+        return self._await_poll(it, frame, op_id)
+
+    def _check_failed(self, it: Host, frame: Frame, op_id: str, error: BaseException) -> Any:
         if isinstance(error, RetryableSerDesError):
             raise error
         err = error_object(error)
-        update = self._update(frame, op_id, "FAIL")
-        update["Error"] = err
-        it.enqueue(update)
-        it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "FAILED", error)
+        fail(it, frame, self._update(frame, op_id, "FAIL"), self.name, err, error)
         raise Throw(StepError.from_error_object(err, operation_id=op_id, name=self.name))
 
     def _gave_up(
         self,
-        it: Interpreter,
+        it: Host,
         frame: Frame,
         op_id: str,
         attempt: int,
@@ -223,13 +226,10 @@ class WaitForCondition(Operation[S]):
         gave_up: WaitForConditionError,
     ) -> Any:
         message = str(gave_up) or f"wait_for_condition {self.name!r} gave up after {attempt} attempts"
-        err: dict[str, Any] = {"ErrorType": _ERROR_TYPE, "ErrorMessage": message}
+        err: ErrorObjectDict = {"ErrorType": _ERROR_TYPE, "ErrorMessage": message}
         if payload is not None:
             err["ErrorData"] = payload
-        update = self._update(frame, op_id, "FAIL")
-        update["Error"] = err
-        it.enqueue(update)
-        it.operation_ended(frame, op_id, "STEP", "WaitForCondition", self.name, "FAILED", gave_up)
+        fail(it, frame, self._update(frame, op_id, "FAIL"), self.name, err, gave_up)
         exc = WaitForConditionError(
             message, error_type=_ERROR_TYPE, error_data=payload, operation_id=op_id, operation_name=self.name
         )
@@ -238,5 +238,12 @@ class WaitForCondition(Operation[S]):
         raise Throw(exc)
 
 
-def _pending(rec: Any) -> Any:
-    return BLOCKED
+#: The condition's replay table (the module docstring's), status -> what to do; other statuses raise the
+#: recorded error.
+_REPLAY: dict[str, Callable[[WaitForCondition[Any], Host, Frame, str, OperationDict], Any]] = {
+    Status.SUCCEEDED: WaitForCondition._succeeded,
+    **dict.fromkeys(FAILURE_STATUSES, WaitForCondition._raise_recorded),
+    Status.READY: WaitForCondition._next_poll,
+    Status.STARTED: WaitForCondition._next_poll,
+    Status.PENDING: WaitForCondition._pending,
+}

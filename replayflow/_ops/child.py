@@ -4,6 +4,13 @@ The child's operations are named ``blake2b("<child id>-<n>")`` and carry the chi
 When the child finishes, its result is checkpointed on the CONTEXT operation; replay returns that result
 without running the child again. A result too big for one checkpoint (256 KB) is not stored: the CONTEXT
 is marked ``ReplayChildren`` and replay re-runs the child, whose own operations replay from the history.
+
+=========== =====================================================================================
+no record   START, run the body as a child frame, SUCCEED with its result (or FAIL with its error)
+SUCCEEDED   return the recorded result; with ``ReplayChildren``, re-run the body to rebuild it
+STARTED     the child was interrupted: run the body again (its own operations replay)
+otherwise   raise the recorded error (as the class the ``errors`` factory maps it to)
+=========== =====================================================================================
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import types
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._errors import (
+from replayflow._errors import (
     ChildContextError,
     DurableOperationError,
     NonDeterminismError,
@@ -21,18 +28,23 @@ from ._errors import (
     SerDesError,
     ValidationError,
 )
-from ._interpreter import BLOCKED, Scope, Throw
-from ._operation import Operation, field, update
-from ._serdes import serdes_for
-from ._step import default_name, error_object
-from ._wire import CHECKPOINT_PAYLOAD_LIMIT_BYTES, ErrorObjectDict
+from replayflow._interpreter import Scope
+from replayflow._serdes import SerDes, serdes_for
+from replayflow._wire import FAILURE_STATUSES, ErrorObjectDict, OperationDict, OperationUpdateDict, Status
+
+from .base import BLOCKED, DurableOperation, Host, Throw, default_name, field
+from .outcome import error_object, fail, read_back, recorded_error, serialize, start, too_large, update
 
 if TYPE_CHECKING:
-    from ._interpreter import Frame, Interpreter
+    from replayflow._interpreter import Frame
 
 __all__ = [
     "ChildContext",
     "async_message",
+    "child_error",
+    "complete_context",
+    "context_update",
+    "plain_body",
     "recorded_error_class",
     "start_body",
     "validate_sub_type",
@@ -41,21 +53,23 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: ``(interpreter, recorded ErrorObject, op id, name, live exception or None) -> error raised into the parent``
-ErrorFactory = Callable[["Interpreter", Any, str, "str | None", "BaseException | None"], DurableOperationError]
+#: ``(host, recorded ErrorObject, op id, name, live exception or None) -> error raised into the parent``
+ErrorFactory = Callable[["Host", ErrorObjectDict, str, "str | None", "BaseException | None"], DurableOperationError]
 
 _SUB_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def validate_sub_type(sub_type: str) -> str:
+    """``sub_type`` if the service accepts it as a SubType, else a :class:`ValidationError`."""
     if not isinstance(sub_type, str) or not _SUB_TYPE.match(sub_type):
         raise ValidationError(f"sub_type must be 1-32 characters of [A-Za-z0-9_-], got {sub_type!r}")
     return sub_type
 
 
 def child_error(
-    it: Interpreter, error: ErrorObjectDict, op_id: str, name: str | None, cause: BaseException | None
+    it: Host, error: ErrorObjectDict, op_id: str, name: str | None, cause: BaseException | None
 ) -> DurableOperationError:
+    """The error a failed child context raises into its parent (the default :data:`ErrorFactory`)."""
     return ChildContextError.from_error_object(error, operation_id=op_id, name=name)
 
 
@@ -99,7 +113,7 @@ def async_message(fn: Callable[..., Any]) -> str:
     )
 
 
-class ChildContext(Operation[T]):
+class ChildContext(DurableOperation[T]):
     """A child context; see the module docstring."""
 
     __slots__ = ()
@@ -108,7 +122,7 @@ class ChildContext(Operation[T]):
     args: tuple[Any, ...] = field(1)
     kwargs: dict[str, Any] = field(2)
     name: str | None = field(3)
-    serdes: Any = field(4)
+    serdes: SerDes[Any] = field(4)
     sub_type: str = field(5)
     errors: ErrorFactory = field(6)
     auto_name: bool = field(7)
@@ -119,7 +133,7 @@ class ChildContext(Operation[T]):
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
         name: str | None = None,
-        serdes: Any = None,
+        serdes: SerDes[Any] | None = None,
         sub_type: str = "RunInChildContext",
         errors: ErrorFactory = child_error,
         auto_name: bool = True,
@@ -133,24 +147,32 @@ class ChildContext(Operation[T]):
             (fn, args, kwargs or {}, name, serdes or serdes_for(fn), validate_sub_type(sub_type), errors, auto_name),
         )
 
-    def _run(self, it: Interpreter, frame: Frame) -> Any:
+    # -- interpretation: the module docstring's table, as ``_REPLAY`` -------------------------------------
+
+    def run(self, it: Host, frame: Frame) -> Any:
         name = self.name
         if name is None and self.auto_name:
             name = default_name(self.fn) or f"child-context-{frame.scope.counter + 1}"
         op_id, rec = it.claim(frame, "CONTEXT", self.sub_type, name)
-        replay_children = False
-        if rec is not None:
-            status = rec["Status"]
-            details: dict[str, Any] = rec.get("ContextDetails") or {}
-            if status == "SUCCEEDED":
-                if not details.get("ReplayChildren"):
-                    return it.decode(self.serdes, details.get("Result"), op_id, f"child context {name!r}")
-                replay_children = True
-            elif status != "STARTED":
-                raise Throw(self.errors(it, details.get("Error") or {}, op_id, name, None))
-        else:
-            it.enqueue(context_update(frame.scope.parent_id, op_id, "START", self.sub_type, name))
-            it.operation_started(frame, op_id, "CONTEXT", self.sub_type, name)
+        if rec is None:
+            start(it, frame, context_update(frame.scope.parent_id, op_id, "START", self.sub_type, name), name)
+            return self._body(it, frame, op_id, name, False)
+        return _REPLAY.get(rec["Status"], ChildContext._raise_recorded)(self, it, frame, op_id, name, rec)
+
+    def _succeeded(self, it: Host, frame: Frame, op_id: str, name: str | None, rec: OperationDict) -> Any:
+        details = rec.get("ContextDetails") or {}
+        if details.get("ReplayChildren"):  # the result was too big to store: re-run the child to rebuild it
+            return self._body(it, frame, op_id, name, True)
+        return it.decode(self.serdes, details.get("Result"), op_id, f"child context {name!r}")
+
+    def _started(self, it: Host, frame: Frame, op_id: str, name: str | None, rec: OperationDict) -> Any:
+        return self._body(it, frame, op_id, name, False)
+
+    def _raise_recorded(self, it: Host, frame: Frame, op_id: str, name: str | None, rec: OperationDict) -> Any:
+        raise Throw(self.errors(it, recorded_error(rec.get("ContextDetails")), op_id, name, None))
+
+    def _body(self, it: Host, frame: Frame, op_id: str, name: str | None, replay_children: bool) -> Any:
+        """Run the child's body as a frame of its own; :meth:`_done` resumes the parent."""
         scope = Scope(it.records, op_id, op_id, f"{self.sub_type} context {name!r}")
         gen = start_body(self.fn, (it.make_context(scope), *self.args), self.kwargs)
 
@@ -162,7 +184,7 @@ class ChildContext(Operation[T]):
 
     def _done(
         self,
-        it: Interpreter,
+        it: Host,
         frame: Frame,
         op_id: str,
         name: str | None,
@@ -197,11 +219,17 @@ class ChildContext(Operation[T]):
         raised = self.errors(it, err, op_id, name, value)
         if type(raised) is not ChildContextError:  # replay reads the class from this record alone
             err = with_error_class(err, type(raised))
-        update = context_update(frame.scope.parent_id, op_id, "FAIL", self.sub_type, name)
-        update["Error"] = err
-        it.enqueue(update)
-        it.operation_ended(frame, op_id, "CONTEXT", self.sub_type, name, "FAILED", value)
+        fail(it, frame, context_update(frame.scope.parent_id, op_id, "FAIL", self.sub_type, name), name, err, value)
         it.resume(frame, None, raised)
+
+
+#: The child context's replay table (the module docstring's), status -> what to do; other statuses raise
+#: the recorded error.
+_REPLAY: dict[str, Callable[[ChildContext[Any], Host, Frame, str, str | None, OperationDict], Any]] = {
+    Status.SUCCEEDED: ChildContext._succeeded,
+    Status.STARTED: ChildContext._started,
+    **dict.fromkeys(FAILURE_STATUSES, ChildContext._raise_recorded),
+}
 
 
 #: The last StackTrace line of a context's recorded error that names the class its failure raises.
@@ -215,12 +243,12 @@ def with_error_class(error: ErrorObjectDict, cls: type[BaseException]) -> ErrorO
     return marked
 
 
-def recorded_error_class(error: Any) -> tuple[str | None, Any]:
+def recorded_error_class(error: ErrorObjectDict) -> tuple[str | None, ErrorObjectDict]:
     """``(class name or None, the error without the mark)`` for a context's recorded ErrorObject."""
     trace = error.get("StackTrace") if isinstance(error, dict) else None
     if not trace or not isinstance(trace[-1], str) or not trace[-1].startswith(ERROR_CLASS_MARK):
         return None, error
-    rest = {**error}
+    rest: ErrorObjectDict = {**error}
     if len(trace) > 1:
         rest["StackTrace"] = trace[:-1]
     else:
@@ -228,18 +256,20 @@ def recorded_error_class(error: Any) -> tuple[str | None, Any]:
     return trace[-1][len(ERROR_CLASS_MARK) :], rest
 
 
-def context_update(parent_id: str | None, op_id: str, action: str, sub_type: str, name: str | None) -> dict[str, Any]:
+def context_update(
+    parent_id: str | None, op_id: str, action: str, sub_type: str, name: str | None
+) -> OperationUpdateDict:
     """A CONTEXT update for the operation ``op_id`` whose parent is ``parent_id``."""
     return update("CONTEXT", action, op_id, sub_type, name, parent_id)
 
 
 def complete_context(
-    it: Interpreter,
+    it: Host,
     parent_id: str | None,
     op_id: str,
     name: str | None,
     sub_type: str,
-    serdes: Any,
+    serdes: SerDes[Any],
     value: Any,
     summary: str = "",
 ) -> tuple[str | None, Any]:
@@ -248,29 +278,16 @@ def complete_context(
     Results over the checkpoint limit are replaced by ``summary`` with ``ReplayChildren`` set.
     """
     context = it.serdes_context(op_id)
-    try:
-        payload = serdes.serialize(value, context)
-    except SerDesError:
-        raise
-    except Exception as exc:
-        raise SerDesError(f"cannot serialize the result of child context {name!r}: {exc}") from exc
-    update = context_update(parent_id, op_id, "SUCCEED", sub_type, name)
-    if (
-        payload is not None
-        and len(payload) > CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4
-        and (len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES)
-    ):
-        update["Payload"] = summary
-        update["ContextOptions"] = {"ReplayChildren": True}
-        it.enqueue(update)
+    what = f"the result of child context {name!r}"
+    payload = serialize(serdes, value, context, what)
+    succeed = context_update(parent_id, op_id, "SUCCEED", sub_type, name)
+    if payload is not None and too_large(payload):
+        succeed["Payload"] = summary
+        succeed["ContextOptions"] = {"ReplayChildren": True}
+        it.enqueue(succeed)
         return None, value
     if payload is not None:
-        update["Payload"] = payload
-        try:
-            value = serdes.deserialize(payload, context)
-        except SerDesError:
-            raise
-        except Exception as exc:
-            raise SerDesError(f"cannot read back the result of child context {name!r}: {exc}") from exc
-    it.enqueue(update)
+        succeed["Payload"] = payload
+        value = read_back(serdes, payload, context, what)
+    it.enqueue(succeed)
     return payload, value

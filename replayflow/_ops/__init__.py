@@ -1,0 +1,1 @@
+"""The operation descriptors a workflow yields, and their contract with the interpreter (see ``base``)."""

@@ -1,0 +1,68 @@
+"""Near the deadline: running step bodies are cancelled, finished work is kept, nothing new starts."""
+
+from __future__ import annotations
+
+import time
+
+import replayflow
+
+from .wire import Recorder, event, invoke
+
+
+class LambdaContext:
+    aws_request_id = "req-1"
+
+    def __init__(self, seconds):
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self):
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+def test_near_the_deadline_running_steps_are_cancelled_finished_work_is_kept_and_the_invocation_suspends():
+    cancelled = []
+
+    def quick():
+        return "done"
+
+    def slow():
+        if replayflow.step_context().sleep(10):
+            cancelled.append(True)
+            replayflow.step_context().raise_if_cancelled()
+        return "too late"
+
+    @replayflow.durable(shutdown_margin=0.5)
+    def wf(_, ctx):
+        yield ctx.step(quick)
+        yield ctx.step(slow)
+        yield ctx.step(quick, name="never")
+
+    rec = Recorder()
+    started = time.monotonic()
+    out = invoke(wf, event(), rec, context=LambdaContext(1.0))
+    assert out == {"Status": "PENDING"}
+    assert time.monotonic() - started < 2
+    assert cancelled == [True]
+    assert [(u["Action"], u["Name"]) for u in rec.updates] == [
+        ("START", "quick"),
+        ("SUCCEED", "quick"),
+        ("START", "slow"),
+    ]
+
+
+def test_no_new_step_starts_after_the_shutdown_signal():
+    ran = []
+
+    def finishing():
+        time.sleep(0.8)  # ignores the signal but ends before the Lambda would be killed
+        return "finished"
+
+    @replayflow.durable(shutdown_margin=0.5)
+    def wf(_, ctx):
+        yield ctx.step(finishing)
+        yield ctx.step(lambda: ran.append("next"), name="next")
+
+    rec = Recorder()
+    assert invoke(wf, event(), rec, context=LambdaContext(1.0)) == {"Status": "PENDING"}
+    assert ran == []
+    assert ("SUCCEED", "finishing") in [(u["Action"], u["Name"]) for u in rec.updates]
