@@ -159,14 +159,13 @@ def callback_error(rec: Mapping[str, Any], callback: Callback[Any]) -> CallbackE
         cls, default = CallbackFailedError, "the external system reported failure"
     else:
         cls, default = CallbackError, f"callback ended with status {status}"
-    exc = cls.from_error_object(
+    return cls.from_error_object(
         error,
         operation_id=callback.operation_id,
         name=callback.name,
         default_message=f"callback {callback.name or callback.callback_id}: {default}",
+        callback_id=callback.callback_id,
     )
-    exc.callback_id = callback.callback_id
-    return exc
 
 
 # -- wait_for_callback -----------------------------------------------------------------------------------------

@@ -149,11 +149,13 @@ class WaitForCondition(DurableOperation[S]):
         details = rec.get("StepDetails") or {}
         error = details.get("Error") or {}
         if error.get("ErrorType") == _ERROR_TYPE:
-            exc = WaitForConditionError.from_error_object(error, operation_id=op_id, name=self.name)
             data = error.get("ErrorData")
-            exc.last_state = it.decode(self.serdes, data, op_id, "the last state") if data is not None else None
-            exc.attempts = details.get("Attempt")
-            raise Throw(exc)
+            last = it.decode(self.serdes, data, op_id, "the last state") if data is not None else None
+            raise Throw(
+                WaitForConditionError.from_error_object(
+                    error, operation_id=op_id, name=self.name, last_state=last, attempts=details.get("Attempt")
+                )
+            )
         message = f"wait_for_condition {self.name!r} ended with status {rec['Status']}"
         raise Throw(StepError.from_error_object(error, operation_id=op_id, name=self.name, default_message=message))
 
@@ -230,12 +232,18 @@ class WaitForCondition(DurableOperation[S]):
         if payload is not None:
             err["ErrorData"] = payload
         fail(it, frame, self._update(frame, op_id, "FAIL"), self.name, err, gave_up)
-        exc = WaitForConditionError(
-            message, error_type=_ERROR_TYPE, error_data=payload, operation_id=op_id, operation_name=self.name
+        last = it.decode(self.serdes, payload, op_id, "the last state") if payload is not None else state
+        raise Throw(
+            WaitForConditionError(
+                message,
+                error_type=_ERROR_TYPE,
+                error_data=payload,
+                operation_id=op_id,
+                operation_name=self.name,
+                last_state=last,
+                attempts=attempt,
+            )
         )
-        exc.last_state = it.decode(self.serdes, payload, op_id, "the last state") if payload is not None else state
-        exc.attempts = attempt
-        raise Throw(exc)
 
 
 #: The condition's replay table (the module docstring's), status -> what to do; other statuses raise the

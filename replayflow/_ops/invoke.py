@@ -117,13 +117,14 @@ class Invoke(DurableOperation[T]):
                 return BLOCKED
             error = details.get("Error") or {}
             cls = _ERRORS.get(status, InvokeError)
-            exc = cls.from_error_object(
-                error,
-                operation_id=op_id,
-                name=self.name,
-                default_message=f"{self.function_name} ended with status {status}",
+            raise Throw(
+                cls.from_error_object(
+                    error,
+                    operation_id=op_id,
+                    name=self.name,
+                    default_message=f"{self.function_name} ended with status {status}",
+                    function_name=self.function_name,
+                )
             )
-            exc.function_name = self.function_name
-            raise Throw(exc)
 
         return resolve
