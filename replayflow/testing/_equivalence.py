@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from replayflow._errors import NonDeterminismError, ReplayDivergenceError
 from replayflow._interpreter import TRACER, Scope
 from replayflow._unyielded import quiet
+from replayflow._wire import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from replayflow.local import LocalDurableService
@@ -29,7 +30,6 @@ __all__ = ["Checked", "EquivalenceChecker", "Trace", "service_view"]
 Event = tuple[str, str]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 
 
 def _show(value: Any) -> str:
@@ -135,7 +135,7 @@ def service_view(operations: Sequence[Mapping[str, Any]]) -> list[Mapping[str, A
         parent = by_id.get(op.get("ParentId") or "")
         while parent is not None:
             details = parent.get("ContextDetails") or {}
-            if parent["Status"] in _TERMINAL and not details.get("ReplayChildren"):
+            if parent["Status"] in TERMINAL_STATUSES and not details.get("ReplayChildren"):
                 return False
             parent = by_id.get(parent.get("ParentId") or "")
         return True
