@@ -48,10 +48,10 @@ def test_local_lambda_client_raises_client_errors() -> None:
 
 
 def test_latency_and_call_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from replayflow.local import engine
+    from replayflow.local import checkpoints
 
     slept: list[float] = []
-    monkeypatch.setattr(engine, "time", type("FakeTime", (), {"sleep": staticmethod(slept.append)}))
+    monkeypatch.setattr(checkpoints, "time", type("FakeTime", (), {"sleep": staticmethod(slept.append)}))
     svc = LocalDurableService(latency=0.01)
 
     def body(s: Session) -> dict[str, Any]:
