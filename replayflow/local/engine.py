@@ -147,6 +147,12 @@ class Engine:
             "callback_timeout": self._callback_timed_out,
             "callback_heartbeat": self._callback_heartbeat_timed_out,
         }
+        self._rearm_kind: dict[str, Callable[[Execution, str, OperationDict], None]] = {
+            "WAIT": self._rearm_wait,
+            "STEP": self._rearm_retry,
+            "CALLBACK": self._rearm_callback,
+            "CHAINED_INVOKE": self._rearm_chained,
+        }
         with self.lock:
             self._resume()
 
@@ -618,18 +624,29 @@ class Engine:
 
     def _rearm_operation(self, ex: Execution, op_id: str, op: OperationDict) -> None:
         """Arm again what pending operation ``op`` waits for."""
-        op_type, status = op["Type"], op["Status"]
-        if op_type == "WAIT" and status == "STARTED":
+        rearm = self._rearm_kind.get(op["Type"])
+        if rearm is not None:
+            rearm(ex, op_id, op)
+
+    def _rearm_wait(self, ex: Execution, op_id: str, op: OperationDict) -> None:
+        if op["Status"] == "STARTED":
             self.arm(ex, "wait", op_id, op["WaitDetails"]["ScheduledEndTimestamp"])
-        elif op_type == "STEP" and status == "PENDING":
+
+    def _rearm_retry(self, ex: Execution, op_id: str, op: OperationDict) -> None:
+        if op["Status"] == "PENDING":
             self.arm(ex, "retry", op_id, op["StepDetails"]["NextAttemptTimestamp"])
-        elif op_type == "CALLBACK" and op_id in ex.callbacks:
-            deadlines = ex.callbacks[op_id]
-            if deadlines.timeout_due:
-                self.arm(ex, "callback_timeout", op_id, deadlines.timeout_due)
-            if deadlines.heartbeat_due:
-                self.arm(ex, "callback_heartbeat", op_id, deadlines.heartbeat_due)
-        elif op_type == "CHAINED_INVOKE" and status == "STARTED":
+
+    def _rearm_callback(self, ex: Execution, op_id: str, op: OperationDict) -> None:
+        deadlines = ex.callbacks.get(op_id)
+        if deadlines is None:
+            return
+        if deadlines.timeout_due:
+            self.arm(ex, "callback_timeout", op_id, deadlines.timeout_due)
+        if deadlines.heartbeat_due:
+            self.arm(ex, "callback_heartbeat", op_id, deadlines.heartbeat_due)
+
+    def _rearm_chained(self, ex: Execution, op_id: str, op: OperationDict) -> None:
+        if op["Status"] == "STARTED":
             self._resume_chained(ex, op_id)
 
     def _resume_chained(self, ex: Execution, op_id: str) -> None:

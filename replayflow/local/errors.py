@@ -28,7 +28,6 @@ __all__ = [
     "NeedsVirtualClockError",
     "ProcessExit",
     "RequestTooLargeError",
-    "ResourceConflictError",
     "ResourceNotFoundError",
     "SerializationError",
     "StoreError",
@@ -37,20 +36,25 @@ __all__ = [
 
 
 class LocalServiceError(ServiceError):
-    """An error answer of the local service's API: ``CODE`` and ``STATUS`` are AWS's for it."""
+    """An error answer of the local service's API: ``CODE`` and ``STATUS`` are AWS's for it (a subclass
+    names them: ``class X(LocalServiceError, code="...", status=400)``)."""
 
     CODE: ClassVar[str] = "ServiceException"
     STATUS: ClassVar[int] = 500
+
+    def __init_subclass__(cls, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init_subclass__()
+        if code is not None:
+            cls.CODE = code
+        if status is not None:
+            cls.STATUS = status
 
     def __init__(self, message: str) -> None:
         super().__init__(self.CODE, message, status=self.STATUS)
 
 
-class InvalidParameterValueError(LocalServiceError):
+class InvalidParameterValueError(LocalServiceError, code="InvalidParameterValueException", status=400):
     """``InvalidParameterValueException`` (400): the request is not valid."""
-
-    CODE = "InvalidParameterValueException"
-    STATUS = 400
 
 
 class InvalidCheckpointTokenError(InvalidParameterValueError):
@@ -60,53 +64,28 @@ class InvalidCheckpointTokenError(InvalidParameterValueError):
         super().__init__("Invalid checkpoint token" + (f": {detail}" if detail else ""))
 
 
-class ResourceNotFoundError(LocalServiceError):
+class ResourceNotFoundError(LocalServiceError, code="ResourceNotFoundException", status=404):
     """``ResourceNotFoundException`` (404)."""
 
-    CODE = "ResourceNotFoundException"
-    STATUS = 404
 
-
-class CallbackClosedError(LocalServiceError):
+class CallbackClosedError(LocalServiceError, code="CallbackTimeoutException", status=400):
     """``CallbackTimeoutException`` (400): the callback is unknown, expired or already closed."""
 
-    CODE = "CallbackTimeoutException"
-    STATUS = 400
 
-
-class ResourceConflictError(LocalServiceError):
-    """``ResourceConflictException`` (409)."""
-
-    CODE = "ResourceConflictException"
-    STATUS = 409
-
-
-class ExecutionAlreadyStartedError(LocalServiceError):
+class ExecutionAlreadyStartedError(LocalServiceError, code="DurableExecutionAlreadyStartedException", status=409):
     """``DurableExecutionAlreadyStartedException`` (409): the name is taken with a different payload."""
 
-    CODE = "DurableExecutionAlreadyStartedException"
-    STATUS = 409
 
-
-class RequestTooLargeError(LocalServiceError):
+class RequestTooLargeError(LocalServiceError, code="RequestTooLargeException", status=413):
     """``RequestTooLargeException`` (413): an Invoke payload over the limit."""
 
-    CODE = "RequestTooLargeException"
-    STATUS = 413
 
-
-class InvalidRequestContentError(LocalServiceError):
+class InvalidRequestContentError(LocalServiceError, code="InvalidRequestContentException", status=400):
     """``InvalidRequestContentException`` (400): Lambda could not parse the request body (Invoke's payload)."""
 
-    CODE = "InvalidRequestContentException"
-    STATUS = 400
 
-
-class SerializationError(LocalServiceError):
+class SerializationError(LocalServiceError, code="SerializationException", status=400):
     """``SerializationException`` (400): a REST request body that is not a JSON object."""
-
-    CODE = "SerializationException"
-    STATUS = 400
 
 
 class ConfigurationError(ValidationError):

@@ -122,24 +122,26 @@ class Driver:
             due = self.next_due()
             if scheduler.busy == 0 and self._jump(now, due, horizon):
                 continue
-            wait = None if due is None or self._virtual is not None else clock.real_delay(due - now)
-            if end is not None:
-                remaining = end - time.monotonic()
-                if remaining <= 0:
-                    return False
-                wait = remaining if wait is None else min(wait, remaining)
-            scheduler.cond.wait(wait)
+            if not self._wait(now, due, end):
+                return False
+        return True
+
+    def _wait(self, now: float, due: float | None, end: float | None) -> bool:
+        """Wait for a change, the next timer (real clocks) or the timeout; ``False`` once timed out."""
+        wait = None if due is None or self._virtual is not None else self._clock.real_delay(due - now)
+        if end is not None:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return False
+            wait = remaining if wait is None else min(wait, remaining)
+        self._scheduler.cond.wait(wait)
         return True
 
     def _jump(self, now: float, due: float | None, horizon: float | None) -> bool:
         """Move a virtual clock to the next timer (or ``horizon``); whether to look again (lock held)."""
         clock = self._virtual
-        if clock is None:
-            return False
-        target = due
-        if horizon is not None and (target is None or target > horizon):
-            target = horizon if now < horizon else None
-        if target is None or not (clock.autojump or horizon is not None):
+        target = None if clock is None else _jump_target(now, due, horizon)
+        if clock is None or target is None or not (clock.autojump or horizon is not None):
             return False
         if clock.autojump_threshold > 0 and horizon is None:
             generation = self._scheduler.generation
@@ -171,3 +173,10 @@ class Driver:
             threads, self._threads = self._threads, []
         for thread in threads:
             thread.join(timeout=5)
+
+
+def _jump_target(now: float, due: float | None, horizon: float | None) -> float | None:
+    """Where a virtual clock may jump: the next timer, but not past ``horizon`` (``None``: nowhere)."""
+    if horizon is not None and (due is None or due > horizon):
+        return horizon if now < horizon else None
+    return due

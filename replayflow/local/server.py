@@ -115,31 +115,42 @@ Page = Callable[[Request], Response]
 :class:`replayflow.local.HttpRequest` and answers a :class:`replayflow.local.HttpResponse`."""
 
 
+_EXECUTION_APIS = {
+    ("GET", None): "GetDurableExecution",
+    ("POST", "checkpoint"): "CheckpointDurableExecution",
+    ("GET", "state"): "GetDurableExecutionState",
+    ("GET", "history"): "GetDurableExecutionHistory",
+    ("POST", "stop"): "StopDurableExecution",
+}
+_CALLBACK_APIS = {
+    "succeed": "SendDurableExecutionCallbackSuccess",
+    "fail": "SendDurableExecutionCallbackFailure",
+    "heartbeat": "SendDurableExecutionCallbackHeartbeat",
+}
+
+
 def api_name(method: str, seg: list[str]) -> str | None:
     """The Lambda API a request calls, from its method and path segments (``None``: not an API route)."""
-    if len(seg) >= 3 and seg[0] == _DURABLE and seg[1] == "durable-executions":
-        action = seg[3] if len(seg) > 3 else None
-        return (
-            {
-                ("GET", None): "GetDurableExecution",
-                ("POST", "checkpoint"): "CheckpointDurableExecution",
-                ("GET", "state"): "GetDurableExecutionState",
-                ("GET", "history"): "GetDurableExecutionHistory",
-                ("POST", "stop"): "StopDurableExecution",
-            }.get((method, action))
-            if len(seg) <= 4
-            else None
-        )
-    if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "durable-execution-callbacks" and method == "POST":
-        return {
-            "succeed": "SendDurableExecutionCallbackSuccess",
-            "fail": "SendDurableExecutionCallbackFailure",
-            "heartbeat": "SendDurableExecutionCallbackHeartbeat",
-        }.get(seg[3])
-    if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "functions" and seg[3] == "durable-executions":
-        return "ListDurableExecutionsByFunction" if method == "GET" else None
+    if len(seg) < 3:
+        return None
+    if seg[0] == _DURABLE:
+        return _durable_api(method, seg)
     if len(seg) == 4 and seg[0] == _LAMBDA and seg[1] == "functions" and seg[3] == "invocations":
         return "Invoke" if method == "POST" else None
+    return None
+
+
+def _durable_api(method: str, seg: list[str]) -> str | None:
+    """:func:`api_name` for the durable API's paths (``/2025-12-01/...``)."""
+    resource = seg[1]
+    if resource == "durable-executions":
+        return _EXECUTION_APIS.get((method, seg[3] if len(seg) > 3 else None)) if len(seg) <= 4 else None
+    if len(seg) != 4:
+        return None
+    if resource == "durable-execution-callbacks":
+        return _CALLBACK_APIS.get(seg[3]) if method == "POST" else None
+    if resource == "functions" and seg[3] == "durable-executions" and method == "GET":
+        return "ListDurableExecutionsByFunction"
     return None
 
 

@@ -70,7 +70,8 @@ class LocalDurableService:
     ``execution_timeout`` / ``function_timeout``: defaults for registered functions (seconds).
     ``prices``: :class:`Prices` for the estimated cost in :meth:`usage`. ``read_only``: read a SQLite
     store another process may be writing (nothing is resumed, run or written; see :mod:`.store`).
-    API calls are counted in :attr:`calls` (by operation name).
+    API calls are counted in :attr:`calls` (by operation name). The settings are attributes, fixed once
+    the service is made.
     """
 
     def __init__(
@@ -109,50 +110,18 @@ class LocalDurableService:
         self._callbacks = CallbackApi(self._engine)
         self._reads = ReadApi(self._engine)
         self._driver = Driver(self._scheduler, self._engine.clock, self._engine.fire_due, self._engine.timer_armed)
-
-    # -- settings (read-only views of the parts')
-
-    @property
-    def clock(self) -> Clock:
-        return self._engine.clock
-
-    @property
-    def limits(self) -> Limits:
-        return self._engine.limits
-
-    @property
-    def prices(self) -> Prices:
-        return self._engine.prices
-
-    @property
-    def invoker(self) -> Invoker:
-        return self._engine.invoker
-
-    @property
-    def invocation_retry(self) -> InvocationRetry:
-        return self._engine.invocation_retry
-
-    @property
-    def region(self) -> str:
-        return self._engine.region
-
-    @property
-    def account(self) -> str:
-        return self._engine.account
-
-    @property
-    def latency(self) -> float:
-        return self._checkpoints.latency
-
-    @property
-    def read_only(self) -> bool:
-        """Opened to read a store: executions are loaded as they are, nothing is resumed or written."""
-        return self._engine.read_only
-
-    @property
-    def calls(self) -> collections.Counter[str]:
-        """API calls made to this service, by operation name (``"CheckpointDurableExecution"``...)."""
-        return self._engine.calls
+        # the settings, as the parts use them (fixed once the service is made)
+        self.clock: Clock = self._engine.clock
+        self.limits: Limits = self._engine.limits
+        self.prices: Prices = self._engine.prices
+        self.invoker: Invoker = self._engine.invoker
+        self.invocation_retry: InvocationRetry = self._engine.invocation_retry
+        self.region = region
+        self.account = account
+        self.latency = latency
+        self.read_only = read_only
+        #: API calls made to this service, by operation name (``"CheckpointDurableExecution"``...).
+        self.calls: collections.Counter[str] = self._engine.calls
 
     # -- functions and executions
 

@@ -196,14 +196,20 @@ def _check_place(
         previous[0] in ("STEP", "CONTEXT") and previous[1] == "START" and action != "START"
     ):
         raise InvalidParameterValueError("Cannot checkpoint multiple operations with the same ID.")
-    if parent is not None:
-        parent_type = batch.started.get(parent) if type(parent) is str else None
-        if parent_type is None:
-            parent_op = ops.get(parent) if type(parent) is str else None
-            parent_type = parent_op["Type"] if parent_op is not None else None
-        if parent_type != "CONTEXT":
-            raise InvalidParameterValueError("Invalid parent operation id.")
+    if parent is not None and _parent_type(ops, batch, parent) != "CONTEXT":
+        raise InvalidParameterValueError("Invalid parent operation id.")
     return previous
+
+
+def _parent_type(ops: dict[str, OperationDict], batch: _Batch, parent: object) -> str | None:
+    """The Type of operation ``parent``: STARTed in this batch, or stored (``None``: no such operation)."""
+    if type(parent) is not str:
+        return None
+    started = batch.started.get(parent)
+    if started is not None:
+        return started
+    parent_op = ops.get(parent)
+    return parent_op["Type"] if parent_op is not None else None
 
 
 def _check_consistent(update: RawUpdate, current: OperationDict, op_type: str, parent: object) -> None:
@@ -283,11 +289,15 @@ def _check_step(update: RawUpdate, action: str, status: str | None, payload: obj
         raise InvalidParameterValueError(f"Invalid current STEP state to {what}.")
     _check_close(action, payload, error)
     if action == "RETRY":
-        options = update.get("StepOptions")
-        if _int_option(options, "NextAttemptDelaySeconds", 1, MAX_WAIT_SECONDS, "StepOptions") is None:
-            raise InvalidParameterValueError("Invalid StepOptions for the given action.")
-        if error is not None and payload is not None:
-            raise InvalidParameterValueError("Cannot provide both error and payload to RETRY a STEP.")
+        _check_retry(update, payload, error)
+
+
+def _check_retry(update: RawUpdate, payload: object, error: object) -> None:
+    options = update.get("StepOptions")
+    if _int_option(options, "NextAttemptDelaySeconds", 1, MAX_WAIT_SECONDS, "StepOptions") is None:
+        raise InvalidParameterValueError("Invalid StepOptions for the given action.")
+    if error is not None and payload is not None:
+        raise InvalidParameterValueError("Cannot provide both error and payload to RETRY a STEP.")
 
 
 def _check_context(update: RawUpdate, action: str, status: str | None, payload: object, error: object) -> None:
