@@ -118,7 +118,10 @@ def _check_update(ex: Execution, batch: _Batch, update: RawUpdate, limits: Limit
     op_id, op_type, action, current = _check_kind(ex.ops, update)
     parent = update.get("ParentId")
     _check_fields(update, current or _NOTHING, parent)
-    payload, error = _check_data(ex, batch, update, op_type, limits)
+    payload = update.get("Payload")
+    error = update.get("Error")
+    if payload is not None or error is not None:
+        _check_data(ex, batch, payload, error, op_type, limits)
     if op_type == "EXECUTION":
         if not is_last:
             raise InvalidParameterValueError("EXECUTION checkpoint must be the last update.")
@@ -171,19 +174,16 @@ def _check_fields(update: RawUpdate, stored: OperationDict, parent: object) -> N
         raise InvalidParameterValueError("SubType must be 1-32 characters of [a-zA-Z0-9-_].")
 
 
-def _check_data(ex: Execution, batch: _Batch, update: RawUpdate, op_type: str, limits: Limits) -> tuple[object, object]:
-    """The update's ``(Payload, Error)``, checked and metered."""
-    payload = update.get("Payload")
+def _check_data(ex: Execution, batch: _Batch, payload: object, error: object, op_type: str, limits: Limits) -> None:
+    """Check and meter an update's Payload and Error."""
     if payload is not None:
         if type(payload) is not str:
             raise InvalidParameterValueError("Payload must be a string.")
         batch.payload_chars += len(payload)
         batch.written += len(payload) if payload.isascii() else len(payload.encode())
         _check_payload(ex, op_type, payload, limits)
-    error = update.get("Error")
     if error is not None:
         batch.written += _check_error(error, limits)
-    return payload, error
 
 
 def _check_place(
