@@ -85,9 +85,7 @@ class _Batch:
         self.last: dict[str, tuple[str, str]] = {}
         #: id -> Type, for STARTs in this batch
         self.started: dict[str, str] = {}
-        self.payload_chars = 0
-        self.written = 0
-        self.operations = 0
+        self.payload_chars = self.written = self.operations = 0
 
 
 def validate_updates(ex: Execution, updates: object, limits: Limits) -> tuple[int, int]:
@@ -123,9 +121,7 @@ def _check_update(ex: Execution, batch: _Batch, update: RawUpdate, limits: Limit
     if payload is not None or error is not None:
         _check_data(ex, batch, payload, error, op_type, limits)
     if op_type == "EXECUTION":
-        if not is_last:
-            raise InvalidParameterValueError("EXECUTION checkpoint must be the last update.")
-        _check_close(action, payload, error)
+        _check_execution(action, payload, error, is_last)
         return
     previous = _check_place(ex.ops, batch, op_id, action, parent)
     status: str | None = None
@@ -140,6 +136,12 @@ def _check_update(ex: Execution, batch: _Batch, update: RawUpdate, limits: Limit
     batch.last[op_id] = (op_type, action)
     if action == "START":
         batch.started[op_id] = op_type
+
+
+def _check_execution(action: str, payload: object, error: object, is_last: bool) -> None:
+    if not is_last:
+        raise InvalidParameterValueError("EXECUTION checkpoint must be the last update.")
+    _check_close(action, payload, error)
 
 
 def _check_kind(ops: dict[str, OperationDict], update: RawUpdate) -> tuple[str, str, str, OperationDict | None]:
