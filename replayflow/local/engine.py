@@ -171,7 +171,7 @@ class Engine:
         return ex
 
     def now_ms(self) -> int:
-        return ms(self.clock.now())
+        return round(self.clock.now() * 1000)
 
     def register(self, fn: Function) -> None:
         """Register ``fn``, and resume what waited for it."""

@@ -76,16 +76,16 @@ class Effects(Protocol):
 
 
 class _Batch:
-    """What validating a batch has seen so far, and what it meters."""
+    """What validating a batch has seen so far, and what it meters (``last`` and ``started`` are set by
+    :func:`validate_updates`; no ``__init__``: one is made for every checkpoint)."""
 
-    __slots__ = ("last", "operations", "payload_chars", "started", "written")
-
-    def __init__(self) -> None:
-        #: id -> (Type, Action) of its latest update in this batch
-        self.last: dict[str, tuple[str, str]] = {}
-        #: id -> Type, for STARTs in this batch
-        self.started: dict[str, str] = {}
-        self.payload_chars = self.written = self.operations = 0
+    #: id -> (Type, Action) of its latest update in this batch
+    last: dict[str, tuple[str, str]]
+    #: id -> Type, for STARTs in this batch
+    started: dict[str, str]
+    payload_chars = 0
+    written = 0
+    operations = 0
 
 
 def validate_updates(ex: Execution, updates: object, limits: Limits) -> tuple[int, int]:
@@ -99,6 +99,8 @@ def validate_updates(ex: Execution, updates: object, limits: Limits) -> tuple[in
     if count > limits.max_updates:
         raise InvalidParameterValueError(f"Cannot checkpoint more than {limits.max_updates} updates in one request.")
     batch = _Batch()
+    batch.last = {}
+    batch.started = {}
     for index, update in enumerate(updates, 1):
         if not isinstance(update, dict):
             raise InvalidParameterValueError("Each update must be an OperationUpdate object.")
@@ -113,9 +115,31 @@ def validate_updates(ex: Execution, updates: object, limits: Limits) -> tuple[in
 
 
 def _check_update(ex: Execution, batch: _Batch, update: RawUpdate, limits: Limits, is_last: bool) -> None:
-    op_id, op_type, action, current = _check_kind(ex.ops, update)
+    """The checks every update gets, then its type's (``_CHECKS``). One function on purpose: it runs for
+    every update of every checkpoint, and the rarer checks (data, EXECUTION, an existing operation's
+    consistency, the refusals' messages) are their own functions."""
+    ops = ex.ops
+    op_id = update.get("Id")
+    if type(op_id) is not str:
+        raise InvalidParameterValueError(_BAD_ID)
+    current = ops.get(op_id)
+    # fields equal to a stored operation's were validated when it was stored: skip their patterns
+    if current is None and not _ID.fullmatch(op_id):
+        raise InvalidParameterValueError(_BAD_ID)
+    op_type = update.get("Type")
+    action = update.get("Action")
+    if op_type not in _TYPES or action not in _VALID_ACTIONS[op_type]:
+        raise InvalidParameterValueError(_kind_problem(op_type, action))
+    stored = current or _NOTHING
     parent = update.get("ParentId")
-    _check_fields(update, current or _NOTHING, parent)
+    if parent is not None and parent != stored.get("ParentId") and not _matches(_ID, parent):
+        raise InvalidParameterValueError("ParentId must be 1-64 characters of [a-zA-Z0-9-_].")
+    name = update.get("Name")
+    if name is not None and name != stored.get("Name") and not _matches(_NAME, name):
+        raise InvalidParameterValueError("Name must be 1-256 printable ASCII characters.")
+    sub_type = update.get("SubType")
+    if sub_type is not None and sub_type != stored.get("SubType") and not _matches(_SUB_TYPE, sub_type):
+        raise InvalidParameterValueError("SubType must be 1-32 characters of [a-zA-Z0-9-_].")
     payload = update.get("Payload")
     error = update.get("Error")
     if payload is not None or error is not None:
@@ -123,7 +147,14 @@ def _check_update(ex: Execution, batch: _Batch, update: RawUpdate, limits: Limit
     if op_type == "EXECUTION":
         _check_execution(action, payload, error, is_last)
         return
-    previous = _check_place(ex.ops, batch, op_id, action, parent)
+    # one id twice only as a STEP/CONTEXT START followed by a non-START
+    previous = batch.last.get(op_id)
+    if previous is not None and not (
+        previous[0] in ("STEP", "CONTEXT") and previous[1] == "START" and action != "START"
+    ):
+        raise InvalidParameterValueError("Cannot checkpoint multiple operations with the same ID.")
+    if parent is not None and _parent_type(ops, batch, parent) != "CONTEXT":
+        raise InvalidParameterValueError("Invalid parent operation id.")
     status: str | None = None
     if current is not None:
         _check_consistent(update, current, op_type, parent)
@@ -138,42 +169,19 @@ def _check_update(ex: Execution, batch: _Batch, update: RawUpdate, limits: Limit
         batch.started[op_id] = op_type
 
 
+def _kind_problem(op_type: object, action: object) -> str:
+    """What is wrong with an update's Type and Action."""
+    if op_type not in _TYPES:
+        return "Unknown operation type."
+    if action not in _ACTIONS:
+        return "Unknown operation action."
+    return "Invalid action for the given operation type."
+
+
 def _check_execution(action: str, payload: object, error: object, is_last: bool) -> None:
     if not is_last:
         raise InvalidParameterValueError("EXECUTION checkpoint must be the last update.")
     _check_close(action, payload, error)
-
-
-def _check_kind(ops: dict[str, OperationDict], update: RawUpdate) -> tuple[str, str, str, OperationDict | None]:
-    """The update's ``(Id, Type, Action)`` checked, and the stored operation of that id."""
-    op_id = update.get("Id")
-    if type(op_id) is not str:
-        raise InvalidParameterValueError(_BAD_ID)
-    current = ops.get(op_id)
-    # fields equal to a stored operation's were validated when it was stored: skip their patterns
-    if current is None and not _ID.fullmatch(op_id):
-        raise InvalidParameterValueError(_BAD_ID)
-    op_type = update.get("Type")
-    if type(op_type) is not str or op_type not in _TYPES:
-        raise InvalidParameterValueError("Unknown operation type.")
-    action = update.get("Action")
-    if type(action) is not str or action not in _ACTIONS:
-        raise InvalidParameterValueError("Unknown operation action.")
-    if action not in _VALID_ACTIONS[op_type]:
-        raise InvalidParameterValueError("Invalid action for the given operation type.")
-    return op_id, op_type, action, current
-
-
-def _check_fields(update: RawUpdate, stored: OperationDict, parent: object) -> None:
-    """ParentId, Name and SubType patterns (values equal to the stored operation's were checked then)."""
-    if parent is not None and parent != stored.get("ParentId") and not _matches(_ID, parent):
-        raise InvalidParameterValueError("ParentId must be 1-64 characters of [a-zA-Z0-9-_].")
-    name = update.get("Name")
-    if name is not None and name != stored.get("Name") and not _matches(_NAME, name):
-        raise InvalidParameterValueError("Name must be 1-256 printable ASCII characters.")
-    sub_type = update.get("SubType")
-    if sub_type is not None and sub_type != stored.get("SubType") and not _matches(_SUB_TYPE, sub_type):
-        raise InvalidParameterValueError("SubType must be 1-32 characters of [a-zA-Z0-9-_].")
 
 
 def _check_data(ex: Execution, batch: _Batch, payload: object, error: object, op_type: str, limits: Limits) -> None:
@@ -186,21 +194,6 @@ def _check_data(ex: Execution, batch: _Batch, payload: object, error: object, op
         _check_payload(ex, op_type, payload, limits)
     if error is not None:
         batch.written += _check_error(error, limits)
-
-
-def _check_place(
-    ops: dict[str, OperationDict], batch: _Batch, op_id: str, action: str, parent: object
-) -> tuple[str, str] | None:
-    """One id twice only as a STEP/CONTEXT START then a non-START; a parent is a CONTEXT. The id's
-    previous ``(Type, Action)`` in this batch."""
-    previous = batch.last.get(op_id)
-    if previous is not None and not (
-        previous[0] in ("STEP", "CONTEXT") and previous[1] == "START" and action != "START"
-    ):
-        raise InvalidParameterValueError("Cannot checkpoint multiple operations with the same ID.")
-    if parent is not None and _parent_type(ops, batch, parent) != "CONTEXT":
-        raise InvalidParameterValueError("Invalid parent operation id.")
-    return previous
 
 
 def _parent_type(ops: dict[str, OperationDict], batch: _Batch, parent: object) -> str | None:
@@ -289,7 +282,10 @@ def _check_step(update: RawUpdate, action: str, status: str | None, payload: obj
     if status is not None and status not in ("STARTED", "READY"):
         what = "re-attempt" if action == "RETRY" else "close"
         raise InvalidParameterValueError(f"Invalid current STEP state to {what}.")
-    _check_close(action, payload, error)
+    if action == "FAIL" and payload is not None:  # (not _check_close: this runs for most updates)
+        raise InvalidParameterValueError("Cannot provide a Payload for FAIL action.")
+    if action == "SUCCEED" and error is not None:
+        raise InvalidParameterValueError("Cannot provide an Error for SUCCEED action.")
     if action == "RETRY":
         _check_retry(update, payload, error)
 
@@ -389,13 +385,6 @@ def apply_updates(ex: Execution, updates: list[OperationUpdateDict], now: int, e
         _APPLY[update["Type"]](ex, update, now, effects)
 
 
-def _store(ex: Execution, op: OperationDict, new: bool) -> None:
-    if new:
-        ex.add_op(op)
-    else:
-        ex.set_op(op)
-
-
 #: A closed step: its new operation dict, and its event's type and details.
 _Closed = tuple[OperationDict, str, dict[str, Any]]
 
@@ -405,7 +394,17 @@ def _apply_step(ex: Execution, update: OperationUpdateDict, now: int, effects: E
     op_id = update["Id"]
     current = ex.ops.get(op_id)
     if action == "START":
-        _start_step(ex, update, current, now)
+        if current is None:
+            op = _new_op(update, "STEP", "STARTED", now)
+            op["StepDetails"] = {"Attempt": 0}
+            ex.add_op(op)
+        else:  # READY -> STARTED: a new attempt; the last attempt's Result (a condition's state) is kept
+            restarted = current["StepDetails"].copy()
+            restarted.pop("NextAttemptTimestamp", None)
+            op = {**current, "Status": "STARTED", "StepDetails": restarted}
+            ex.pending.discard(op_id)
+            ex.set_op(op)
+        op_event(ex.events, "StepStarted", op, now, {})
         return
     if current is None:
         base = _new_op(update, "STEP", "STARTED", now)
@@ -414,38 +413,25 @@ def _apply_step(ex: Execution, update: OperationUpdateDict, now: int, effects: E
         base = current
         attempt = current["StepDetails"].get("Attempt", 0) + 1
         ex.pending.discard(op_id)
-    if action == "SUCCEED":
-        op, event_type, event_details = _step_succeeded(update, base, attempt, now)
+    event_details: dict[str, Any]
+    if action == "SUCCEED":  # inline, unlike FAIL and RETRY: the most common update of all
+        payload = update.get("Payload")
+        op = {**base, "Status": "SUCCEEDED", "EndTimestamp": now, "StepDetails": {"Attempt": attempt}}
+        if payload is not None:
+            op["StepDetails"]["Result"] = payload
+        event_type = "StepSucceeded"
+        event_details = {"Result": data(payload), "RetryDetails": {"CurrentAttempt": attempt}}
     elif action == "FAIL":
         op, event_type, event_details = _step_failed(update, base, attempt, now)
     else:
         op, event_type, event_details = _step_retried(update, base, attempt, now)
         ex.pending.add(op_id)
         effects.arm(ex, "retry", op_id, op["StepDetails"]["NextAttemptTimestamp"])
-    _store(ex, op, current is None)
-    op_event(ex.events, event_type, op, now, event_details)
-
-
-def _start_step(ex: Execution, update: OperationUpdateDict, current: OperationDict | None, now: int) -> None:
     if current is None:
-        op = _new_op(update, "STEP", "STARTED", now)
-        op["StepDetails"] = {"Attempt": 0}
         ex.add_op(op)
-    else:  # READY -> STARTED: a new attempt; the last attempt's Result (a condition's state) is kept
-        restarted = current["StepDetails"].copy()
-        restarted.pop("NextAttemptTimestamp", None)
-        op = {**current, "Status": "STARTED", "StepDetails": restarted}
-        ex.pending.discard(update["Id"])
+    else:
         ex.set_op(op)
-    op_event(ex.events, "StepStarted", op, now, {})
-
-
-def _step_succeeded(update: OperationUpdateDict, base: OperationDict, attempt: int, now: int) -> _Closed:
-    payload = update.get("Payload")
-    op: OperationDict = {**base, "Status": "SUCCEEDED", "EndTimestamp": now, "StepDetails": {"Attempt": attempt}}
-    if payload is not None:
-        op["StepDetails"]["Result"] = payload
-    return op, "StepSucceeded", {"Result": data(payload), "RetryDetails": {"CurrentAttempt": attempt}}
+    op_event(ex.events, event_type, op, now, event_details)
 
 
 def _step_failed(update: OperationUpdateDict, base: OperationDict, attempt: int, now: int) -> _Closed:
@@ -501,7 +487,10 @@ def _apply_context(ex: Execution, update: OperationUpdateDict, now: int, effects
             details["Error"] = error
         op = {**base, "Status": "FAILED", "EndTimestamp": now, "ContextDetails": details}
         event_type, event_details = "ContextFailed", {"Error": data(error)}
-    _store(ex, op, current is None)
+    if current is None:
+        ex.add_op(op)
+    else:
+        ex.set_op(op)
     op_event(ex.events, event_type, op, now, event_details)
 
 
