@@ -149,7 +149,8 @@ def _print_usage(usage: Any, arn: str, store: str | None) -> None:
 def _start_or_resume(service: Any, function: str, payload: str, name: str | None) -> tuple[str, bool]:
     """The execution this command refers to: ``(arn, resumed)`` (see the module docstring)."""
     if name is None:
-        running = service.list_executions(function, statuses=["RUNNING"])["DurableExecutions"]  # newest first
+        listed = service.list_durable_executions_by_function(function, Statuses=["RUNNING"])
+        running = listed["DurableExecutions"]  # newest first
         for item in running:
             if service.describe(item["DurableExecutionArn"]).get("InputPayload") == payload:
                 return item["DurableExecutionArn"], True

@@ -17,10 +17,12 @@ from ._http import Response as HttpResponse
 from .boto import LocalLambdaClient
 from .clock import Clock, RealClock, VirtualClock
 from .context import LambdaContext
-from .invokers import InProcessInvoker, InvocationOutcome, Invoker, ProcessExit
+from .errors import ProcessExit
+from .invokers import InProcessInvoker, InvocationOutcome, Invoker
 from .lambda_endpoint import LambdaInvokeServer
 from .limits import Limits
 from .official_sdk import OfficialSdkInvoker, is_official_handler
+from .reads import ExecutionQuery
 from .records import ExecutionResult, InvocationRetry
 from .server import LocalHttpServer, serve
 from .service import LocalDurableService, LocalTransport
@@ -30,6 +32,7 @@ from .usage import Prices, Usage
 
 __all__ = [
     "Clock",
+    "ExecutionQuery",
     "ExecutionResult",
     "HttpRequest",
     "HttpResponse",

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Protocol, runtime_checkable
 
+from .errors import ConfigurationError
+
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
 
@@ -75,7 +77,7 @@ class VirtualClock:
         :meth:`LocalDurableService.advance`, which also fires the timers that fall due on the way.
         """
         if seconds < 0:
-            raise ValueError("a clock cannot go backwards")
+            raise ConfigurationError("a clock cannot go backwards")
         with self._lock:
             self._ms += round(seconds * 1000)
 

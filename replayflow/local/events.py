@@ -8,7 +8,7 @@ included). Every event carries its ``<EventType>Details`` key, even when empty.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["DETAILS_KEY", "EVENT_TYPES", "data", "op_event", "plain_event", "render_event"]
@@ -60,7 +60,7 @@ def data(payload: Any) -> dict[str, Any]:
 
 
 def op_event(
-    events: list[dict[str, Any]], event_type: str, op: dict[str, Any], timestamp: int, details: dict[str, Any]
+    events: list[dict[str, Any]], event_type: str, op: Mapping[str, Any], timestamp: int, details: dict[str, Any]
 ) -> dict[str, Any]:
     """Append the event of an operation (``Id``, ``Name``, ``ParentId``, ``SubType`` from ``op``)."""
     event: dict[str, Any] = {"EventType": event_type, "EventId": len(events) + 1, "EventTimestamp": timestamp}

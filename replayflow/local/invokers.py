@@ -18,6 +18,7 @@ import attrs
 from replayflow._transport import Transport, use_transport
 
 from .context import LambdaContext
+from .errors import ProcessExit
 from .records import Function
 
 __all__ = [
@@ -50,18 +51,6 @@ class Invoker(Protocol):
     def close(self) -> None:
         """Release what the invoker holds (worker processes...)."""
         ...
-
-
-class ProcessExit(BaseException):
-    """Raise it from a handler run in-process to simulate the Lambda process exiting with ``status``.
-
-    The service records what it records for a real crash: ``InvocationCompleted`` with
-    ``Runtime.ExitError``, then re-invokes.
-    """
-
-    def __init__(self, status: int = 1) -> None:
-        super().__init__(f"process exited with status {status}")
-        self.status = status
 
 
 def exit_error(request_id: str, status: int) -> dict[str, Any]:

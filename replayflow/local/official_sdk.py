@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from replayflow._transport import Transport
+from replayflow._wire import CheckpointRequest, GetStateRequest
 
 from .context import LambdaContext
 from .invokers import InvocationOutcome, run_in_process
@@ -54,25 +55,25 @@ class TransportServiceClient:
     def checkpoint(
         self, durable_execution_arn: str, checkpoint_token: str, updates: list[Any], client_token: Any
     ) -> Any:
-        request: dict[str, Any] = {
+        request: CheckpointRequest = {
             "DurableExecutionArn": durable_execution_arn,
             "CheckpointToken": checkpoint_token,
             "Updates": [update.to_dict() for update in updates],
         }
         if client_token is not None:
             request["ClientToken"] = client_token
-        return self._checkpoint_output(self._transport.checkpoint_durable_execution(request))  # type: ignore[arg-type]
+        return self._checkpoint_output(dict(self._transport.checkpoint_durable_execution(request)))
 
     def get_execution_state(
         self, durable_execution_arn: str, checkpoint_token: str, next_marker: str, max_items: int = 1000
     ) -> Any:
-        request = {
+        request: GetStateRequest = {
             "DurableExecutionArn": durable_execution_arn,
             "CheckpointToken": checkpoint_token,
             "Marker": next_marker,
             "MaxItems": max_items,
         }
-        return self._state_output(self._transport.get_durable_execution_state(request))  # type: ignore[arg-type]
+        return self._state_output(dict(self._transport.get_durable_execution_state(request)))
 
 
 class OfficialSdkInvoker:

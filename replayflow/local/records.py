@@ -5,14 +5,33 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import attrs
+
+from replayflow._wire import CheckpointResponse, OperationDict
+
+from . import naming
+from .errors import HandlerNotCallableError, HandlerSpecError
 
 if TYPE_CHECKING:
     from .invokers import Invoker
 
-__all__ = ["Execution", "ExecutionResult", "Function", "Invocation", "InvocationRetry"]
+__all__ = [
+    "CallbackDeadlines",
+    "ChainedKind",
+    "ChainedTarget",
+    "Completion",
+    "Execution",
+    "ExecutionResult",
+    "Function",
+    "Invocation",
+    "InvocationRetry",
+    "LastCall",
+    "ParentLink",
+    "TokenChain",
+    "import_handler",
+]
 
 RUNNING = "RUNNING"
 
@@ -68,17 +87,16 @@ def import_handler(spec: str) -> Callable[..., Any]:
     """Import ``"package.module:attribute"`` (dots after the colon walk attributes)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"a handler must be given as 'module:attribute', got {spec!r}")
-    obj: Any = importlib.import_module(module_name)
+        raise HandlerSpecError(f"a handler must be given as 'module:attribute', got {spec!r}")
+    obj: object = importlib.import_module(module_name)
     for part in attribute.split("."):
         obj = getattr(obj, part)
     if not callable(obj):
-        raise TypeError(f"{spec} is not callable")
-    return obj  # type: ignore[no-any-return]
+        raise HandlerNotCallableError(f"{spec} is not callable")
+    return obj
 
 
-@attrs.define(eq=False)
-class Invocation:
+class Invocation(NamedTuple):
     """One handler invocation in flight."""
 
     request_id: str
@@ -104,202 +122,155 @@ class ExecutionResult:
         return self.status == "SUCCEEDED"
 
 
+class ParentLink(NamedTuple):
+    """Where a chained invoke's child execution reports: the parent execution and its CHAINED_INVOKE op."""
+
+    arn: str
+    op_id: str
+
+
+class Completion(NamedTuple):
+    """The outcome an EXECUTION update decided; applied when the invocation ends."""
+
+    status: str
+    result: str | None
+    error: dict[str, Any] | None
+
+
+class CallbackDeadlines(NamedTuple):
+    """A CALLBACK operation's timeouts (seconds) and when they fall due (epoch ms); 0 is none."""
+
+    timeout: int
+    heartbeat: int
+    timeout_due: int
+    heartbeat_due: int
+
+
+#: ``"execution"``: a durable target's child execution; ``"plain"``: a call of a plain function.
+ChainedKind = Literal["execution", "plain"]
+
+
+class ChainedTarget(NamedTuple):
+    """What a CHAINED_INVOKE operation started: a child execution (``target`` is its ARN) or a call of a
+    plain function (``target`` is the function's name)."""
+
+    kind: ChainedKind
+    target: str
+
+
+class LastCall(NamedTuple):
+    """The last checkpoint that carried a ClientToken, and its answer (a retried call gets it again)."""
+
+    client_token: str
+    token: str | None
+    response: CheckpointResponse
+
+
+@attrs.define(eq=False)
+class TokenChain:
+    """The checkpoint tokens of the invocation in flight: each checkpoint consumes ``current`` and gets the
+    next one; ``current`` is ``None`` when no checkpoint is accepted."""
+
+    nonce: str = ""
+    seq: int = 0
+    current: str | None = None
+    last_call: LastCall | None = None
+
+    def open(self) -> str:
+        """A new chain for a new invocation; its first token."""
+        self.nonce = naming.token_nonce()
+        self.seq = 0
+        self.current = self.nonce + "0"
+        self.last_call = None
+        return self.current
+
+    def advance(self) -> str:
+        """The next token (the current one is consumed)."""
+        self.seq += 1
+        self.current = f"{self.nonce}{self.seq}"
+        return self.current
+
+    def close(self) -> None:
+        """No more checkpoints for this invocation."""
+        self.current = None
+        self.last_call = None
+
+
+@attrs.define(eq=False)
 class Execution:
     """One durable execution: its operations, history, invocation state and timers' bookkeeping.
 
     ``ops`` maps an operation id to its current wire dict; these dicts are never mutated once stored (a
     change stores a new dict), so handing them out is safe. ``order`` is the start order. ``changes`` is
     the log of changed operation ids: what a handler has not seen is ``changes[seen:]``.
+
+    The stored form (:func:`stored_form`, for a persistent store) is every field but the ``init=False``
+    ones: operations and events are stored on their own, the rest lives as long as the process.
     """
 
-    __slots__ = (
-        "account",
-        "arn",
-        "bytes_written",
-        "callbacks",
-        "changes",
-        "children",
-        "completion",
-        "end_ms",
-        "error",
-        "events",
-        "failures",
-        "function_name",
-        "id",
-        "input_payload",
-        "invocation",
-        "invocations",
-        "last_call",
-        "name",
-        "nonce",
-        "operations",
-        "ops",
-        "order",
-        "parent",
-        "pending",
-        "persisted_changes",
-        "persisted_events",
-        "progress",
-        "queued",
-        "region",
-        "result",
-        "retry_due",
-        "running",
-        "seen",
-        "start_ms",
-        "status",
-        "tenant_id",
-        "timeout",
-        "token",
-        "token_seq",
-        "updated_ids",
-        "wake",
-    )
+    # -- how it started
+    arn: str
+    function_name: str
+    name: str
+    id: str
+    region: str
+    account: str
+    input_payload: str | None
+    start_ms: int
+    timeout: int
+    tenant_id: str | None = None
+    #: Set for a chained invoke's child execution.
+    parent: ParentLink | None = None
+    # -- where it stands
+    status: str = RUNNING
+    end_ms: int | None = None
+    result: str | None = None
+    error: dict[str, Any] | None = None
+    #: From an EXECUTION update, applied when the invocation ends.
+    completion: Completion | None = None
+    #: CHAINED_INVOKE operation id -> what it started.
+    children: dict[str, ChainedTarget] = attrs.Factory(dict)
+    #: Operations waiting for something outside the handler (a timer, a callback, a child execution).
+    pending: set[str] = attrs.Factory(set)
+    #: CALLBACK op id -> its deadlines, while it is open.
+    callbacks: dict[str, CallbackDeadlines] = attrs.Factory(dict)
+    #: Ops changed by the service while the handler was not looking (the next UpdatedOperationIds).
+    updated_ids: list[str] = attrs.Factory(list)
+    # -- invocations
+    invocation: Invocation | None = None
+    #: An invocation is due (stored as ``queued or wake``: a resumed service invokes it).
+    queued: bool = False
+    failures: int = 0
+    invocations: int = 0
+    #: When a failed invocation is retried (epoch ms; 0 = no retry armed).
+    retry_due: int = 0
+    #: Metered usage (see :mod:`.limits`): durable operations and bytes written so far.
+    operations: int = 0
+    bytes_written: int = 0
+    # -- not stored: operations and events (stored on their own), and what lives only in this process
+    ops: dict[str, OperationDict] = attrs.field(init=False, factory=dict)
+    order: list[str] = attrs.field(init=False, factory=list)
+    changes: list[str] = attrs.field(init=False, factory=list)
+    seen: int = attrs.field(init=False, default=0)
+    events: list[dict[str, Any]] = attrs.field(init=False, factory=list)
+    tokens: TokenChain = attrs.field(init=False, factory=TokenChain)
+    running: bool = attrs.field(init=False, default=False)
+    wake: bool = attrs.field(init=False, default=False)
+    #: The running invocation checkpointed something (a PENDING answer then asks for a new invocation).
+    progress: bool = attrs.field(init=False, default=False)
 
-    def __init__(
-        self,
-        *,
-        arn: str,
-        function_name: str,
-        name: str,
-        id: str,
-        region: str,
-        account: str,
-        input_payload: str | None,
-        start_ms: int,
-        timeout: int,
-        tenant_id: str | None = None,
-        parent: tuple[str, str] | None = None,
-    ) -> None:
-        self.arn = arn
-        self.function_name = function_name
-        self.name = name
-        self.id = id
-        self.region = region
-        self.account = account
-        self.input_payload = input_payload
-        self.start_ms = start_ms
-        self.timeout = timeout
-        self.tenant_id = tenant_id
-        #: ``(parent execution arn, CHAINED_INVOKE operation id)`` for a chained invoke's child execution.
-        self.parent = parent
-        #: CHAINED_INVOKE operation id -> child execution arn (durable targets).
-        self.children: dict[str, str] = {}
-        self.status = RUNNING
-        self.end_ms: int | None = None
-        self.result: str | None = None
-        self.error: dict[str, Any] | None = None
-        self.ops: dict[str, dict[str, Any]] = {}
-        self.order: list[str] = []
-        self.changes: list[str] = []
-        self.seen = 0
-        self.events: list[dict[str, Any]] = []
-        #: Operations waiting for something outside the handler (a timer, a callback, a child execution).
-        self.pending: set[str] = set()
-        #: CALLBACK op id -> [timeout s, heartbeat timeout s, timeout due ms, heartbeat due ms] (0 = none).
-        self.callbacks: dict[str, list[int]] = {}
-        #: Ops changed by the service while the handler was not looking (the next UpdatedOperationIds).
-        self.updated_ids: list[str] = []
-        #: ``(status, result, error)`` from an EXECUTION update, applied when the invocation ends.
-        self.completion: tuple[str, str | None, dict[str, Any] | None] | None = None
-        self.invocation: Invocation | None = None
-        self.running = False
-        self.queued = False
-        self.wake = False
-        #: The running invocation checkpointed something (a PENDING answer then asks for a new invocation).
-        self.progress = False
-        self.failures = 0
-        self.invocations = 0
-        #: Metered usage (see :mod:`.limits`): durable operations and bytes written so far.
-        self.operations = 0
-        self.bytes_written = 0
-        self.retry_due = 0
-        self.token: str | None = None
-        self.nonce = ""
-        self.token_seq = 0
-        self.last_call: tuple[str, str, Any] | None = None
-        self.persisted_changes = 0
-        self.persisted_events = 0
-
-    def add_op(self, op: dict[str, Any]) -> None:
+    def add_op(self, op: OperationDict) -> None:
         """Store a new operation."""
         op_id = op["Id"]
         self.ops[op_id] = op
         self.order.append(op_id)
         self.changes.append(op_id)
 
-    def set_op(self, op: dict[str, Any]) -> None:
+    def set_op(self, op: OperationDict) -> None:
         """Replace an operation's dict with its new state."""
         op_id = op["Id"]
         self.ops[op_id] = op
         self.changes.append(op_id)
-
-    def meta(self) -> dict[str, Any]:
-        """The scalar state, for a persistent store (operations and events are stored on their own)."""
-        return {
-            "arn": self.arn,
-            "function_name": self.function_name,
-            "name": self.name,
-            "id": self.id,
-            "region": self.region,
-            "account": self.account,
-            "input_payload": self.input_payload,
-            "start_ms": self.start_ms,
-            "timeout": self.timeout,
-            "tenant_id": self.tenant_id,
-            "parent": list(self.parent) if self.parent else None,
-            "children": self.children,
-            "status": self.status,
-            "end_ms": self.end_ms,
-            "result": self.result,
-            "error": self.error,
-            "pending": sorted(self.pending),
-            "callbacks": self.callbacks,
-            "updated_ids": self.updated_ids,
-            "completion": list(self.completion) if self.completion else None,
-            "invocation": [self.invocation.request_id, self.invocation.start_ms] if self.invocation else None,
-            "queued": self.queued or self.wake,
-            "failures": self.failures,
-            "invocations": self.invocations,
-            "operations": self.operations,
-            "bytes_written": self.bytes_written,
-            "retry_due": self.retry_due,
-        }
-
-    @classmethod
-    def from_meta(cls, meta: dict[str, Any]) -> Execution:
-        ex = cls(
-            arn=meta["arn"],
-            function_name=meta["function_name"],
-            name=meta["name"],
-            id=meta["id"],
-            region=meta["region"],
-            account=meta["account"],
-            input_payload=meta["input_payload"],
-            start_ms=meta["start_ms"],
-            timeout=meta["timeout"],
-            tenant_id=meta["tenant_id"],
-            parent=(meta["parent"][0], meta["parent"][1]) if meta["parent"] else None,
-        )
-        ex.children = dict(meta["children"])
-        ex.status = meta["status"]
-        ex.end_ms = meta["end_ms"]
-        ex.result = meta["result"]
-        ex.error = meta["error"]
-        ex.pending = set(meta["pending"])
-        ex.callbacks = {k: list(v) for k, v in meta["callbacks"].items()}
-        ex.updated_ids = list(meta["updated_ids"])
-        completion = meta["completion"]
-        ex.completion = (completion[0], completion[1], completion[2]) if completion else None
-        inflight = meta["invocation"]
-        ex.invocation = Invocation(inflight[0], inflight[1]) if inflight else None
-        ex.queued = bool(meta["queued"])
-        ex.failures = meta["failures"]
-        ex.invocations = meta["invocations"]
-        ex.operations = meta.get("operations", 0)  # stores written before usage was metered
-        ex.bytes_written = meta.get("bytes_written", 0)
-        ex.retry_due = meta["retry_due"]
-        return ex
 
     def result_view(self) -> ExecutionResult:
         return ExecutionResult(self.arn, self.status, self.result, self.error)

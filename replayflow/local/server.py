@@ -17,9 +17,11 @@ import attrs
 import orjson
 
 from replayflow._errors import ServiceError
+from replayflow._wire import CheckpointRequest, GetStateRequest, OperationDict
 
 from ._http import HttpServer, Request, Response, json_error
-from .errors import invalid_parameter, not_found
+from .errors import ConfigurationError, InvalidParameterValueError, ResourceNotFoundError, SerializationError
+from .reads import ExecutionQuery
 from .service import LocalDurableService
 
 if TYPE_CHECKING:
@@ -35,9 +37,9 @@ def _seconds(ms: int) -> float:
     return ms / 1000
 
 
-def _rest_operation(op: Any) -> dict[str, Any]:
+def _rest_operation(op: OperationDict) -> dict[str, Any]:
     """An operation with its epoch-ms timestamps as epoch seconds (the REST JSON encoding)."""
-    out = dict(op)
+    out: dict[str, Any] = dict(op)
     for key in ("StartTimestamp", "EndTimestamp"):
         if key in out:
             out[key] = out[key] / 1000
@@ -54,7 +56,7 @@ def _bool(value: str | None, default: bool) -> bool:
     if value is None:
         return default
     if value.lower() not in ("true", "false"):
-        raise invalid_parameter(f"Expected true or false, got {value[:40]!r}.")
+        raise InvalidParameterValueError(f"Expected true or false, got {value[:40]!r}.")
     return value.lower() == "true"
 
 
@@ -64,7 +66,7 @@ def _int(value: str | None) -> int | None:
     try:
         return int(value)
     except ValueError as exc:
-        raise invalid_parameter(f"Expected an integer, got {value[:40]!r}.") from exc
+        raise InvalidParameterValueError(f"Expected an integer, got {value[:40]!r}.") from exc
 
 
 def _timestamp(value: str | None) -> _dt.datetime | None:
@@ -73,13 +75,13 @@ def _timestamp(value: str | None) -> _dt.datetime | None:
     try:
         return _dt.datetime.fromtimestamp(float(value), tz=_dt.UTC)
     except (OverflowError, OSError) as exc:
-        raise invalid_parameter(f"Timestamp {value[:40]!r} is out of range.") from exc
+        raise InvalidParameterValueError(f"Timestamp {value[:40]!r} is out of range.") from exc
     except ValueError:
         pass
     try:
         parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise invalid_parameter(f"Invalid timestamp {value[:40]!r}.") from exc
+        raise InvalidParameterValueError(f"Invalid timestamp {value[:40]!r}.") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.UTC)
 
 
@@ -89,9 +91,9 @@ def _body_json(body: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ServiceError("SerializationException", f"the request body is not JSON: {exc}", status=400) from exc
+        raise SerializationError(f"the request body is not JSON: {exc}") from exc
     if not isinstance(value, dict):
-        raise ServiceError("SerializationException", "the request body must be a JSON object", status=400)
+        raise SerializationError("the request body must be a JSON object")
     return value
 
 
@@ -113,31 +115,42 @@ Page = Callable[[Request], Response]
 :class:`replayflow.local.HttpRequest` and answers a :class:`replayflow.local.HttpResponse`."""
 
 
+_EXECUTION_APIS = {
+    ("GET", None): "GetDurableExecution",
+    ("POST", "checkpoint"): "CheckpointDurableExecution",
+    ("GET", "state"): "GetDurableExecutionState",
+    ("GET", "history"): "GetDurableExecutionHistory",
+    ("POST", "stop"): "StopDurableExecution",
+}
+_CALLBACK_APIS = {
+    "succeed": "SendDurableExecutionCallbackSuccess",
+    "fail": "SendDurableExecutionCallbackFailure",
+    "heartbeat": "SendDurableExecutionCallbackHeartbeat",
+}
+
+
 def api_name(method: str, seg: list[str]) -> str | None:
     """The Lambda API a request calls, from its method and path segments (``None``: not an API route)."""
-    if len(seg) >= 3 and seg[0] == _DURABLE and seg[1] == "durable-executions":
-        action = seg[3] if len(seg) > 3 else None
-        return (
-            {
-                ("GET", None): "GetDurableExecution",
-                ("POST", "checkpoint"): "CheckpointDurableExecution",
-                ("GET", "state"): "GetDurableExecutionState",
-                ("GET", "history"): "GetDurableExecutionHistory",
-                ("POST", "stop"): "StopDurableExecution",
-            }.get((method, action))
-            if len(seg) <= 4
-            else None
-        )
-    if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "durable-execution-callbacks" and method == "POST":
-        return {
-            "succeed": "SendDurableExecutionCallbackSuccess",
-            "fail": "SendDurableExecutionCallbackFailure",
-            "heartbeat": "SendDurableExecutionCallbackHeartbeat",
-        }.get(seg[3])
-    if len(seg) == 4 and seg[0] == _DURABLE and seg[1] == "functions" and seg[3] == "durable-executions":
-        return "ListDurableExecutionsByFunction" if method == "GET" else None
+    if len(seg) < 3:
+        return None
+    if seg[0] == _DURABLE:
+        return _durable_api(method, seg)
     if len(seg) == 4 and seg[0] == _LAMBDA and seg[1] == "functions" and seg[3] == "invocations":
         return "Invoke" if method == "POST" else None
+    return None
+
+
+def _durable_api(method: str, seg: list[str]) -> str | None:
+    """:func:`api_name` for the durable API's paths (``/2025-12-01/...``)."""
+    resource = seg[1]
+    if resource == "durable-executions":
+        return _EXECUTION_APIS.get((method, seg[3] if len(seg) > 3 else None)) if len(seg) <= 4 else None
+    if len(seg) != 4:
+        return None
+    if resource == "durable-execution-callbacks":
+        return _CALLBACK_APIS.get(seg[3]) if method == "POST" else None
+    if resource == "functions" and seg[3] == "durable-executions" and method == "GET":
+        return "ListDurableExecutionsByFunction"
     return None
 
 
@@ -182,7 +195,7 @@ class _Api:
                 page = self.pages.get(seg[0] if seg else "")
                 if page is not None:
                     return page(request)
-            raise not_found(f"Unknown route {request.method} {request.path[:200]}")
+            raise ResourceNotFoundError(f"Unknown route {request.method} {request.path[:200]}")
         except ServiceError as error:
             return _service_error(error, label)
 
@@ -197,9 +210,15 @@ class _Api:
         return _json(self.service.describe(seg[2], include_data=include, timestamp=_seconds), "GetDurableExecution")
 
     def _checkpoint(self, request: Request, seg: list[str]) -> Response:
-        body = _body_json(request.body)
-        body["DurableExecutionArn"] = seg[2]
-        response = self.service.checkpoint_durable_execution(body)  # type: ignore[arg-type]
+        body = _body_json(request.body)  # checked by the service
+        checkpoint: CheckpointRequest = {
+            "DurableExecutionArn": seg[2],
+            "CheckpointToken": body.get("CheckpointToken", ""),  # "" is never a token
+            "Updates": body.get("Updates", []),
+        }
+        if "ClientToken" in body:
+            checkpoint["ClientToken"] = body["ClientToken"]
+        response = self.service.checkpoint_durable_execution(checkpoint)
         state = response["NewExecutionState"]
         rest: dict[str, Any] = {
             "NewExecutionState": {"Operations": [_rest_operation(op) for op in state["Operations"]]}
@@ -211,16 +230,17 @@ class _Api:
         return _json(rest, "CheckpointDurableExecution")
 
     def _state(self, request: Request, seg: list[str]) -> Response:
-        state_request: dict[str, Any] = {
+        state_request: GetStateRequest = {
             "DurableExecutionArn": seg[2],
-            "CheckpointToken": _one(request, "CheckpointToken"),
+            "CheckpointToken": _one(request, "CheckpointToken") or "",  # "" is never a token
         }
-        if _one(request, "Marker"):
-            state_request["Marker"] = _one(request, "Marker")
+        marker = _one(request, "Marker")
+        if marker:
+            state_request["Marker"] = marker
         max_items = _int(_one(request, "MaxItems"))
         if max_items is not None:
             state_request["MaxItems"] = max_items
-        page = self.service.get_durable_execution_state(state_request)  # type: ignore[arg-type]
+        page = self.service.get_durable_execution_state(state_request)
         out: dict[str, Any] = {"Operations": [_rest_operation(op) for op in page["Operations"]]}
         if page.get("NextMarker"):
             out["NextMarker"] = page["NextMarker"]
@@ -259,9 +279,8 @@ class _Api:
         params = request.query
         bad = [status for status in params.get("Statuses", []) if status not in _STATUSES]
         if bad:
-            raise invalid_parameter(f"Statuses must be among {', '.join(_STATUSES)}; got {bad[0][:40]!r}.")
-        out = self.service.list_executions(
-            seg[2],
+            raise InvalidParameterValueError(f"Statuses must be among {', '.join(_STATUSES)}; got {bad[0][:40]!r}.")
+        query = ExecutionQuery(
             qualifier=_one(request, "Qualifier"),
             name=_one(request, "DurableExecutionName"),
             statuses=params.get("Statuses"),
@@ -270,8 +289,8 @@ class _Api:
             reverse=_bool(_one(request, "ReverseOrder"), False),
             marker=_one(request, "Marker"),
             max_items=_int(_one(request, "MaxItems")),
-            timestamp=_seconds,
         )
+        out = self.service.list_executions(seg[2], query, timestamp=_seconds)
         return _json(out, "ListDurableExecutionsByFunction")
 
     def _invoke(self, request: Request, seg: list[str]) -> Response:
@@ -334,7 +353,7 @@ class LocalHttpServer:
         idle_timeout: float = 60.0,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("the local durable service only listens on the loopback interface")
+            raise ConfigurationError("the local durable service only listens on the loopback interface")
         self.service = service
         self.workers = workers
         self.pages: dict[str, Page] = {}
@@ -374,7 +393,7 @@ class LocalHttpServer:
     def mount(self, prefix: str, page: Page) -> None:
         """Answer ``GET /<prefix>...`` with ``page`` (``""``: the root URL); API paths cannot be mounted."""
         if prefix in _API_PREFIXES:
-            raise ValueError(f"{prefix!r} is an API path")
+            raise ConfigurationError(f"{prefix!r} is an API path")
         self.pages[prefix] = page
 
     def start(self) -> LocalHttpServer:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from . import naming
-from .errors import invalid_parameter
+from .errors import InvalidParameterValueError
 from .limits import Limits
 
 __all__ = ["check_error_object", "invoke_response", "operation_bytes", "page_size", "parse_marker"]
@@ -33,7 +34,7 @@ def parse_marker(marker: Any) -> int:
     if marker is None or marker == "":
         return 0
     if not isinstance(marker, str) or not marker.isdigit():
-        raise invalid_parameter(f"Invalid Marker {marker!r}.")
+        raise InvalidParameterValueError(f"Invalid Marker {marker!r}.")
     return int(marker)
 
 
@@ -42,7 +43,7 @@ def page_size(max_items: Any, cap: int) -> int:
     if max_items is None or max_items == 0:
         return min(100, cap)
     if type(max_items) is not int or not 0 < max_items <= 1000:
-        raise invalid_parameter("MaxItems must be between 0 and 1000.")
+        raise InvalidParameterValueError("MaxItems must be between 0 and 1000.")
     return min(max_items, cap)
 
 
@@ -50,7 +51,7 @@ _DETAILS = ("StepDetails", "ContextDetails", "CallbackDetails", "ChainedInvokeDe
 _PAYLOADS = ("Result", "InputPayload")
 
 
-def operation_bytes(op: dict[str, Any]) -> int:
+def operation_bytes(op: Mapping[str, Any]) -> int:
     """What an operation weighs for paging: its payloads' and errors' UTF-8 bytes (at least 1).
 
     The service bounds pages by these bytes; names, ids and timestamps are small and bounded.
@@ -74,8 +75,8 @@ def check_error_object(error: Any, limits: Limits) -> dict[str, Any] | None:
     if error is None:
         return None
     if not isinstance(error, dict):
-        raise invalid_parameter("Error must be an ErrorObject.")
+        raise InvalidParameterValueError("Error must be an ErrorObject.")
     cleaned = {k: v for k, v in error.items() if k in ("ErrorType", "ErrorMessage", "ErrorData", "StackTrace")}
     if len(orjson.dumps(cleaned)) >= limits.error_bytes:
-        raise invalid_parameter(f"Error object size must be less than {limits.error_bytes} bytes.")
+        raise InvalidParameterValueError(f"Error object size must be less than {limits.error_bytes} bytes.")
     return cleaned

@@ -21,21 +21,15 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import orjson
 
+from .errors import StoreError, StoreLockedError
 from .records import Execution
+from .stored import from_stored, stored_form
 
 __all__ = ["MemoryStore", "SqliteStore", "Store", "StoreError", "StoreLockedError", "open_store"]
-
-
-class StoreError(Exception):
-    """A store that cannot be used: missing, not a replayflow store, unreadable, or read-only."""
-
-
-class StoreLockedError(StoreError):
-    """Another live process owns (writes) the store."""
 
 
 @runtime_checkable
@@ -46,7 +40,7 @@ class Store(Protocol):
     durable: bool
 
     def save(self, ex: Execution) -> None:
-        """Persist ``ex``: its meta, ops changed since the last save, events appended since then."""
+        """Persist ``ex``: its stored form (:mod:`.stored`), ops changed and events appended since the last save."""
         ...
 
     def load(self) -> Iterator[Execution]:
@@ -128,6 +122,8 @@ class SqliteStore:
             raise StoreError(f"{self.path} is not a replayflow store ({exc})") from exc
         self._lock = threading.Lock()
         self._positions: dict[str, dict[str, int]] = {}
+        #: execution arn -> how many of its changes and events are stored
+        self._saved: dict[str, tuple[int, int]] = {}
 
     def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
         try:
@@ -144,8 +140,9 @@ class SqliteStore:
     def save(self, ex: Execution) -> None:
         if self.read_only:
             raise StoreError(f"the store {self.path} was opened read-only")
-        changed = ex.changes[ex.persisted_changes :]
-        new_events = ex.events[ex.persisted_events :]
+        saved_changes, saved_events = self._saved.get(ex.arn, (0, 0))
+        changed = ex.changes[saved_changes:]
+        new_events = ex.events[saved_events:]
         positions = self._positions.setdefault(ex.arn, {})
         rows = []
         for op_id in dict.fromkeys(changed):
@@ -158,7 +155,8 @@ class SqliteStore:
             db.execute("BEGIN")
             try:
                 db.execute(
-                    "INSERT OR REPLACE INTO executions (arn, meta) VALUES (?, ?)", (ex.arn, orjson.dumps(ex.meta()))
+                    "INSERT OR REPLACE INTO executions (arn, meta) VALUES (?, ?)",
+                    (ex.arn, orjson.dumps(stored_form(ex))),
                 )
                 if rows:
                     db.executemany(
@@ -173,8 +171,7 @@ class SqliteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        ex.persisted_changes = len(ex.changes)
-        ex.persisted_events = len(ex.events)
+        self._saved[ex.arn] = (len(ex.changes), len(ex.events))
 
     def load(self) -> Iterator[Execution]:
         with self._lock:
@@ -196,19 +193,27 @@ class SqliteStore:
         for arn, body in events:
             events_by.setdefault(arn, []).append(body)
         for (meta_blob,) in metas:
-            try:
-                meta: dict[str, Any] = orjson.loads(meta_blob)
-                ex = Execution.from_meta(meta)
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
-                raise StoreError(f"{self.path} holds an unreadable execution ({exc!r})") from exc
+            ex = self._execution(meta_blob)
             positions = self._positions.setdefault(ex.arn, {})
             for op_id, body in ops_by.get(ex.arn, ()):
                 ex.ops[op_id] = orjson.loads(body)
                 ex.order.append(op_id)
                 positions[op_id] = len(positions)
             ex.events = [orjson.loads(body) for body in events_by.get(ex.arn, ())]
-            ex.persisted_events = len(ex.events)
+            self._saved[ex.arn] = (0, len(ex.events))
             yield ex
+
+    def _execution(self, meta_blob: bytes) -> Execution:
+        try:
+            form = orjson.loads(meta_blob)
+        except orjson.JSONDecodeError as exc:
+            raise StoreError(f"{self.path} holds an unreadable execution ({exc!r})") from exc
+        if not isinstance(form, dict):
+            raise StoreError(f"{self.path} holds an unreadable execution (not an object)")
+        try:
+            return from_stored(form)
+        except StoreError as exc:
+            raise StoreError(f"{self.path} holds {exc}") from exc
 
     def close(self) -> None:
         with self._lock:

@@ -163,7 +163,7 @@ def test_a_10000_item_map_follows_the_replay_children_path(count):
     result = run(wf, service=roomy)
     assert result.succeeded, result.error
     assert result.result == sum(range(count))
-    record = roomy._execution(result.arn).ops[result.get_context("big").id]  # the service's own record
+    record = roomy._engine.execution(result.arn).ops[result.get_context("big").id]  # the service's own record
     assert record["ContextDetails"].get("ReplayChildren") is True
     assert '"statuses":"SSS' in record["ContextDetails"]["Result"]  # the compact summary: one letter per item
     assert len(record["ContextDetails"]["Result"]) < 256 * 1024

@@ -185,7 +185,7 @@ def test_an_official_handler_registered_in_code_is_detected() -> None:
     assert not is_official_handler(official_workflows.pack) and not is_official_handler(len)
     service = LocalDurableService()
     service.register("charge", official_workflows.charge)  # no invoker given: detected
-    assert isinstance(service._functions["charge"].invoker, OfficialSdkInvoker)
+    assert isinstance(service._engine.functions["charge"].invoker, OfficialSdkInvoker)
     result = service.run("charge", {"amount": 7})
     assert result.status == "SUCCEEDED" and json.loads(result.result or "null") == {"charged": 7}
     assert service.calls["CheckpointDurableExecution"] >= 1  # straight to the service, no HTTP

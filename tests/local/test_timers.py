@@ -256,3 +256,37 @@ def test_a_retry_and_a_condition_poll_due_while_a_sibling_step_runs_go_on_in_the
     kinds = event_types(svc, result.arn)
     assert kinds.count("InvocationCompleted") == 1  # the retry and the second poll ran in the first invocation
     assert len(attempts) == 2
+
+
+def test_a_timer_stands_only_while_what_it_was_armed_for_holds() -> None:
+    from replayflow.local.records import CallbackDeadlines, Execution
+    from replayflow.local.timers import Timer, still_armed
+
+    ex = Execution(
+        arn="arn:x",
+        function_name="f",
+        name="n",
+        id="1",
+        region="r",
+        account="a",
+        input_payload=None,
+        start_ms=0,
+        timeout=60,
+        retry_due=5_000,
+    )
+    ex.add_op({"Id": "w", "Type": "WAIT", "Status": "STARTED", "WaitDetails": {"ScheduledEndTimestamp": 2_000}})
+    ex.add_op({"Id": "s", "Type": "STEP", "Status": "PENDING", "StepDetails": {"NextAttemptTimestamp": 3_000}})
+    ex.add_op({"Id": "c", "Type": "CALLBACK", "Status": "STARTED", "CallbackDetails": {}})
+    ex.callbacks["c"] = CallbackDeadlines(4, 1, 4_000, 1_000)
+
+    def armed(kind: Any, key: str, stamp: int) -> bool:
+        return still_armed(ex, Timer(stamp / 1000, 0, kind, ex.arn, key, stamp))
+
+    assert armed("execution_timeout", "", 60_000)
+    assert armed("reinvoke", "", 5_000) and not armed("reinvoke", "", 4_000)
+    assert armed("wait", "w", 2_000) and not armed("wait", "w", 2_001) and not armed("wait", "nope", 2_000)
+    assert armed("retry", "s", 3_000) and not armed("retry", "s", 1)
+    assert armed("callback_timeout", "c", 4_000) and armed("callback_heartbeat", "c", 1_000)
+    assert not armed("callback_heartbeat", "c", 4_000)  # re-armed since: the old entry is moot
+    ex.status = "SUCCEEDED"
+    assert not armed("execution_timeout", "", 60_000) and not still_armed(None, Timer(0, 0, "wait", "", "", 0))

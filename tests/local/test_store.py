@@ -73,14 +73,14 @@ def test_in_flight_invocation_is_retried_after_reopen(tmp_path: Path) -> None:
     first.register("flow", steps_and_a_wait)
     arn = first.start_execution("flow", json.dumps({"dir": str(tmp_path)}))
     # simulate a process that died with the invocation in flight: start it, but never finish it
-    with first._lock:
-        ex = first._executions[arn]
+    with first._engine.lock:
+        ex = first._engine.executions[arn]
         ex.running, ex.invocation = (
             True,
             __import__("replayflow.local.records", fromlist=["Invocation"]).Invocation("req-1", ex.start_ms),
         )
-        first._store.save(ex)
-    first._store._release()  # the process died: the OS drops its lock on the store
+        first._engine.store.save(ex)
+    first._engine.store._release()  # the process died: the OS drops its lock on the store
     second = LocalDurableService(store=str(db))
     second.advance(0)  # its function is not registered yet: the execution waits for it
     assert second.execution(arn).status == "RUNNING"
