@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from replayflow._wire import OperationDict
+from replayflow._wire import CallbackDetailsDict, OperationDict
 
 from . import naming
 from .engine import RUNNING, Engine
@@ -43,8 +43,13 @@ class CallbackApi:
         now = self._engine.now_ms()
         details = dict(op["CallbackDetails"])
         if value is not None:
-            details[key] = value
-        new: OperationDict = {**op, "Status": status, "EndTimestamp": now, "CallbackDetails": details}
+            details[key] = value  # "Result" or "Error"
+        new: OperationDict = {
+            **op,
+            "Status": status,
+            "EndTimestamp": now,
+            "CallbackDetails": cast("CallbackDetailsDict", details),
+        }
         if value is not None:  # metered as data written (see .limits)
             ex.bytes_written += len(value.encode()) if isinstance(value, str) else len(orjson.dumps(value))
         ex.set_op(new)

@@ -15,9 +15,11 @@ import collections
 import datetime as _dt
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from replayflow._wire import (
+    CallbackDetailsDict,
+    ChainedInvokeDetailsDict,
     CheckpointRequest,
     CheckpointResponse,
     ErrorObjectDict,
@@ -489,7 +491,7 @@ class Engine:
 
     def _close_callback(self, ex: Execution, key: str, now: int, error: ErrorObjectDict) -> None:
         op = ex.ops[key]
-        details = {**op["CallbackDetails"], "Error": error}
+        details: CallbackDetailsDict = {**op["CallbackDetails"], "Error": error}
         new: OperationDict = {**op, "Status": "TIMED_OUT", "EndTimestamp": now, "CallbackDetails": details}
         ex.set_op(new)
         ex.callbacks.pop(key, None)
@@ -547,14 +549,14 @@ class Engine:
         if ex.status != RUNNING or op is None or op["Status"] != "STARTED":
             return
         now = self.now_ms()
-        details: dict[str, Any] = {}
+        details: ChainedInvokeDetailsDict = {}
         if status == "SUCCEEDED":
             if result is not None:
                 details["Result"] = result
             event_details = {"Result": data(result)}
         else:
-            details["Error"] = error = error or {}
-            event_details = {"Error": data(error)}
+            details["Error"] = cast("ErrorObjectDict", error or {})  # the child's recorded ErrorObject
+            event_details = {"Error": data(details["Error"])}
         new: OperationDict = {**op, "Status": status, "EndTimestamp": now, "ChainedInvokeDetails": details}
         ex.set_op(new)
         op_event(ex.events, _CHAINED_EVENT[status], new, now, event_details)
