@@ -225,9 +225,15 @@ def test_an_orphaned_async_branch_is_cancelled_at_its_await():
     events = []
 
     async def quick() -> str:
+        # finish only once the slow branch is at its await: a coroutine cancelled before it starts runs nothing
+        for _ in range(3000):
+            if events:
+                break
+            await asyncio.sleep(0.01)
         return "first"
 
     async def slow() -> str:
+        events.append("awaiting")
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
@@ -248,7 +254,7 @@ def test_an_orphaned_async_branch_is_cancelled_at_its_await():
 
     out = invoke(wf, event())
     assert out == {"Status": "SUCCEEDED", "Result": '["first"]'}
-    assert events == ["cancelled"]
+    assert events == ["awaiting", "cancelled"]
 
 
 def test_an_async_body_logs_like_a_sync_one():
