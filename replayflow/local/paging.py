@@ -7,14 +7,15 @@ children (as the service does: they are not needed to replay).
 
 from __future__ import annotations
 
-from replayflow._wire import OperationDict
+from replayflow._wire import TERMINAL_STATUSES, OperationDict
 
 from .records import Execution
 from .shapes import operation_bytes
 
 __all__ = ["TERMINAL_OP", "operations_page"]
 
-TERMINAL_OP = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
+#: an operation the service changes no more (the wire's one set)
+TERMINAL_OP = TERMINAL_STATUSES
 
 
 def operations_page(ex: Execution, start: int, size: int, page_bytes: int) -> tuple[list[OperationDict], str | None]:
