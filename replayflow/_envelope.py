@@ -34,8 +34,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import attrs
-
 from ._errors import (
     BatchError,
     CallbackError,
@@ -50,6 +48,7 @@ from ._errors import (
     StepInterruptedError,
     WaitForConditionError,
 )
+from ._frozen import Record, init
 from ._ops.batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext, dumps, serdes_for, user_converter
 
@@ -349,8 +348,7 @@ def envelope_for(tp: Any) -> EnvelopeSerDes:
 # -- handler-wide formats -----------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class PayloadFormat:
+class PayloadFormat(Record):
     """The serdes of every kind of payload of a handler (``@durable(serdes=...)``).
 
     A field left ``None`` keeps replayflow's default for that kind. ``operations`` serializes step, child
@@ -359,11 +357,21 @@ class PayloadFormat:
     results; ``invoke`` chained-invoke payloads and results; ``result`` the execution's result.
     """
 
-    operations: Any = None
-    batch: Any = None
-    callback: Any = None
-    invoke: Any = None
-    result: Any = None
+    __slots__ = ("batch", "callback", "invoke", "operations", "result")
+    operations: Any
+    batch: Any
+    callback: Any
+    invoke: Any
+    result: Any
+
+    def __init__(
+        self, operations: Any = None, batch: Any = None, callback: Any = None, invoke: Any = None, result: Any = None
+    ) -> None:
+        init(self, "operations", operations)
+        init(self, "batch", batch)
+        init(self, "callback", callback)
+        init(self, "invoke", invoke)
+        init(self, "result", result)
 
     @classmethod
     def uniform(cls, serdes: SerDes[Any]) -> PayloadFormat:
@@ -452,13 +460,17 @@ def official_error(error: _E) -> _E:
 _RESULT_DETAILS = ("StepDetails", "ContextDetails")
 
 
-@attrs.frozen
-class HistoryFormat:
+class HistoryFormat(Record):
     """How the operation results of a history were written: ``envelopes`` and ``plain`` count the results
     only one of the formats could have written (JSON scalars and lists of them read the same in both)."""
 
+    __slots__ = ("envelopes", "plain")
     envelopes: int
     plain: int
+
+    def __init__(self, envelopes: int, plain: int) -> None:
+        init(self, "envelopes", envelopes)
+        init(self, "plain", plain)
 
     @property
     def kind(self) -> str:
