@@ -25,10 +25,8 @@ envelope, the default serdes writes a dict whose only keys are ``t`` and ``v`` a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
-import decimal
+import functools
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -91,7 +89,7 @@ def encode(value: Any) -> dict[str, Any]:
     """The envelope tree of ``value`` (what the official SDK's ``TypeCodec.encode`` builds)."""
     if value is None:
         return {"t": "n", "v": None}
-    for kinds, tag, write in _SCALAR_ENCODERS:
+    for kinds, tag, write in _scalar_encoders():
         if isinstance(value, kinds):
             return {"t": tag, "v": write(value)}
     if isinstance(value, BatchResult):
@@ -116,19 +114,24 @@ def _same(value: Any) -> Any:
     return value
 
 
-#: ``(classes, tag, how the value is written)`` of the scalar envelopes, tried in order (bool before int,
-#: datetime before date).
-_SCALAR_ENCODERS: tuple[tuple[type[Any] | tuple[type[Any], ...], str, Callable[[Any], Any]], ...] = (
-    (str, "s", _same),
-    (bool, "b", _same),
-    (int, "i", _same),
-    (float, "f", _same),
-    ((bytes, bytearray, memoryview), "B", lambda value: base64.b64encode(bytes(value)).decode("utf-8")),
-    (uuid.UUID, "u", str),
-    (decimal.Decimal, "d", str),
-    (_dt.datetime, "dt", lambda value: value.isoformat()),
-    (_dt.date, "D", lambda value: value.isoformat()),
-)
+@functools.cache
+def _scalar_encoders() -> tuple[tuple[type[Any] | tuple[type[Any], ...], str, Callable[[Any], Any]], ...]:
+    """``(classes, tag, how the value is written)`` of the scalar envelopes, tried in order (bool before int,
+    datetime before date); built (importing base64 and decimal) the first time a value is written."""
+    import base64
+    import decimal
+
+    return (
+        (str, "s", _same),
+        (bool, "b", _same),
+        (int, "i", _same),
+        (float, "f", _same),
+        ((bytes, bytearray, memoryview), "B", lambda value: base64.b64encode(bytes(value)).decode("utf-8")),
+        (uuid.UUID, "u", str),
+        (decimal.Decimal, "d", str),
+        (_dt.datetime, "dt", lambda value: value.isoformat()),
+        (_dt.date, "D", lambda value: value.isoformat()),
+    )
 
 
 def dumps_envelope(value: Any) -> str:
@@ -156,13 +159,21 @@ def decode(tag: str, value: Any) -> Any:
         return _decode(tag, value)
     except SerDesError:
         raise
-    except (TypeError, ValueError, AttributeError, KeyError, decimal.InvalidOperation, binascii.Error) as exc:
+    except _malformed() as exc:  # evaluated only when something was raised
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise SerDesError(f"malformed envelope {{'t': {tag!r}, 'v': {shown}}}: {type(exc).__name__}") from exc
 
 
+def _malformed() -> tuple[type[Exception], ...]:
+    """What a malformed envelope's value raises while it is read."""
+    import binascii
+    import decimal
+
+    return (TypeError, ValueError, AttributeError, KeyError, decimal.InvalidOperation, binascii.Error)
+
+
 def _decode(tag: str, value: Any) -> Any:
-    read = _SCALAR_DECODERS.get(tag)
+    read = _scalar_decoders().get(tag)
     if read is not None:
         return read(value)
     if tag in ("l", "t"):
@@ -183,19 +194,25 @@ def _read_datetime(value: Any) -> _dt.datetime:
     return _dt.datetime.fromisoformat(text)
 
 
-#: How the value of each scalar envelope is read (a malformed one raises; :func:`decode` names it).
-_SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "n": lambda value: None,
-    "s": str,
-    "b": bool,
-    "i": int,
-    "f": float,
-    "B": lambda value: base64.b64decode(value.encode("utf-8")),
-    "u": uuid.UUID,
-    "d": decimal.Decimal,
-    "dt": _read_datetime,
-    "D": _dt.date.fromisoformat,
-}
+@functools.cache
+def _scalar_decoders() -> dict[str, Callable[[Any], Any]]:
+    """How the value of each scalar envelope is read (a malformed one raises; :func:`decode` names it); built
+    (importing base64 and decimal) the first time an envelope is read."""
+    import base64
+    import decimal
+
+    return {
+        "n": lambda value: None,
+        "s": str,
+        "b": bool,
+        "i": int,
+        "f": float,
+        "B": lambda value: base64.b64decode(value.encode("utf-8")),
+        "u": uuid.UUID,
+        "d": decimal.Decimal,
+        "dt": _read_datetime,
+        "D": _dt.date.fromisoformat,
+    }
 
 
 def _unwrap(obj: Any) -> Any:
