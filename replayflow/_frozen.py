@@ -10,6 +10,7 @@ assignment and deletion raise :class:`FrozenInstanceError` (an ``AttributeError`
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, TypeVar
 
 __all__ = ["FrozenInstanceError", "Record", "evolve", "init", "register_cattrs"]
@@ -34,16 +35,19 @@ class Record:
 
     __slots__ = ()
     _fields: tuple[str, ...] = ()
+    _get: Any = staticmethod(lambda record: ())  # the fields' values as a tuple (an attrgetter per class)
 
     def __init_subclass__(cls, kw_only: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         slots = cls.__dict__.get("__slots__", ())
         cls._fields = tuple(name for name in cls.__annotations__ if name in slots)
+        fields = cls._fields
+        if len(fields) > 1:  # a tuple of the values, in C
+            cls._get = attrgetter(*fields)
+        else:
+            cls._get = staticmethod(lambda record: tuple(getattr(record, name) for name in fields))
         if not kw_only:  # positional classes match by position, as attrs classes do
             setattr(cls, "__match_args__", cls._fields)  # noqa: B010 - mypy knows no __match_args__ on a base
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise FrozenInstanceError
@@ -54,21 +58,22 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__ or not isinstance(other, Record):
             return NotImplemented
-        return self._values() == other._values()
+        return bool(self._get(self) == other._get(other))
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
 
     def __hash__(self) -> int:
-        return hash((self.__class__, *self._values()))
+        return hash((self.__class__, self._get(self)))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{self.__class__.__qualname__}({fields})"
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return self._values()
+        values: tuple[Any, ...] = self._get(self)
+        return values
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for name, value in zip(self._fields, state, strict=True):
