@@ -100,8 +100,7 @@ def register_cattrs(converter: Any) -> None:
 
     def structure(data: Any, cls: Any) -> Any:
         origin = typing.get_origin(cls) or cls
-        # the defining module's names (a public class's __module__ is "replayflow", where T is not defined)
-        hints = typing.get_type_hints(origin, globalns=getattr(origin.__init__, "__globals__", None))
+        hints = _field_types(origin)
         bound = dict(zip(getattr(origin, "__parameters__", ()), typing.get_args(cls), strict=False))
         values = {}
         for name in origin._fields:
@@ -111,6 +110,17 @@ def register_cattrs(converter: Any) -> None:
 
     converter.register_unstructure_hook_func(is_record, unstructure)
     converter.register_structure_hook_func(is_record, structure)
+
+
+def _field_types(cls: type[Record]) -> dict[str, Any]:
+    """The types of ``cls``'s own fields, evaluated in its defining module (``__init__``'s globals: a public
+    class's ``__module__`` is ``replayflow``, where its type variables are not defined)."""
+    import typing
+
+    def stand_in() -> None: ...
+
+    stand_in.__annotations__ = {name: cls.__annotations__[name] for name in cls._fields}
+    return typing.get_type_hints(stand_in, globalns=getattr(cls.__init__, "__globals__", None))
 
 
 def _bind(hint: Any, bound: dict[Any, Any]) -> Any:
