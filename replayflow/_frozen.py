@@ -3,7 +3,7 @@
 A subclass lists its fields in ``__slots__``, annotates them (in their order), and writes its own ``__init__``
 (typed, checked) that sets each field once with :func:`init`. The base gives what ``attrs.frozen`` gave:
 assignment and deletion raise :class:`FrozenInstanceError` (an ``AttributeError``); ``==``, ``hash`` and
-``repr`` by fields; copy and pickle; ``__match_args__`` (positional classes). :func:`evolve` is
+``repr`` by fields; copy, pickle and weak references; ``__match_args__`` (positional classes). :func:`evolve` is
 ``attrs.evolve``. The cattrs converter of ``_serdes`` (un)structures records by their fields
 (:func:`register_cattrs`), as it does attrs classes.
 """
@@ -33,7 +33,7 @@ class FrozenInstanceError(AttributeError):
 class Record:
     """Immutable, slotted, compared and hashed by its fields (the annotated ``__slots__``, in annotation order)."""
 
-    __slots__ = ()
+    __slots__ = ("__weakref__",)  # weak references work, as they do to slotted attrs classes
     _fields: tuple[str, ...] = ()
     _get: Any = staticmethod(lambda record: ())  # the fields' values as a tuple (an attrgetter per class)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import weakref
 
 import pytest
 
@@ -53,8 +54,9 @@ def test_evolve_replaces_fields_and_validates_again():
         evolve(options, on_non_determinism="ignore")
 
 
-def test_records_copy_and_pickle():
+def test_records_copy_pickle_and_take_weak_references():
     policy = RetryPolicy(max_attempts=2, retry_on=[ValueError], retry_on_message=["boom"])
+    assert weakref.ref(policy)() is policy
     for clone in (copy.copy(policy), copy.deepcopy(policy), pickle.loads(pickle.dumps(policy))):
         assert clone == policy
         assert clone.retry_on_message[0].pattern == "boom"
