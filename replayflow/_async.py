@@ -16,8 +16,8 @@ and runs again later, as a sync body that raises :class:`StepCancelledError` doe
 from __future__ import annotations
 
 import contextvars
-import inspect
 import threading
+import types
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,7 @@ class EventLoopThread:
         box: list[asyncio.Task[Any]] = []
 
         def start() -> None:
-            coroutine = awaitable if inspect.iscoroutine(awaitable) else _as_coroutine(awaitable)
+            coroutine = awaitable if isinstance(awaitable, types.CoroutineType) else _as_coroutine(awaitable)
             task = self.loop.create_task(coroutine, context=context)
             task.add_done_callback(lambda _: done.set())
             box.append(task)
@@ -124,7 +124,7 @@ def settle(it: Host, value: Any, cancel: threading.Event, what: Callable[[], str
     if not hasattr(value.__class__, "__await__"):
         return value
     if cancel.is_set():
-        if inspect.iscoroutine(value):
+        if isinstance(value, types.CoroutineType):
             value.close()  # never started: no "was never awaited" warning
         from ._errors import StepCancelledError
 

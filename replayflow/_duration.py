@@ -5,25 +5,30 @@ from __future__ import annotations
 import datetime as _dt
 import math
 
-import attrs
-
 from ._errors import ValidationError
+from ._frozen import Record, init
 from ._wire import MAX_WAIT_SECONDS
 
 __all__ = ["Duration", "to_seconds"]
 
 
-@attrs.frozen
-class Duration:
+class Duration(Record):
     """A span of time; the service rounds it *up* to whole seconds.
 
     ``Duration(minutes=5)``, ``Duration(seconds=1.5)`` (sent as 2 s) or ``Duration.of(timedelta)``.
     """
 
-    seconds: float = 0
-    minutes: float = 0
-    hours: float = 0
-    days: float = 0
+    __slots__ = ("days", "hours", "minutes", "seconds")
+    seconds: float
+    minutes: float
+    hours: float
+    days: float
+
+    def __init__(self, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0) -> None:
+        init(self, "seconds", seconds)
+        init(self, "minutes", minutes)
+        init(self, "hours", hours)
+        init(self, "days", days)
 
     @property
     def total_seconds(self) -> float:

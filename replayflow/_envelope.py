@@ -25,16 +25,12 @@ envelope, the default serdes writes a dict whose only keys are ``t`` and ``v`` a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
-import decimal
+import functools
 import json
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-
-import attrs
 
 from ._errors import (
     BatchError,
@@ -50,6 +46,7 @@ from ._errors import (
     StepInterruptedError,
     WaitForConditionError,
 )
+from ._frozen import Record, init
 from ._ops.batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from ._serdes import JsonSerDes, PassThroughSerDes, SerDes, SerDesContext, dumps, serdes_for, user_converter
 
@@ -92,7 +89,7 @@ def encode(value: Any) -> dict[str, Any]:
     """The envelope tree of ``value`` (what the official SDK's ``TypeCodec.encode`` builds)."""
     if value is None:
         return {"t": "n", "v": None}
-    for kinds, tag, write in _SCALAR_ENCODERS:
+    for kinds, tag, write in _scalar_encoders():
         if isinstance(value, kinds):
             return {"t": tag, "v": write(value)}
     if isinstance(value, BatchResult):
@@ -117,19 +114,24 @@ def _same(value: Any) -> Any:
     return value
 
 
-#: ``(classes, tag, how the value is written)`` of the scalar envelopes, tried in order (bool before int,
-#: datetime before date).
-_SCALAR_ENCODERS: tuple[tuple[type[Any] | tuple[type[Any], ...], str, Callable[[Any], Any]], ...] = (
-    (str, "s", _same),
-    (bool, "b", _same),
-    (int, "i", _same),
-    (float, "f", _same),
-    ((bytes, bytearray, memoryview), "B", lambda value: base64.b64encode(bytes(value)).decode("utf-8")),
-    (uuid.UUID, "u", str),
-    (decimal.Decimal, "d", str),
-    (_dt.datetime, "dt", lambda value: value.isoformat()),
-    (_dt.date, "D", lambda value: value.isoformat()),
-)
+@functools.cache
+def _scalar_encoders() -> tuple[tuple[type[Any] | tuple[type[Any], ...], str, Callable[[Any], Any]], ...]:
+    """``(classes, tag, how the value is written)`` of the scalar envelopes, tried in order (bool before int,
+    datetime before date); built (importing base64 and decimal) the first time a value is written."""
+    import base64
+    import decimal
+
+    return (
+        (str, "s", _same),
+        (bool, "b", _same),
+        (int, "i", _same),
+        (float, "f", _same),
+        ((bytes, bytearray, memoryview), "B", lambda value: base64.b64encode(bytes(value)).decode("utf-8")),
+        (uuid.UUID, "u", str),
+        (decimal.Decimal, "d", str),
+        (_dt.datetime, "dt", lambda value: value.isoformat()),
+        (_dt.date, "D", lambda value: value.isoformat()),
+    )
 
 
 def dumps_envelope(value: Any) -> str:
@@ -157,13 +159,21 @@ def decode(tag: str, value: Any) -> Any:
         return _decode(tag, value)
     except SerDesError:
         raise
-    except (TypeError, ValueError, AttributeError, KeyError, decimal.InvalidOperation, binascii.Error) as exc:
+    except _malformed() as exc:  # evaluated only when something was raised
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise SerDesError(f"malformed envelope {{'t': {tag!r}, 'v': {shown}}}: {type(exc).__name__}") from exc
 
 
+def _malformed() -> tuple[type[Exception], ...]:
+    """What a malformed envelope's value raises while it is read."""
+    import binascii
+    import decimal
+
+    return (TypeError, ValueError, AttributeError, KeyError, decimal.InvalidOperation, binascii.Error)
+
+
 def _decode(tag: str, value: Any) -> Any:
-    read = _SCALAR_DECODERS.get(tag)
+    read = _scalar_decoders().get(tag)
     if read is not None:
         return read(value)
     if tag in ("l", "t"):
@@ -184,19 +194,25 @@ def _read_datetime(value: Any) -> _dt.datetime:
     return _dt.datetime.fromisoformat(text)
 
 
-#: How the value of each scalar envelope is read (a malformed one raises; :func:`decode` names it).
-_SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "n": lambda value: None,
-    "s": str,
-    "b": bool,
-    "i": int,
-    "f": float,
-    "B": lambda value: base64.b64decode(value.encode("utf-8")),
-    "u": uuid.UUID,
-    "d": decimal.Decimal,
-    "dt": _read_datetime,
-    "D": _dt.date.fromisoformat,
-}
+@functools.cache
+def _scalar_decoders() -> dict[str, Callable[[Any], Any]]:
+    """How the value of each scalar envelope is read (a malformed one raises; :func:`decode` names it); built
+    (importing base64 and decimal) the first time an envelope is read."""
+    import base64
+    import decimal
+
+    return {
+        "n": lambda value: None,
+        "s": str,
+        "b": bool,
+        "i": int,
+        "f": float,
+        "B": lambda value: base64.b64decode(value.encode("utf-8")),
+        "u": uuid.UUID,
+        "d": decimal.Decimal,
+        "dt": _read_datetime,
+        "D": _dt.date.fromisoformat,
+    }
 
 
 def _unwrap(obj: Any) -> Any:
@@ -349,8 +365,7 @@ def envelope_for(tp: Any) -> EnvelopeSerDes:
 # -- handler-wide formats -----------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class PayloadFormat:
+class PayloadFormat(Record):
     """The serdes of every kind of payload of a handler (``@durable(serdes=...)``).
 
     A field left ``None`` keeps replayflow's default for that kind. ``operations`` serializes step, child
@@ -359,11 +374,21 @@ class PayloadFormat:
     results; ``invoke`` chained-invoke payloads and results; ``result`` the execution's result.
     """
 
-    operations: Any = None
-    batch: Any = None
-    callback: Any = None
-    invoke: Any = None
-    result: Any = None
+    __slots__ = ("batch", "callback", "invoke", "operations", "result")
+    operations: Any
+    batch: Any
+    callback: Any
+    invoke: Any
+    result: Any
+
+    def __init__(
+        self, operations: Any = None, batch: Any = None, callback: Any = None, invoke: Any = None, result: Any = None
+    ) -> None:
+        init(self, "operations", operations)
+        init(self, "batch", batch)
+        init(self, "callback", callback)
+        init(self, "invoke", invoke)
+        init(self, "result", result)
 
     @classmethod
     def uniform(cls, serdes: SerDes[Any]) -> PayloadFormat:
@@ -452,13 +477,17 @@ def official_error(error: _E) -> _E:
 _RESULT_DETAILS = ("StepDetails", "ContextDetails")
 
 
-@attrs.frozen
-class HistoryFormat:
+class HistoryFormat(Record):
     """How the operation results of a history were written: ``envelopes`` and ``plain`` count the results
     only one of the formats could have written (JSON scalars and lists of them read the same in both)."""
 
+    __slots__ = ("envelopes", "plain")
     envelopes: int
     plain: int
+
+    def __init__(self, envelopes: int, plain: int) -> None:
+        init(self, "envelopes", envelopes)
+        init(self, "plain", plain)
 
     @property
     def kind(self) -> str:

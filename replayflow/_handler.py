@@ -9,14 +9,11 @@ the error) or ``PENDING`` (suspended; the service re-invokes later). Failures of
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import operator
 import threading
 from collections.abc import Callable, Generator
 from typing import Any, Generic, NoReturn, TypeVar, Unpack, cast, overload
-
-import attrs
 
 from ._alarms import ALARMS
 from ._checkpoint import Checkpointer
@@ -33,6 +30,7 @@ from ._errors import (
     ValidationError,
 )
 from ._event_check import check_execution, check_operations
+from ._frozen import evolve
 from ._gc_pause import GcPause
 from ._handler_options import DurableOptions, HandlerOptions, NonDeterminismPolicy
 from ._hooks import Hooks, InvocationInfo
@@ -64,6 +62,8 @@ class DurableHandler(Generic[R]):
     def __init__(
         self, workflow: Callable[..., Any], options: HandlerOptions | None = None, /, **kwargs: Unpack[DurableOptions]
     ) -> None:
+        import inspect  # when a handler is made, not when replayflow is imported
+
         if not callable(workflow):
             raise TypeError(f"@durable needs a function, got {workflow!r}")
         if inspect.iscoroutinefunction(workflow) or inspect.isasyncgenfunction(workflow):
@@ -72,7 +72,7 @@ class DurableHandler(Generic[R]):
         if options is None:
             options = HandlerOptions(**kwargs)
         elif kwargs:
-            options = attrs.evolve(options, **kwargs)
+            options = evolve(options, **kwargs)
         self.options = options
         self.logger = options.logger if options.logger is not None else DEFAULT_LOGGER
         self.payload_format = payload_format(options.serdes)
@@ -371,6 +371,7 @@ def _flush_quietly(checkpointer: Checkpointer) -> None:
 
 def _input_serdes(workflow: Callable[..., Any]) -> JsonSerDes:
     """Structure the input into the workflow's first parameter's annotated type, when there is one."""
+    import inspect
     import typing
 
     try:

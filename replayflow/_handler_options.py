@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-import attrs
-
 from ._errors import ValidationError
+from ._frozen import Record, init
 
 if TYPE_CHECKING:
     from ._envelope import PayloadFormat
@@ -26,31 +25,63 @@ __all__ = ["DurableOptions", "HandlerOptions", "NonDeterminismPolicy"]
 NonDeterminismPolicy = Literal["fail", "retry"]
 
 
-def _check_policy(_: object, __: object, value: object) -> None:
-    if value not in ("fail", "retry"):
-        raise ValidationError(f'on_non_determinism must be "fail" or "retry", got {value!r}')
-
-
-def _plugins(plugins: Iterable[Plugin]) -> tuple[Plugin, ...]:
-    return tuple(plugins)
-
-
-@attrs.frozen(kw_only=True)
-class HandlerOptions:
+class HandlerOptions(Record, kw_only=True):
     """Everything ``@durable(...)`` configures; the fields are documented on :func:`replayflow.durable`."""
 
-    transport: Transport | None = None
-    plugins: tuple[Plugin, ...] = attrs.field(default=(), converter=_plugins)
+    __slots__ = (
+        "log_replay",
+        "logger",
+        "max_workers",
+        "on_non_determinism",
+        "pipelined",
+        "plugins",
+        "result_serdes",
+        "serdes",
+        "shutdown_margin",
+        "start_checkpoint_delay",
+        "transport",
+    )
+    transport: Transport | None
+    plugins: tuple[Plugin, ...]
     #: a stdlib or powertools logger for ``ctx.logger`` (``None``: the ``replayflow.workflow`` logger)
-    logger: Any = None
-    log_replay: bool = False
-    max_workers: int = 32
-    shutdown_margin: float = 2.0
-    result_serdes: SerDes[Any] | None = None
-    start_checkpoint_delay: float = 0.1
-    on_non_determinism: NonDeterminismPolicy = attrs.field(default="fail", validator=_check_policy)
-    pipelined: bool = attrs.field(default=False, converter=bool)
-    serdes: SerDes[Any] | PayloadFormat | None = None
+    logger: Any
+    log_replay: bool
+    max_workers: int
+    shutdown_margin: float
+    result_serdes: SerDes[Any] | None
+    start_checkpoint_delay: float
+    on_non_determinism: NonDeterminismPolicy
+    pipelined: bool
+    serdes: SerDes[Any] | PayloadFormat | None
+
+    def __init__(
+        self,
+        *,
+        transport: Transport | None = None,
+        plugins: Iterable[Plugin] = (),
+        logger: Any = None,
+        log_replay: bool = False,
+        max_workers: int = 32,
+        shutdown_margin: float = 2.0,
+        result_serdes: SerDes[Any] | None = None,
+        start_checkpoint_delay: float = 0.1,
+        on_non_determinism: NonDeterminismPolicy = "fail",
+        pipelined: bool = False,
+        serdes: SerDes[Any] | PayloadFormat | None = None,
+    ) -> None:
+        init(self, "transport", transport)
+        init(self, "plugins", tuple(plugins))
+        init(self, "logger", logger)
+        init(self, "log_replay", log_replay)
+        init(self, "max_workers", max_workers)
+        init(self, "shutdown_margin", shutdown_margin)
+        init(self, "result_serdes", result_serdes)
+        init(self, "start_checkpoint_delay", start_checkpoint_delay)
+        init(self, "on_non_determinism", on_non_determinism)
+        init(self, "pipelined", bool(pipelined))
+        init(self, "serdes", serdes)
+        if on_non_determinism not in ("fail", "retry"):
+            raise ValidationError(f'on_non_determinism must be "fail" or "retry", got {on_non_determinism!r}')
 
 
 class DurableOptions(TypedDict, total=False):

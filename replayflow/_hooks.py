@@ -12,32 +12,53 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
+from ._frozen import Record, init
 
 __all__ = ["Hooks", "InvocationInfo", "OperationInfo", "Plugin"]
 
 log = logging.getLogger("replayflow.plugins")
 
 
-@attrs.frozen
-class InvocationInfo:
+class InvocationInfo(Record):
     """The invocation a hook is about."""
 
+    __slots__ = ("execution_arn", "is_first_invocation", "request_id")
     execution_arn: str
     is_first_invocation: bool
-    request_id: str | None = None
+    request_id: str | None
+
+    def __init__(self, execution_arn: str, is_first_invocation: bool, request_id: str | None = None) -> None:
+        init(self, "execution_arn", execution_arn)
+        init(self, "is_first_invocation", is_first_invocation)
+        init(self, "request_id", request_id)
 
 
-@attrs.frozen
-class OperationInfo:
+class OperationInfo(Record):
     """The operation a hook is about."""
 
+    __slots__ = ("execution_arn", "name", "operation_id", "parent_id", "sub_type", "type")
     execution_arn: str
     operation_id: str
     type: str
     sub_type: str | None
     name: str | None
     parent_id: str | None
+
+    def __init__(
+        self,
+        execution_arn: str,
+        operation_id: str,
+        type: str,
+        sub_type: str | None,
+        name: str | None,
+        parent_id: str | None,
+    ) -> None:
+        init(self, "execution_arn", execution_arn)
+        init(self, "operation_id", operation_id)
+        init(self, "type", type)
+        init(self, "sub_type", sub_type)
+        init(self, "name", name)
+        init(self, "parent_id", parent_id)
 
 
 class Plugin:

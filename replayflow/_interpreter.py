@@ -30,7 +30,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Generator
-from hashlib import blake2b as _blake2b
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from . import _unyielded
@@ -38,6 +37,7 @@ from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, Se
 from ._event_check import check_claimed
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
+from ._ids import blake2b as _blake2b
 from ._ids import operation_id, root_id
 from ._ops.base import BLOCKED, DurableOperation, Throw, check_name
 from ._serdes import DEFAULT_SERDES, SerDesContext

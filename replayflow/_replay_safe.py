@@ -29,9 +29,9 @@ import datetime as _dt
 import random as _random
 import uuid as _uuid
 import weakref
-from hashlib import blake2b
 from typing import TYPE_CHECKING
 
+from ._ids import blake2b
 from ._ops.step import DEFAULT_CONFIG, Step
 
 if TYPE_CHECKING:

@@ -16,13 +16,12 @@ import datetime as _dt
 import enum
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
-
-import attrs
 
 from ._duration import Duration
 from ._errors import ValidationError
+from ._frozen import Record, init
 
 __all__ = ["Jitter", "RetryPolicy", "RetryPresets", "RetryStrategy", "delay_seconds"]
 
@@ -38,21 +37,12 @@ class Jitter(enum.Enum):
     HALF = "HALF"  #: uniformly between half the delay and the delay
 
 
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+def _positive(name: str, value: float) -> None:
     if not value > 0 or math.isinf(value):
-        raise ValidationError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+        raise ValidationError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
-def _types(values: Any) -> tuple[type[BaseException], ...]:
-    return tuple(values or ())
-
-
-def _patterns(values: Any) -> tuple[re.Pattern[str], ...]:
-    return tuple(v if isinstance(v, re.Pattern) else re.compile(v) for v in values or ())
-
-
-@attrs.frozen(kw_only=True)
-class RetryPolicy:
+class RetryPolicy(Record, kw_only=True):
     """Backoff with jitter and filters; call it as a retry strategy.
 
     The delay before attempt ``n + 1`` (after ``n`` failures) is
@@ -62,16 +52,48 @@ class RetryPolicy:
     is enough; messages are regular expressions searched in ``str(error)``).
     """
 
-    max_attempts: int = 3
-    initial_delay: float = attrs.field(default=5.0, validator=_positive)
-    max_delay: float = attrs.field(default=300.0, validator=_positive)
-    backoff_rate: float = 2.0
-    increment: float = 0.0
-    jitter: Jitter = Jitter.FULL
-    retry_on: tuple[type[BaseException], ...] = attrs.field(default=(), converter=_types)
-    retry_on_message: tuple[re.Pattern[str], ...] = attrs.field(default=(), converter=_patterns)
+    __slots__ = (
+        "backoff_rate",
+        "increment",
+        "initial_delay",
+        "jitter",
+        "max_attempts",
+        "max_delay",
+        "retry_on",
+        "retry_on_message",
+    )
+    max_attempts: int
+    initial_delay: float
+    max_delay: float
+    backoff_rate: float
+    increment: float
+    jitter: Jitter
+    retry_on: tuple[type[BaseException], ...]
+    retry_on_message: tuple[re.Pattern[str], ...]
 
-    def __attrs_post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        max_attempts: int = 3,
+        initial_delay: float = 5.0,
+        max_delay: float = 300.0,
+        backoff_rate: float = 2.0,
+        increment: float = 0.0,
+        jitter: Jitter = Jitter.FULL,
+        retry_on: Iterable[type[BaseException]] | None = (),
+        retry_on_message: Iterable[str | re.Pattern[str]] | None = (),
+    ) -> None:
+        init(self, "max_attempts", max_attempts)
+        init(self, "initial_delay", initial_delay)
+        init(self, "max_delay", max_delay)
+        init(self, "backoff_rate", backoff_rate)
+        init(self, "increment", increment)
+        init(self, "jitter", jitter)
+        init(self, "retry_on", tuple(retry_on or ()))
+        patterns = tuple(v if isinstance(v, re.Pattern) else re.compile(v) for v in retry_on_message or ())
+        init(self, "retry_on_message", patterns)
+        _positive("initial_delay", initial_delay)
+        _positive("max_delay", max_delay)
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
             raise ValidationError(f"max_attempts must be an int, got {self.max_attempts!r}")
         if self.max_attempts < 1:

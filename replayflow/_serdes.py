@@ -23,10 +23,10 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, get_args, get_origin
 
-import attrs
 import orjson
 
 from ._errors import SerDesError
+from ._frozen import Record, init, register_cattrs
 
 __all__ = [
     "JsonSerDes",
@@ -41,12 +41,16 @@ __all__ = [
 T = TypeVar("T")
 
 
-@attrs.frozen
-class SerDesContext:
+class SerDesContext(Record):
     """Where a payload belongs: the operation's id and the execution's ARN."""
 
+    __slots__ = ("durable_execution_arn", "operation_id")
     operation_id: str
     durable_execution_arn: str
+
+    def __init__(self, operation_id: str, durable_execution_arn: str) -> None:
+        init(self, "operation_id", operation_id)
+        init(self, "durable_execution_arn", durable_execution_arn)
 
 
 class SerDes(Protocol[T]):
@@ -67,6 +71,7 @@ def user_converter() -> Any:
     from cattrs.preconf.orjson import make_converter
 
     converter = make_converter()
+    register_cattrs(converter)  # replayflow's own records (a BatchResult, a Duration...) as attrs classes were
     converter.register_unstructure_hook(uuid.UUID, str)
     converter.register_structure_hook(uuid.UUID, lambda v, _: v if isinstance(v, uuid.UUID) else uuid.UUID(v))
     converter.register_unstructure_hook(decimal.Decimal, str)

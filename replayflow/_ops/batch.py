@@ -15,13 +15,10 @@ returns that result without running any branch.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
-
-import attrs
 
 from replayflow._errors import (
     BatchError,
@@ -32,6 +29,7 @@ from replayflow._errors import (
     SerDesError,
     ValidationError,
 )
+from replayflow._frozen import Record, init
 from replayflow._ids import operation_id
 from replayflow._interpreter import Scope
 from replayflow._serdes import DEFAULT_SERDES, ENVELOPE_HEAD, SerDes, dumps, loads, serdes_for
@@ -86,8 +84,7 @@ def _non_negative_int(name: str, value: object) -> None:
         raise ValidationError(f"{name} must be a non-negative int, got {value!r}")
 
 
-@attrs.frozen
-class CompletionConfig:
+class CompletionConfig(Record):
     """When a batch is done. Failures are tolerated *until they strictly exceed* a tolerance.
 
     With nothing set the batch is fail-fast (``all_successful``). Setting only ``min_successful`` tolerates
@@ -96,11 +93,20 @@ class CompletionConfig:
     branch finished (``ALL_COMPLETED``).
     """
 
-    min_successful: int | None = None
-    tolerated_failure_count: int | None = None
-    tolerated_failure_percentage: float | None = None
+    __slots__ = ("min_successful", "tolerated_failure_count", "tolerated_failure_percentage")
+    min_successful: int | None
+    tolerated_failure_count: int | None
+    tolerated_failure_percentage: float | None
 
-    def __attrs_post_init__(self) -> None:
+    def __init__(
+        self,
+        min_successful: int | None = None,
+        tolerated_failure_count: int | None = None,
+        tolerated_failure_percentage: float | None = None,
+    ) -> None:
+        init(self, "min_successful", min_successful)
+        init(self, "tolerated_failure_count", tolerated_failure_count)
+        init(self, "tolerated_failure_percentage", tolerated_failure_percentage)
         _non_negative_int("tolerated_failure_count", self.tolerated_failure_count)
         _non_negative_int("min_successful", self.min_successful)
         if self.min_successful is not None and self.min_successful < 1:
@@ -142,27 +148,43 @@ class CompletionConfig:
         return pct is not None and bool(total) and failed * 100 > pct * total
 
 
-@attrs.frozen
-class BatchItem(Generic[T]):
+class BatchItem(Record, Generic[T]):
     """One branch's outcome."""
 
+    __slots__ = ("error", "index", "name", "result", "status")
     index: int
     status: BatchItemStatus
-    result: T | None = None
-    error: DurableOperationError | None = None
-    name: str | None = None
+    result: T | None
+    error: DurableOperationError | None
+    name: str | None
+
+    def __init__(
+        self,
+        index: int,
+        status: BatchItemStatus,
+        result: T | None = None,
+        error: DurableOperationError | None = None,
+        name: str | None = None,
+    ) -> None:
+        init(self, "index", index)
+        init(self, "status", status)
+        init(self, "result", result)
+        init(self, "error", error)
+        init(self, "name", name)
 
 
-def _items(items: Iterable[BatchItem[Any]]) -> tuple[BatchItem[Any], ...]:
-    return tuple(items)
-
-
-@attrs.frozen
-class BatchResult(Generic[T]):
+class BatchResult(Record, Generic[T]):
     """The outcome of a parallel or map: one item per *started* branch, in branch order."""
 
-    all: tuple[BatchItem[T], ...] = attrs.field(converter=_items)
-    completion_reason: CompletionReason = CompletionReason.ALL_COMPLETED
+    __slots__ = ("all", "completion_reason")
+    all: tuple[BatchItem[T], ...]
+    completion_reason: CompletionReason
+
+    def __init__(
+        self, all: Iterable[BatchItem[T]], completion_reason: CompletionReason = CompletionReason.ALL_COMPLETED
+    ) -> None:
+        init(self, "all", tuple(all))
+        init(self, "completion_reason", completion_reason)
 
     def __iter__(self) -> Iterator[BatchItem[T]]:
         return iter(self.all)
@@ -228,12 +250,16 @@ class BatchResult(Generic[T]):
     throw_if_error = raise_if_error
 
 
-@attrs.frozen
-class ParallelBranch:
+class ParallelBranch(Record):
     """A named parallel branch: ``fn(ctx)``, usually a generator."""
 
+    __slots__ = ("fn", "name")
     fn: Callable[..., Any]
-    name: str | None = None
+    name: str | None
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+        init(self, "fn", fn)
+        init(self, "name", name)
 
 
 # -- the batch summary checkpointed on the batch operation ---------------------------------------------------
@@ -346,13 +372,27 @@ def _branch_error(error: ErrorObjectDict, op_id: str | None, name: str | None) -
 # -- the descriptors -------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class BatchConfig:
+class BatchConfig(Record):
+    __slots__ = ("completion", "item_serdes", "max_concurrency", "nesting", "serdes")
     max_concurrency: int | None
     completion: CompletionConfig
     nesting: NestingType
     serdes: SerDes[Any] | None
     item_serdes: SerDes[Any] | None
+
+    def __init__(
+        self,
+        max_concurrency: int | None,
+        completion: CompletionConfig,
+        nesting: NestingType,
+        serdes: SerDes[Any] | None,
+        item_serdes: SerDes[Any] | None,
+    ) -> None:
+        init(self, "max_concurrency", max_concurrency)
+        init(self, "completion", completion)
+        init(self, "nesting", nesting)
+        init(self, "serdes", serdes)
+        init(self, "item_serdes", item_serdes)
 
     @staticmethod
     def make(
@@ -804,7 +844,9 @@ _WARNED: set[tuple[str, str | None, type]] = set()
 
 
 def _is_structured(value: object) -> bool:
-    return (dataclasses.is_dataclass(value) and not isinstance(value, type)) or attrs.has(type(value))
+    """A dataclass, attrs class or record instance (what cattrs turns into a dict); no import needed to tell."""
+    cls = type(value)
+    return hasattr(cls, "__dataclass_fields__") or hasattr(cls, "__attrs_attrs__") or isinstance(value, Record)
 
 
 def _warn_untyped(op: _BatchOp[Any], value: object) -> None:

@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
-
 from replayflow._errors import RetryableSerDesError, StepError, ValidationError, WaitForConditionError
+from replayflow._frozen import Record, init
 from replayflow._retry import Jitter, RetryPolicy, delay_seconds
 from replayflow._serdes import DEFAULT_SERDES, SerDes
 from replayflow._wire import (
@@ -50,22 +49,37 @@ S = TypeVar("S")
 _ERROR_TYPE = "replayflow.WaitForConditionError"
 
 
-@attrs.frozen(kw_only=True)
-class WaitStrategy:
+class WaitStrategy(Record, kw_only=True):
     """Poll until ``is_done(state)`` with backoff between polls; give up after ``max_attempts`` polls.
 
     The delay after poll ``n`` is ``min(initial_delay * backoff_rate ** (n - 1), max_delay)``, jittered and
     rounded up to whole seconds. Without ``is_done`` it polls until it gives up.
     """
 
-    is_done: Callable[[Any], bool] | None = None
-    max_attempts: int = 60
-    initial_delay: float = 5.0
-    max_delay: float = 300.0
-    backoff_rate: float = 1.5
-    jitter: Jitter = Jitter.FULL
+    __slots__ = ("backoff_rate", "initial_delay", "is_done", "jitter", "max_attempts", "max_delay")
+    is_done: Callable[[Any], bool] | None
+    max_attempts: int
+    initial_delay: float
+    max_delay: float
+    backoff_rate: float
+    jitter: Jitter
 
-    def __attrs_post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        is_done: Callable[[Any], bool] | None = None,
+        max_attempts: int = 60,
+        initial_delay: float = 5.0,
+        max_delay: float = 300.0,
+        backoff_rate: float = 1.5,
+        jitter: Jitter = Jitter.FULL,
+    ) -> None:
+        init(self, "is_done", is_done)
+        init(self, "max_attempts", max_attempts)
+        init(self, "initial_delay", initial_delay)
+        init(self, "max_delay", max_delay)
+        init(self, "backoff_rate", backoff_rate)
+        init(self, "jitter", jitter)
         # RetryPolicy validates the same numbers the same way
         RetryPolicy(
             max_attempts=self.max_attempts,

@@ -19,7 +19,6 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
 from orjson import loads as _orjson_loads
 
 from replayflow._errors import (
@@ -32,6 +31,7 @@ from replayflow._errors import (
     ValidationError,
     error_type_name,
 )
+from replayflow._frozen import Record, init
 from replayflow._retry import RetryPresets, RetryStrategy, delay_seconds
 from replayflow._serdes import (
     DEFAULT_SERDES,
@@ -74,18 +74,30 @@ class StepSemantics(enum.Enum):
 _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
 
 
-@attrs.frozen
-class StepConfig:
+class StepConfig(Record):
     """A step's options (``ctx.step``'s keywords), shared between steps that use the defaults.
 
     (Not the wire's ``StepOptions``, the RETRY update's delay: ``_wire_typed.StepOptions``.)
     """
 
+    __slots__ = ("pipelined", "retry", "semantics", "serdes")
     retry: RetryStrategy | None
     semantics: StepSemantics
     serdes: SerDes[Any] | None
     #: ``None``: the invocation's setting (``@durable(pipelined=...)``)
-    pipelined: bool | None = None
+    pipelined: bool | None
+
+    def __init__(
+        self,
+        retry: RetryStrategy | None,
+        semantics: StepSemantics,
+        serdes: SerDes[Any] | None,
+        pipelined: bool | None = None,
+    ) -> None:
+        init(self, "retry", retry)
+        init(self, "semantics", semantics)
+        init(self, "serdes", serdes)
+        init(self, "pipelined", pipelined)
 
     @staticmethod
     def make(

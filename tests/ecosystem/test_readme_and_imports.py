@@ -60,3 +60,42 @@ def test_import_replayflow_and_a_typed_async_run_import_no_optional_extra():
     script = SCRIPT.replace("{names}", repr(set(OPTIONAL)))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == ""
+
+
+#: What ``import replayflow`` and a replayed invocation must not load: attrs (the options and records are
+#: plain slotted classes), the AWS SDK (only the AWS transport imports it, when a handler first needs it),
+#: asyncio (only ``async def`` bodies need it), the local service and cattrs (first needed by a typed value).
+NOT_ON_THE_HANDLER_PATH = ("attr", "attrs", "boto3", "botocore", "asyncio", "replayflow.local", "cattrs")
+
+HANDLER_PATH = """
+import sys
+import replayflow
+print(",".join(sorted(m for m in {names} if m in sys.modules)))
+from replayflow._ids import operation_id
+
+@replayflow.durable
+def wf(event, ctx):
+    a = yield ctx.step(lambda: 1, name="a")
+    yield ctx.wait(1)
+    return [a, event]
+
+step = {{"Id": operation_id(None, 1), "Type": "STEP", "SubType": "Step", "Name": "a", "Status": "SUCCEEDED",
+        "StartTimestamp": 1, "StepDetails": {{"Result": "1", "Attempt": 1}}}}
+wait = {{"Id": operation_id(None, 2), "Type": "WAIT", "SubType": "Wait", "Status": "SUCCEEDED", "StartTimestamp": 2}}
+execution = {{"Id": "exec", "Type": "EXECUTION", "Status": "STARTED", "StartTimestamp": 0,
+             "ExecutionDetails": {{"InputPayload": "2"}}}}
+event = {{"DurableExecutionArn": "arn:aws:lambda:us-east-1:1:function:f:$LATEST/durable-execution/r/e",
+         "CheckpointToken": "t", "InitialExecutionState": {{"Operations": [execution, step, wait]}}}}
+never = replayflow.MockTransport(lambda operation, request: {{}})
+with replayflow.use_transport(never):
+    out = wf(event, None)
+assert out == {{"Status": "SUCCEEDED", "Result": "[1,2]"}}, out
+assert never.requests == [], never.requests
+print(",".join(sorted(m for m in {names} if m in sys.modules)))
+"""
+
+
+def test_import_replayflow_and_a_replayed_invocation_load_no_attrs_boto3_asyncio_or_local_service():
+    script = HANDLER_PATH.format(names=repr(NOT_ON_THE_HANDLER_PATH))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines() == ["", ""]  # after the import, then after the invocation
