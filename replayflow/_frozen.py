@@ -71,6 +71,10 @@ class Record:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{self.__class__.__qualname__}({fields})"
 
+    def __replace__(self: R, **changes: Any) -> R:
+        """``copy.replace(record, field=value)`` (Python 3.13+): :func:`evolve`."""
+        return evolve(self, **changes)
+
     def __getstate__(self) -> tuple[Any, ...]:
         values: tuple[Any, ...] = self._get(self)
         return values

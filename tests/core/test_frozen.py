@@ -71,3 +71,14 @@ def test_cattrs_unstructures_and_structures_records_as_it_did_attrs_classes():
     assert back == result and type(back.all[0].result) is Duration
     assert back.completion_reason is CompletionReason.ALL_COMPLETED
     assert JsonSerDes(Duration).deserialize('{"minutes": 1}') == Duration(minutes=1)
+
+
+def test_replace_is_evolve_so_copy_replace_works_on_3_13():
+    from replayflow import RetryPolicy
+
+    policy = RetryPolicy(max_attempts=3)
+    changed = policy.__replace__(max_attempts=5)  # what copy.replace(policy, max_attempts=5) calls
+    assert changed.max_attempts == 5 and policy.max_attempts == 3
+    assert changed == RetryPolicy(max_attempts=5)
+    with pytest.raises(ValueError):
+        policy.__replace__(max_attempts=0)  # validated again, as a new instance is
