@@ -257,15 +257,8 @@ def start(
     svc = service if service is not None else LocalDurableService(clock=VirtualClock(start=at.timestamp()))
     checker = EquivalenceChecker() if check_replay else None
     try:
-        handler = workflow if isinstance(workflow, DurableHandler) else durable(workflow)
-        function_name = name or _function_name(handler.workflow)
-        registered: Any = handler if checker is None else Checked(handler, checker, svc)
-        svc.register(function_name, registered, execution_timeout=execution_timeout)
-        for target, fn in (functions or {}).items():
-            if isinstance(fn, DurableHandler):
-                svc.register(target, fn)
-            else:
-                svc.register(target, _plain(fn), durable=False)
+        function_name = _register(svc, workflow, name, checker, execution_timeout)
+        _register_targets(svc, functions or {})
         payload = None if input is None else dumps(input)
         arn = svc.start_execution(function_name, payload)
     except BaseException:
@@ -546,6 +539,30 @@ def _ms(value: Any) -> int | None:
     if isinstance(value, int | float):
         return round(value * 1000) if value < 100_000_000_000 else int(value)
     return None
+
+
+def _register(
+    svc: LocalDurableService,
+    workflow: Callable[..., Any],
+    name: str | None,
+    checker: EquivalenceChecker | None,
+    execution_timeout: int | None,
+) -> str:
+    """Register the workflow (traced by ``checker`` when it checks replays); its function name."""
+    handler = workflow if isinstance(workflow, DurableHandler) else durable(workflow)
+    function_name = name or _function_name(handler.workflow)
+    registered = handler if checker is None else Checked(handler, checker, svc)
+    svc.register(function_name, registered, execution_timeout=execution_timeout)
+    return function_name
+
+
+def _register_targets(svc: LocalDurableService, functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Register chained-invoke targets: ``@durable`` handlers as durable functions, the rest as plain ones."""
+    for target, fn in functions.items():
+        if isinstance(fn, DurableHandler):
+            svc.register(target, fn)
+        else:
+            svc.register(target, _plain(fn), durable=False)
 
 
 def _function_name(fn: Callable[..., Any]) -> str:
