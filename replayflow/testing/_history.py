@@ -114,6 +114,17 @@ def _finished_step(
     return "FAILED", {"Attempt": attempt, "Error": error_dict(error)}
 
 
+def _gave_up(attempts: int, state: str | None) -> ErrorObjectDict:
+    """The error of a ``wait_for_condition`` whose wait strategy gave up (with the last state, if any)."""
+    err: ErrorObjectDict = {
+        "ErrorType": "replayflow.WaitForConditionError",
+        "ErrorMessage": f"the condition was still not met after {attempts} attempts",
+    }
+    if state is not None:
+        err["ErrorData"] = state
+    return err
+
+
 def _branch_outcome(
     what: str, result: object, payload: str | None, error: ErrorLike | None
 ) -> tuple[str, str | None, ErrorObjectDict | None]:
@@ -318,13 +329,7 @@ class History:
                 details["Result"] = encoded
         elif gave_up:
             op["Status"] = "FAILED"
-            err: ErrorObjectDict = {
-                "ErrorType": "replayflow.WaitForConditionError",
-                "ErrorMessage": f"the condition was still not met after {details['Attempt']} attempts",
-            }
-            if encoded is not None:
-                err["ErrorData"] = encoded
-            details["Error"] = err
+            details["Error"] = _gave_up(details["Attempt"], encoded)
         elif error is not None:
             op["Status"] = "FAILED"
             details["Error"] = error_dict(error)
