@@ -192,7 +192,7 @@ class History:
 
     def __init__(
         self,
-        input: Any = None,
+        input: object = None,
         *,
         payload: str | None = None,
         arn: str = DEFAULT_ARN,
@@ -240,7 +240,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         retrying: int | None = None,
@@ -302,7 +302,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        state: Any = UNSET,
+        state: object = UNSET,
         payload: str | None = None,
         retrying: int | None = None,
         error: ErrorLike | None = None,
@@ -358,7 +358,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         timed_out: bool = False,
@@ -379,7 +379,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         timed_out: bool = False,
@@ -429,7 +429,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         timed_out: bool = False,
@@ -455,7 +455,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         replay_children: bool = False,
@@ -475,7 +475,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        results: Sequence[Any] | None = None,
+        results: Sequence[object] | None = None,
         completed: bool | str | CompletionReason = False,
         nesting: Nesting = "NESTED",
         error: ErrorLike | None = None,
@@ -497,7 +497,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        results: Sequence[Any] | None = None,
+        results: Sequence[object] | None = None,
         completed: bool | str | CompletionReason = False,
         nesting: Nesting = "NESTED",
         error: ErrorLike | None = None,
@@ -607,7 +607,7 @@ class History:
         self,
         op: OperationDict,
         name: str | None,
-        result: Any,
+        result: object,
         payload: str | None,
         error: ErrorLike | None,
         timed_out: bool,
@@ -626,9 +626,10 @@ class History:
             details["Error"] = (_HEARTBEAT_TIMED_OUT if heartbeat_timed_out else _CALLBACK_TIMED_OUT).copy()
             self._finish(op, "TIMED_OUT")
         elif payload is not None or result is not UNSET:
-            if isinstance(result, str):
-                result, payload = UNSET, result
-            details["Result"] = _payload(result, payload, what)
+            if isinstance(result, str):  # the raw payload the external system sent
+                details["Result"] = _payload(UNSET, result, what)
+            else:
+                details["Result"] = _payload(result, payload, what)
             self._finish(op, "SUCCEEDED")
         else:
             op["Status"] = "STARTED"
@@ -642,7 +643,7 @@ class History:
         self,
         op: OperationDict,
         what: str,
-        result: Any,
+        result: object,
         payload: str | None,
         error: ErrorLike | None,
         replay_children: bool,
@@ -664,7 +665,7 @@ class History:
         branch_sub_type: str,
         default_prefix: str,
         name: str | None,
-        results: Sequence[Any] | None,
+        results: Sequence[object] | None,
         completed: bool | str | CompletionReason,
         nesting: Nesting,
         error: ErrorLike | None,
@@ -741,7 +742,7 @@ class BatchBlock:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
     ) -> ContextBlock:

@@ -156,7 +156,7 @@ class ReplayReport:
         function: Callable[..., Any] | None = None,
     ) -> NextOperation:
         """Assert the workflow would run the step ``name`` next (with these ``args``/``kwargs``/``attempt``)."""
-        fields: dict[str, Any] = {}
+        fields: dict[str, object] = {}
         if args is not UNSET:
             fields["args"] = tuple(args)
         if kwargs is not UNSET:
@@ -167,7 +167,7 @@ class ReplayReport:
             fields["function"] = function
         return self.assert_next("step", name, **fields)
 
-    def assert_next(self, kind: str, name: Any = UNSET, /, **fields: Any) -> NextOperation:
+    def assert_next(self, kind: str, name: object = UNSET, /, **fields: object) -> NextOperation:
         """Assert the workflow would start a ``kind`` operation (named ``name``) whose fields equal ``fields``.
 
         ``report.assert_next("wait", "cool-off", seconds=300)``; ``report.assert_next("invoke",
@@ -258,7 +258,7 @@ def replay(
     workflow: Callable[..., Any],
     history: History | RecordedHistory | RunResult | HistorySource,
     *,
-    input: Any = UNSET,
+    input: object = UNSET,
     log_replay: bool = False,
 ) -> ReplayReport:
     """Replay ``workflow`` (a ``@durable`` handler or a workflow function) over ``history``.
@@ -368,7 +368,7 @@ def _operations(history: History | RecordedHistory | RunResult | HistorySource) 
     return recorded.arn, list(recorded.operations)
 
 
-_HANDLERS: weakref.WeakKeyDictionary[Any, DurableHandler[Any]] = weakref.WeakKeyDictionary()
+_HANDLERS: weakref.WeakKeyDictionary[Callable[..., Any], DurableHandler[Any]] = weakref.WeakKeyDictionary()
 
 
 def _handler_of(fn: Callable[..., Any]) -> DurableHandler[Any]:
@@ -383,7 +383,7 @@ def _handler_of(fn: Callable[..., Any]) -> DurableHandler[Any]:
     return handler
 
 
-def _set_input(arn: str, records: dict[str, OperationDict], operations: list[OperationDict], value: Any) -> None:
+def _set_input(arn: str, records: dict[str, OperationDict], operations: list[OperationDict], value: object) -> None:
     payload = JsonSerDes().serialize(value)
     try:
         execution = find_execution(arn, records)

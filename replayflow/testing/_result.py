@@ -361,7 +361,7 @@ def _when(event: Mapping[str, Any]) -> _dt.datetime | None:
     return None
 
 
-def _from_ms(value: Any) -> _dt.datetime | None:
+def _from_ms(value: object) -> _dt.datetime | None:
     if not isinstance(value, int | float):
         return None
     return _dt.datetime.fromtimestamp(value / 1000, _dt.UTC)

@@ -231,7 +231,7 @@ class LocalExecution:
 
 def start(
     workflow: Callable[..., Any],
-    input: Any = None,
+    input: object = None,
     *,
     functions: Mapping[str, Callable[..., Any]] | None = None,
     service: LocalDurableService | None = None,
@@ -275,7 +275,7 @@ def start(
 
 def run(
     workflow: Callable[..., Any],
-    input: Any = None,
+    input: object = None,
     *,
     callbacks: Mapping[str, CallbackAction | Sequence[CallbackAction]] | None = None,
     functions: Mapping[str, Callable[..., Any]] | None = None,
@@ -457,7 +457,7 @@ def _act(execution: LocalExecution, callback_id: str, action: CallbackAction) ->
     execution.settle()
 
 
-def _callback_result(value: Any) -> bytes | str | None:
+def _callback_result(value: object) -> bytes | str | None:
     if value is None or isinstance(value, str | bytes):
         return value
     return dumps(value)
@@ -533,7 +533,7 @@ def _details(op: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def _ms(value: Any) -> int | None:
+def _ms(value: object) -> int | None:
     if isinstance(value, _dt.datetime):
         return round(value.timestamp() * 1000)
     if isinstance(value, int | float):
