@@ -230,7 +230,7 @@ class RunResult:
 
     # -- assertions ------------------------------------------------------------------------------------------
 
-    def assert_succeeded(self, result: Any = UNSET) -> Any:
+    def assert_succeeded(self, result: object = UNSET) -> Any:
         """Assert the execution succeeded (with ``result`` if given); returns the result."""
         if self.status != "SUCCEEDED":
             raise AssertionError(f"expected the execution to succeed, but it is {self.status}.\n{self.explain()}")

@@ -50,7 +50,7 @@ class CallbackAction:
 
     kind: Literal["succeed", "fail", "heartbeat", "time_out"]
     after: float = 0.0
-    value: Any = None
+    value: Any = None  # the result to send, or the ErrorLike of a "fail"
 
 
 def _seconds(value: Seconds) -> float:
@@ -60,7 +60,7 @@ def _seconds(value: Seconds) -> float:
     return seconds
 
 
-def succeed(result: Any = None, *, after: Seconds = 0) -> CallbackAction:
+def succeed(result: object = None, *, after: Seconds = 0) -> CallbackAction:
     """Complete the callback with ``result``: a ``str`` or ``bytes`` is sent as is, anything else as JSON."""
     return CallbackAction("succeed", _seconds(after), result)
 
@@ -160,7 +160,7 @@ class LocalExecution:
 
     # -- callbacks ---------------------------------------------------------------------------------------
 
-    def send_callback_success(self, name: str, result: Any = None, *, index: int = 0) -> LocalExecution:
+    def send_callback_success(self, name: str, result: object = None, *, index: int = 0) -> LocalExecution:
         """Complete the callback ``name`` with ``result`` (``str``/``bytes`` as is, else JSON), then settle."""
         self.service.send_durable_execution_callback_success(
             CallbackId=self.callback_id(name, index), Result=_callback_result(result)
@@ -565,12 +565,12 @@ def _register_targets(svc: LocalDurableService, functions: Mapping[str, Callable
             svc.register(target, _plain(fn), durable=False)
 
 
-def _function_name(fn: Callable[..., Any]) -> str:
+def _function_name(fn: object) -> str:
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", getattr(fn, "__name__", "") or "")[:64].strip("-")
     return name or "workflow"
 
 
-def _plain(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+def _plain(fn: Callable[..., Any]) -> Callable[[object, object], object]:
     """A chained-invoke target as Lambda calls it: ``handler(event, context)``."""
     try:
         params = [
@@ -583,7 +583,7 @@ def _plain(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
     if len(params) >= 2:
         return fn
 
-    def handler(event: Any, context: Any) -> Any:
+    def handler(event: object, context: object) -> object:
         return fn(event)
 
     return handler
