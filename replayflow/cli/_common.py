@@ -54,7 +54,7 @@ def function_name(spec: str) -> str:
     return cleaned or "workflow"
 
 
-def read_json_argument(text: str | None) -> Any:
+def read_json_argument(text: str | None) -> object:
     """A JSON value given inline, or ``@path`` to read it from a file (``-`` for stdin)."""
     if text is None:
         return None

@@ -142,7 +142,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _seconds(value: Any) -> Any:
+def _seconds(value: object) -> float:
     if isinstance(value, _dt.datetime):
         return value.timestamp()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")

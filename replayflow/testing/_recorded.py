@@ -280,7 +280,7 @@ class _Folder:
         details: Mapping[str, Any] = event.get(f"{event_type}Details") or {}
         when = _timestamp(event.get("EventTimestamp"))
         rec = self.ops.get(op_id) or self._first_record(op_id, op_type, event, when)
-        info: dict[str, Any] = rec.setdefault(_DETAILS[op_type], {})
+        info: dict[str, object] = rec.setdefault(_DETAILS[op_type], {})
         payload, truncated, _ = _payload(details.get("Input" if phase == "Started" else "Result"))
         error, error_truncated, _ = _payload(details.get("Error"))
         if truncated or error_truncated:
@@ -303,7 +303,7 @@ class _Folder:
         self.ops[op_id] = rec
         return rec
 
-    def _execution(self, phase: str, info: dict[str, Any], payload: object, error: object) -> None:
+    def _execution(self, phase: str, info: dict[str, object], payload: object, error: object) -> None:
         if phase == "Started":
             if payload is not None:
                 info["InputPayload"] = payload
@@ -315,7 +315,7 @@ class _Folder:
             self.outcome["error"] = error
 
     def _started(
-        self, op_type: str, rec: dict[str, Any], info: dict[str, Any], details: Mapping[str, Any], when: object
+        self, op_type: str, rec: dict[str, Any], info: dict[str, object], details: Mapping[str, Any], when: object
     ) -> None:
         if op_type == "STEP":
             rec["Status"] = "STARTED"
@@ -334,7 +334,7 @@ class _Folder:
         op_type: str,
         phase: str,
         rec: dict[str, Any],
-        info: dict[str, Any],
+        info: dict[str, object],
         details: Mapping[str, Any],
         when: object,
         payload: object,
@@ -351,7 +351,7 @@ class _Folder:
         _set_outcome(op_type, status, info, payload, error)
 
     def _step_attempt_ended(
-        self, op_id: str, status: str, info: dict[str, Any], details: Mapping[str, Any], when: object
+        self, op_id: str, status: str, info: dict[str, object], details: Mapping[str, Any], when: object
     ) -> str:
         """Count a step's attempt; its status is ``PENDING`` when the event schedules a retry."""
         retry = details.get("RetryDetails") or {}
@@ -365,7 +365,7 @@ class _Folder:
         return "PENDING"  # a retry is scheduled (a wait_for_condition poll "succeeds" this way too)
 
 
-def _set_outcome(op_type: str, status: str, info: dict[str, Any], payload: object, error: object) -> None:
+def _set_outcome(op_type: str, status: str, info: dict[str, object], payload: object, error: object) -> None:
     """Write an ending event's result and error into the operation's details."""
     if payload is not None:
         info["Result"] = payload

@@ -103,7 +103,7 @@ class ReplayReport:
 
     # -- assertions ------------------------------------------------------------------------------------------
 
-    def assert_completed(self, result: Any = UNSET) -> Any:
+    def assert_completed(self, result: object = UNSET) -> Any:
         """Assert the workflow completed (with ``result`` if given); returns the result."""
         self._expect("completed")
         if result is not UNSET and self.result != result:
