@@ -19,7 +19,7 @@ import contextvars
 import threading
 import types
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import asyncio
@@ -32,6 +32,8 @@ __all__ = ["EventLoopThread", "settle"]
 CANCEL_POLL = 0.05
 
 _CREATE = threading.Lock()
+
+T = TypeVar("T")
 
 
 class EventLoopThread:
@@ -59,14 +61,14 @@ class EventLoopThread:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
-    def run(self, awaitable: Awaitable[Any], cancel: threading.Event, what: str) -> Any:
+    def run(self, awaitable: Awaitable[T], cancel: threading.Event, what: str) -> T:
         """Await ``awaitable`` on the loop and return its result (or raise its error).
 
         ``cancel`` set meanwhile cancels the task; that raises :class:`StepCancelledError`.
         """
         context = contextvars.copy_context()
         done = threading.Event()
-        box: list[asyncio.Task[Any]] = []
+        box: list[asyncio.Task[T]] = []
 
         def start() -> None:
             coroutine = awaitable if isinstance(awaitable, types.CoroutineType) else _as_coroutine(awaitable)
@@ -101,7 +103,7 @@ class EventLoopThread:
         self._thread.join()
 
 
-async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 

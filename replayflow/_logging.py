@@ -41,7 +41,7 @@ class DurableLogger:
     def __init__(
         self,
         target: Any,
-        extra: Mapping[str, Any],
+        extra: Mapping[str, object],
         scope: Scope | None = None,
         *,
         log_replay: bool = False,
@@ -56,11 +56,11 @@ class DurableLogger:
         """The underlying logger."""
         return self._target
 
-    def bind(self, **fields: Any) -> DurableLogger:
+    def bind(self, **fields: object) -> DurableLogger:
         """A logger with more ``extra`` fields."""
         return DurableLogger(self._target, {**self._extra, **fields}, self._scope, log_replay=self._log_replay)
 
-    def scoped(self, scope: Scope, log_replay: bool, **fields: Any) -> DurableLogger:
+    def scoped(self, scope: Scope, log_replay: bool, **fields: object) -> DurableLogger:
         """A logger that is quiet while ``scope`` replays (unless ``log_replay``)."""
         return DurableLogger(self._target, {**self._extra, **fields}, scope, log_replay=log_replay)
 
@@ -69,7 +69,7 @@ class DurableLogger:
         """Whether records are being dropped right now."""
         return self._scope is not None and self._scope.replaying and not self._log_replay
 
-    def _log(self, level: int, msg: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _log(self, level: int, msg: object, args: tuple[object, ...], kwargs: dict[str, Any]) -> None:
         if self._scope is not None and self._scope.replaying and not self._log_replay:
             return
         extra = kwargs.pop("extra", None)
@@ -88,26 +88,26 @@ class DurableLogger:
             kwargs.pop("stacklevel")
             method(msg, *args, **kwargs)
 
-    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
         self._log(logging.DEBUG, msg, args, kwargs)
 
-    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
         self._log(logging.INFO, msg, args, kwargs)
 
-    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
         self._log(logging.WARNING, msg, args, kwargs)
 
-    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
         self._log(logging.ERROR, msg, args, kwargs)
 
-    def exception(self, msg: object, *args: Any, **kwargs: Any) -> None:
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         kwargs.setdefault("exc_info", True)
         self._log(logging.ERROR, msg, args, kwargs)
 
-    def critical(self, msg: object, *args: Any, **kwargs: Any) -> None:
+    def critical(self, msg: object, *args: object, **kwargs: Any) -> None:
         self._log(logging.CRITICAL, msg, args, kwargs)
 
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         self._log(level, msg, args, kwargs)
 
 
@@ -118,7 +118,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record: ``timestamp``, ``level``, ``message``, ``logger`` and every extra field."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             "timestamp": _dt.datetime.fromtimestamp(record.created, _dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "message": record.getMessage(),

@@ -112,7 +112,7 @@ def dropped(op: object) -> bool:
     return sys.getrefcount(op) <= _DROPPED_REFS
 
 
-def describe_op(op: Any) -> str:
+def describe_op(op: object) -> str:
     """``ctx.step(send_email) named 'send_email'``: how reports name an operation."""
     kind = type(op).__name__
     method = _METHODS.get(kind, kind)
@@ -141,7 +141,7 @@ def where(frame: FrameType | None) -> str | None:
 
 
 def message(
-    op: Any, built_at: str | None, noticed_at: str | None, *, plain: str | None = None, ended: bool = False
+    op: object, built_at: str | None, noticed_at: str | None, *, plain: str | None = None, ended: bool = False
 ) -> str:
     """The report for ``op`` (``ended``: noticed when the function defined at ``noticed_at`` returned)."""
     if built_at:
@@ -162,7 +162,7 @@ def message(
 
 
 def report(
-    op: Any,
+    op: object,
     built_at: str | None,
     noticed_at: str | None,
     *,
@@ -207,24 +207,39 @@ def before_yield(it: Interpreter, frame: Frame) -> Exception | None:
 
 def at_end(it: Interpreter, frame: Frame, ok: bool, value: Any) -> tuple[bool, Any]:
     """A frame ends with an operation it built but never yielded (or returns one instead of yielding it)."""
-    from ._ops.child import plain_body
-
     op = it.unyielded
     it.unyielded = None
     if ok and isinstance(value, DurableOperation):
         op = value  # ``return ctx.step(f)``: the descriptor would become the result
     elif op is None or (ok and not dropped(op)) or isinstance(value, UnyieldedOperationError):
         return ok, value
+    return _ended_dropping(it, frame, op, ok, value)
+
+
+def _ended_dropping(it: Interpreter, frame: Frame, op: object, ok: bool, value: Any) -> tuple[bool, Any]:
+    """How a frame that ends with ``(ok, value)`` and dropped ``op`` ends: reported, or noted on its error."""
+    from ._ops.child import plain_body
+
     plain = frame.scope.label if plain_body(frame.gen) else None
     if not ok and isinstance(value, Exception):  # its traceback keeps the descriptor referenced
-        text = message(op, it.built_at, frame.location(), plain=plain)
-        if it.trace_builds and isinstance(value, _MISUSED_RESULT):
-            misused = UnyieldedOperationError(text)
-            misused.__cause__ = value
-            return False, misused
-        value.add_note(text)
-        return ok, value
-    code = getattr(frame.gen, "gi_code", None)
-    ended_at = None if plain or code is None else f"{code.co_filename}:{code.co_firstlineno}, in {code.co_name}"
-    error = report(op, it.built_at, ended_at, strict=it.trace_builds, plain=plain, ended=True)
+        return False, _raised_with(it, frame, op, value, plain)
+    error = report(op, it.built_at, _ended_at(frame, plain), strict=it.trace_builds, plain=plain, ended=True)
     return (True, value) if error is None else (False, error)
+
+
+def _raised_with(it: Interpreter, frame: Frame, op: object, error: Exception, plain: str | None) -> Exception:
+    """The error a frame that dropped ``op`` raises: noted with the drop, or (tracing builds) an
+    ``UnyieldedOperationError`` when the error came from using the descriptor as its result."""
+    text = message(op, it.built_at, frame.location(), plain=plain)
+    if it.trace_builds and isinstance(error, _MISUSED_RESULT):
+        misused = UnyieldedOperationError(text)
+        misused.__cause__ = error
+        return misused
+    error.add_note(text)
+    return error
+
+
+def _ended_at(frame: Frame, plain: str | None) -> str | None:
+    """Where the frame's function is defined (``None`` for a plain child body)."""
+    code = getattr(frame.gen, "gi_code", None)
+    return None if plain or code is None else f"{code.co_filename}:{code.co_firstlineno}, in {code.co_name}"

@@ -28,12 +28,14 @@ span carries a link to it instead, and the ``replayflow.execution_trace_id`` att
 from __future__ import annotations
 
 import threading
+from contextvars import Token
 from hashlib import blake2b
-from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.util.types import AttributeValue
 
 from ._hooks import InvocationInfo, OperationInfo, Plugin
 
@@ -62,7 +64,7 @@ class _Invocation:
     def __init__(self, span: Span) -> None:
         self.span = span
         self.operations: dict[str, Span] = {}  # non-step operations started in this invocation
-        self.attempts: dict[tuple[str, int], tuple[Span, int, Any]] = {}  # -> span, thread id, context token
+        self.attempts: dict[tuple[str, int], tuple[Span, int, Token[Context]]] = {}  # -> span, thread id, context token
 
 
 class OpenTelemetryPlugin(Plugin):
@@ -81,7 +83,7 @@ class OpenTelemetryPlugin(Plugin):
         arn = info.execution_arn
         execution = execution_span_context(arn)
         current = trace.get_current_span().get_span_context()
-        attributes: dict[str, Any] = {
+        attributes: dict[str, AttributeValue] = {
             "replayflow.execution_arn": arn,
             "replayflow.first_invocation": info.is_first_invocation,
             "replayflow.execution_trace_id": format(execution.trace_id, "032x"),
@@ -152,10 +154,10 @@ class OpenTelemetryPlugin(Plugin):
             otel_context.detach(token)
         _finish(span, status, error)
 
-    def _start(self, state: _Invocation, op: OperationInfo, name: str, extra: dict[str, Any]) -> Span:
+    def _start(self, state: _Invocation, op: OperationInfo, name: str, extra: dict[str, AttributeValue]) -> Span:
         with self._lock:
             parent = state.operations.get(op.parent_id or "", state.span)
-        attributes: dict[str, Any] = {
+        attributes: dict[str, AttributeValue] = {
             "replayflow.execution_arn": op.execution_arn,
             "replayflow.operation_id": op.operation_id,
             "replayflow.operation_type": op.type,

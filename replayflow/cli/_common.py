@@ -9,7 +9,7 @@ import shlex
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from replayflow import DurableHandler
@@ -54,7 +54,7 @@ def function_name(spec: str) -> str:
     return cleaned or "workflow"
 
 
-def read_json_argument(text: str | None) -> Any:
+def read_json_argument(text: str | None) -> object:
     """A JSON value given inline, or ``@path`` to read it from a file (``-`` for stdin)."""
     if text is None:
         return None
@@ -111,41 +111,60 @@ def _elapsed(seconds: float) -> str:
     return f"+{text}{hours:02d}:{minutes:02d}:{sec:02d}"
 
 
-def _timestamp(value: Any) -> float:
+#: A history timestamp: a ``datetime`` (boto3) or epoch seconds.
+Timestamp = _dt.datetime | float
+
+
+def _timestamp(value: Timestamp) -> float:
     if isinstance(value, _dt.datetime):
         return value.timestamp()
     return float(value)
 
 
-def _short(text: Any, limit: int = 60) -> str:
+def _short(text: object, limit: int = 60) -> str:
     value = str(text)
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
-def describe_event(event: Mapping[str, Any], start: Any, *, indent: int = 0) -> str:
+def describe_event(event: Mapping[str, Any], start: Timestamp, *, indent: int = 0) -> str:
     """One timeline line for a history event (``start`` is the execution's start timestamp; ``indent``: how
     deeply the operation is nested in child contexts)."""
     kind = str(event.get("EventType", "?"))
     when = _elapsed(_timestamp(event.get("EventTimestamp", start)) - _timestamp(start))
-    label = event.get("Name") or (event.get("Id") or "")[:12]
     details = event.get(f"{kind}Details") or {}
-    extra = ""
-    if "Error" in details and isinstance(details["Error"], Mapping):
-        payload = details["Error"].get("Payload") or {}
-        extra = f"{payload.get('ErrorType', '')}: {_short(payload.get('ErrorMessage', ''))}"
-    elif "Result" in details and isinstance(details["Result"], Mapping):
-        extra = "-> " + _short(details["Result"].get("Payload", ""))
-    elif "Duration" in details:
-        extra = f"{details['Duration']} s"
-    retry = details.get("RetryDetails") or {}
-    if retry.get("NextAttemptDelaySeconds") is not None:
-        extra += f" (attempt {retry.get('CurrentAttempt')}, retry in {retry['NextAttemptDelaySeconds']} s)"
     if kind == "InvocationCompleted":
-        label = ""
-        error = (details.get("Error") or {}).get("Payload") or {}
-        extra = f"crashed: {error.get('ErrorType')}" if error else ""
+        label, extra = "", _crash_text(details)
+    else:
+        label = event.get("Name") or (event.get("Id") or "")[:12]
+        extra = _outcome_text(details) + _retry_text(details)
     kind = "  " * indent + kind
     return f"{when:>14}  #{event.get('EventId', '?'):<4} {kind:<24} {label:<28} {extra}".rstrip()
+
+
+def _outcome_text(details: Mapping[str, Any]) -> str:
+    """An operation event's error, result or duration, shortened."""
+    error, result = details.get("Error"), details.get("Result")
+    if isinstance(error, Mapping):
+        payload = error.get("Payload") or {}
+        return f"{payload.get('ErrorType', '')}: {_short(payload.get('ErrorMessage', ''))}"
+    if isinstance(result, Mapping):
+        return "-> " + _short(result.get("Payload", ""))
+    if "Duration" in details:
+        return f"{details['Duration']} s"
+    return ""
+
+
+def _retry_text(details: Mapping[str, Any]) -> str:
+    retry = details.get("RetryDetails") or {}
+    if retry.get("NextAttemptDelaySeconds") is None:
+        return ""
+    return f" (attempt {retry.get('CurrentAttempt')}, retry in {retry['NextAttemptDelaySeconds']} s)"
+
+
+def _crash_text(details: Mapping[str, Any]) -> str:
+    """What an ``InvocationCompleted`` event says of an invocation that crashed."""
+    error = (details.get("Error") or {}).get("Payload") or {}
+    return f"crashed: {error.get('ErrorType')}" if error else ""
 
 
 def ending(kind: str) -> str | None:
@@ -168,7 +187,15 @@ def all_events(service: LocalDurableService, arn: str) -> list[dict[str, Any]]:
             return events
 
 
-def serve_until_interrupted(server: Any) -> None:
+class Server(Protocol):
+    """What :func:`serve_until_interrupted` runs: the local HTTP server, the console's server."""
+
+    def serve_forever(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def serve_until_interrupted(server: Server) -> None:
     """Serve in this thread until Ctrl-C, then close the server (``serve`` and ``console``)."""
     try:
         server.serve_forever()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._common import describe_event, ending
+from ._common import Timestamp, describe_event, ending
 
 __all__ = ["Timeline"]
 
@@ -36,7 +36,7 @@ class _Batch:
 class Timeline:
     """Turns history events, in order, into the lines to print."""
 
-    def __init__(self, start: Any) -> None:
+    def __init__(self, start: Timestamp) -> None:
         self.start = start
         self._parents: dict[str, str] = {}
         self._batches: dict[str, _Batch] = {}
@@ -45,18 +45,26 @@ class Timeline:
         """The lines for ``event`` (none for an event folded into its batch's progress)."""
         op_id = str(event.get("Id") or "")
         parent = event.get("ParentId")
-        if op_id and isinstance(parent, str):
-            self._parents.setdefault(op_id, parent)
         kind = str(event.get("EventType", ""))
         sub_type = event.get("SubType")
-        if sub_type in _BATCHES and kind == "ContextStarted":
-            self._batches[op_id] = _Batch(_BATCHES[sub_type], str(event.get("Name") or op_id[:12]))
+        self._note(op_id, parent, kind, sub_type, event)
         batch_id = self._enclosing_batch(op_id)
         if batch_id is None:
             return [describe_event(event, self.start, indent=self._depth(op_id))]
-        batch = self._batches[batch_id]
         if sub_type not in _BRANCHES or parent != batch_id:
             return []  # inside a branch: folded
+        return self._branch_event(batch_id, kind)
+
+    def _note(self, op_id: str, parent: object, kind: str, sub_type: object, event: Mapping[str, Any]) -> None:
+        """Remember the operation's parent, and each batch as it starts."""
+        if op_id and isinstance(parent, str):
+            self._parents.setdefault(op_id, parent)
+        if kind == "ContextStarted" and isinstance(sub_type, str) and sub_type in _BATCHES:
+            self._batches[op_id] = _Batch(_BATCHES[sub_type], str(event.get("Name") or op_id[:12]))
+
+    def _branch_event(self, batch_id: str, kind: str) -> list[str]:
+        """Count a branch's start or end into its batch; a progress line about every tenth of the branches."""
+        batch = self._batches[batch_id]
         if kind == "ContextStarted":
             batch.started += 1
             return []

@@ -15,9 +15,12 @@ import argparse
 import datetime as _dt
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._common import all_events, describe_event, epoch_seconds, read_store
+
+if TYPE_CHECKING:
+    from replayflow.local.usage import Usage
 
 __all__ = ["add_parser", "run"]
 
@@ -34,23 +37,28 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the history; return 0, or 2 when the store or the execution cannot be read."""
-    usage = None
     try:
-        if args.store:
-            execution, events, usage = _from_store(args)
-        else:
-            execution, events = _from_endpoint(args)
+        execution, events, usage = _from_store(args) if args.store else (*_from_endpoint(args), None)
     except Exception as exc:
         print(f"replayflow history: {exc}", file=sys.stderr)
         return 2
     if args.html:
         return _write_html(args.html, execution, events)
     if args.json:
-        document: dict[str, Any] = {"Execution": execution, "Events": events}
-        if usage is not None:
-            document["Usage"] = usage.to_dict()
-        print(json.dumps(document, indent=2, default=_seconds))
-        return 0
+        _print_json(execution, events, usage)
+    else:
+        _print_timeline(execution, events, usage)
+    return 0
+
+
+def _print_json(execution: dict[str, Any], events: list[dict[str, Any]], usage: Usage | None) -> None:
+    document: dict[str, object] = {"Execution": execution, "Events": events}
+    if usage is not None:
+        document["Usage"] = usage.to_dict()
+    print(json.dumps(document, indent=2, default=_seconds))
+
+
+def _print_timeline(execution: dict[str, Any], events: list[dict[str, Any]], usage: Usage | None) -> None:
     print(f"{execution.get('DurableExecutionName')}  {execution.get('Status')}  {execution.get('DurableExecutionArn')}")
     start = events[0]["EventTimestamp"] if events else 0
     for event in events:
@@ -64,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"usage: {usage.describe()}")
         for warning in usage.warnings():
             print(f"warning: {warning}")
-    return 0
 
 
 def _write_html(path: str, execution: dict[str, Any], events: list[dict[str, Any]]) -> int:
@@ -96,7 +103,7 @@ def _milliseconds(value: Any, key: str = "") -> Any:
     return value
 
 
-def _from_store(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+def _from_store(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]], Usage | None]:
     with read_store(args.store) as service:
         execution = service.describe(args.execution, timestamp=epoch_seconds)
         return execution, all_events(service, args.execution), service.usage(args.execution)
@@ -135,7 +142,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _seconds(value: Any) -> Any:
+def _seconds(value: object) -> float:
     if isinstance(value, _dt.datetime):
         return value.timestamp()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")

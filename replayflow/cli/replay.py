@@ -13,14 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from replayflow._envelope import HistoryFormat, history_format, writes_official
 from replayflow._errors import SerDesError
 
 from ._common import import_workflow
+
+if TYPE_CHECKING:
+    from replayflow.testing import RecordedHistory, ReplayReport
 
 __all__ = ["add_parser", "run"]
 
@@ -47,49 +50,67 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay every history; print a report; return the exit status."""
-    from replayflow.testing import HistoryFormatError, load_history, replay
-    from replayflow.testing._history import UNSET
-
-    out: TextIO = sys.stdout
-    try:
-        workflow = import_workflow(args.workflow)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"replayflow replay: cannot load the workflow {args.workflow}: {exc}", file=sys.stderr)
+    loaded = _load(args)
+    if loaded is None:
         return UNUSABLE
-    replay_input: Any = UNSET
-    if args.input is not None:
-        try:
-            replay_input = json.loads(args.input)
-        except ValueError as exc:
-            print(f"replayflow replay: --input is not JSON: {exc}", file=sys.stderr)
-            return UNUSABLE
+    workflow, replay_input = loaded
     status = OK
     checked = failed = 0
     for path in _expand(args.histories):
-        try:
-            recorded = load_history(path)
-        except HistoryFormatError as exc:
-            print(f"replayflow replay: {exc}", file=sys.stderr)
+        incompatible = _check(args, sys.stdout, workflow, replay_input, path)
+        if incompatible is None:
             status = max(status, UNUSABLE)
             continue
-        report = replay(workflow, recorded, input=replay_input)
-        incompatible = report.outcome == "non-determinism" or isinstance(report.error, SerDesError)
-        payloads = history_format(recorded.operations)
         checked += 1
         if incompatible:
             failed += 1
             status = max(status, INCOMPATIBLE)
-        if args.json:
-            data = _as_json(path, recorded, report, incompatible)
-            data["payloadFormat"] = payloads.kind
-            print(json.dumps(data), file=out)
-        else:
-            _print_text(out, path, recorded, report, incompatible)
-            _print_payloads(out, payloads, workflow)
     if not args.json and checked > 1:
         verdict = "all match the code" if not failed else f"{failed} no longer match the code"
-        print(f"{checked} histories replayed against {args.workflow}: {verdict}", file=out)
+        print(f"{checked} histories replayed against {args.workflow}: {verdict}", file=sys.stdout)
     return status
+
+
+def _load(args: argparse.Namespace) -> tuple[Callable[..., Any], object] | None:
+    """The workflow and the input to replay with (UNSET: the recorded one); ``None`` (said on stderr) if not."""
+    from replayflow.testing._history import UNSET
+
+    try:
+        workflow = import_workflow(args.workflow)
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
+        print(f"replayflow replay: cannot load the workflow {args.workflow}: {exc}", file=sys.stderr)
+        return None
+    if args.input is None:
+        return workflow, UNSET
+    try:
+        return workflow, json.loads(args.input)
+    except ValueError as exc:
+        print(f"replayflow replay: --input is not JSON: {exc}", file=sys.stderr)
+        return None
+
+
+def _check(
+    args: argparse.Namespace, out: TextIO, workflow: Callable[..., Any], replay_input: object, path: str
+) -> bool | None:
+    """Replay one history and print its report: whether it no longer matches the code (``None``: unreadable)."""
+    from replayflow.testing import HistoryFormatError, load_history, replay
+
+    try:
+        recorded = load_history(path)
+    except HistoryFormatError as exc:
+        print(f"replayflow replay: {exc}", file=sys.stderr)
+        return None
+    report = replay(workflow, recorded, input=replay_input)
+    incompatible = report.outcome == "non-determinism" or isinstance(report.error, SerDesError)
+    payloads = history_format(recorded.operations)
+    if args.json:
+        data = _as_json(path, recorded, report, incompatible)
+        data["payloadFormat"] = payloads.kind
+        print(json.dumps(data), file=out)
+    else:
+        _print_text(out, path, recorded, report, incompatible)
+        _print_payloads(out, payloads, workflow)
+    return incompatible
 
 
 def _expand(paths: list[str]) -> Iterator[str]:
@@ -107,7 +128,7 @@ _FORMATS = {
 }
 
 
-def _print_text(out: TextIO, path: str, recorded: Any, report: Any, incompatible: bool) -> None:
+def _print_text(out: TextIO, path: str, recorded: RecordedHistory, report: ReplayReport, incompatible: bool) -> None:
     count = len(recorded.operations)
     status = f", execution {recorded.status}" if recorded.status else ""
     print(f"{path}: {count} operations ({_FORMATS.get(recorded.format, recorded.format)}){status}", file=out)
@@ -125,7 +146,7 @@ def _print_text(out: TextIO, path: str, recorded: Any, report: Any, incompatible
     print(f"  OK: the code follows the history; {_outcome(report)}", file=out)
 
 
-def _print_payloads(out: TextIO, payloads: HistoryFormat, workflow: Any) -> None:
+def _print_payloads(out: TextIO, payloads: HistoryFormat, workflow: Callable[..., Any]) -> None:
     """Which format the history's results use, when it is not replayflow's plain JSON."""
     if payloads.kind not in ("official", "mixed"):
         return
@@ -138,7 +159,7 @@ def _print_payloads(out: TextIO, payloads: HistoryFormat, workflow: Any) -> None
         )
 
 
-def _outcome(report: Any) -> str:
+def _outcome(report: ReplayReport) -> str:
     if report.outcome == "completed":
         return f"the workflow completes with {_short(report.result)}"
     if report.outcome == "failed":
@@ -150,12 +171,12 @@ def _outcome(report: Any) -> str:
     return f"it is waiting on {waiting}" if waiting else "it is suspended"
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _as_json(path: str, recorded: Any, report: Any, incompatible: bool) -> dict[str, Any]:
+def _as_json(path: str, recorded: RecordedHistory, report: ReplayReport, incompatible: bool) -> dict[str, Any]:
     error = report.error
     data: dict[str, Any] = {
         "history": path,

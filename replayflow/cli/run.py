@@ -21,10 +21,17 @@ import argparse
 import json
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._common import all_events, function_name, load_handler, open_service, read_json_argument, shell_quote
 from ._timeline import Timeline
+
+if TYPE_CHECKING:
+    from replayflow._handler import DurableHandler
+    from replayflow.local import LocalDurableService
+    from replayflow.local.records import ExecutionResult
+    from replayflow.local.usage import Usage
+    from replayflow.testing import CallbackAction
 
 __all__ = ["add_parser", "run"]
 
@@ -90,11 +97,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"replayflow run: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        hint = ""
-        if args.store and arn:
-            hint = f"; run the same command again to resume, or see replayflow history {shell_quote(arn)} --store "
-            hint += shell_quote(args.store)
-        print("\ninterrupted" + hint, file=sys.stderr)
+        print("\ninterrupted" + _resume_hint(args.store, arn), file=sys.stderr)
         return 130
     finally:
         service.close()
@@ -103,7 +106,15 @@ def run(args: argparse.Namespace) -> int:
     return _report(args, service, arn, outcome)
 
 
-def _inputs(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+def _resume_hint(store: str | None, arn: str | None) -> str:
+    """How to resume an interrupted execution kept in a store (nothing without a store)."""
+    if not (store and arn):
+        return ""
+    where = f"replayflow history {shell_quote(arn)} --store {shell_quote(store)}"
+    return f"; run the same command again to resume, or see {where}"
+
+
+def _inputs(args: argparse.Namespace) -> tuple[DurableHandler[Any], object, dict[str, CallbackAction]]:
     """The handler, the input and the callback answers the arguments name (``ValueError`` & co. if they cannot)."""
     handler = load_handler(args.workflow)
     payload = read_json_argument(args.input)
@@ -116,7 +127,9 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     return handler, payload, answers
 
 
-def _report(args: argparse.Namespace, service: Any, arn: str, outcome: Any) -> int:
+def _report(
+    args: argparse.Namespace, service: LocalDurableService, arn: str, outcome: ExecutionResult | Exception
+) -> int:
     """Print how the execution ended (its result, or its error and hints); the exit status."""
     if isinstance(outcome, BaseException):
         print(f"replayflow run: {outcome}", file=sys.stderr)
@@ -137,7 +150,7 @@ def _report(args: argparse.Namespace, service: Any, arn: str, outcome: Any) -> i
     return 1
 
 
-def _print_usage(usage: Any, arn: str, store: str | None) -> None:
+def _print_usage(usage: Usage, arn: str, store: str | None) -> None:
     """What the execution used of its quotas (with warnings near one), and how to see its history."""
     print(f"usage: {usage.describe()}", file=sys.stderr)
     for warning in usage.warnings():
@@ -146,7 +159,7 @@ def _print_usage(usage: Any, arn: str, store: str | None) -> None:
         print(f"history: replayflow history {shell_quote(arn)} --store {shell_quote(store)}", file=sys.stderr)
 
 
-def _start_or_resume(service: Any, function: str, payload: str, name: str | None) -> tuple[str, bool]:
+def _start_or_resume(service: LocalDurableService, function: str, payload: str, name: str | None) -> tuple[str, bool]:
     """The execution this command refers to: ``(arn, resumed)`` (see the module docstring)."""
     if name is None:
         listed = service.list_durable_executions_by_function(function, Statuses=["RUNNING"])
@@ -159,12 +172,12 @@ def _start_or_resume(service: Any, function: str, payload: str, name: str | None
     return arn, arn in before
 
 
-def _callback_answers(succeed: list[str], fail: list[str]) -> dict[str, Any]:
+def _callback_answers(succeed: list[str], fail: list[str]) -> dict[str, CallbackAction]:
     """``NAME=RESULT`` and ``NAME=MESSAGE`` arguments as the testing toolkit's callback actions."""
     from replayflow.testing import fail as failure
     from replayflow.testing import succeed as success
 
-    answers: dict[str, Any] = {}
+    answers: dict[str, CallbackAction] = {}
     for flag, values, action in (("--callback", succeed, success), ("--callback-error", fail, failure)):
         for value in values:
             name, sep, text = value.partition("=")
@@ -174,7 +187,7 @@ def _callback_answers(succeed: list[str], fail: list[str]) -> dict[str, Any]:
     return answers
 
 
-def _timed_out_callbacks(service: Any, arn: str) -> list[str]:
+def _timed_out_callbacks(service: LocalDurableService, arn: str) -> list[str]:
     names = []
     for event in all_events(service, arn):
         if event["EventType"] == "CallbackTimedOut" and event.get("Name"):
@@ -182,9 +195,15 @@ def _timed_out_callbacks(service: Any, arn: str) -> list[str]:
     return names
 
 
-def _drive(service: Any, arn: str, timeout: float | None, progress: bool, answers: dict[str, Any]) -> Any:
+def _drive(
+    service: LocalDurableService,
+    arn: str,
+    timeout: float | None,
+    progress: bool,
+    answers: dict[str, CallbackAction],
+) -> ExecutionResult | Exception:
     """Drive the service on a thread; on a terminal, print each new history event as it lands."""
-    outcome: dict[str, Any] = {}
+    outcome: dict[str, ExecutionResult | Exception] = {}
 
     def drive() -> None:
         try:

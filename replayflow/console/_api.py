@@ -16,7 +16,7 @@ Routes (everything else that is not the Lambda REST API lands here, see :class:`
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -109,28 +109,32 @@ class Console:
 
     def _route(self, method: str, path: str, params: dict[str, list[str]], body: bytes) -> Reply:
         if method == "GET":
-            if path in ("/", "/index.html"):
-                return self._page()
-            if path.startswith("/static/") and path[8:] in _STATIC:
-                name = path[8:]
-                headers = {"Content-Type": f"{_STATIC[name]}; charset=utf-8", **_SECURITY_HEADERS}
-                return 200, static_text(name).encode(), headers
-            if path == "/console/api/functions":
-                functions = [{"name": n, "durable": d} for n, d in self.service.functions()]
-                return self._json(200, {"functions": functions})
-            if path == "/console/api/executions":
-                return self._json(200, self.list_executions(params))
-            if path == "/console/api/execution":
-                arn = _one(params, "arn", required=True) or ""
-                known = _one(params, "known")
-                return self._json(200, self.execution(arn, known=None if known is None else _int(known, 0)))
-        if method == "POST" and path in ("/console/api/callback", "/console/api/stop", "/console/api/start"):
-            request = _json_object(body)
-            action = {"callback": self._callback, "stop": self._stop, "start": self._start}[path.rsplit("/", 1)[1]]
-            return self._json(200, action(request))
+            reply = self._get(path, params)
+            if reply is not None:
+                return reply
+        action = _POST_API.get(path) if method == "POST" else None
+        if action is not None:
+            return self._json(200, action(self, _json_object(body)))
         return self._json(404, {"error": "NotFound", "message": f"no console route {method} {path}"})
 
+    def _get(self, path: str, params: Mapping[str, list[str]]) -> Reply | None:
+        """The page, a static file or a GET of the JSON API (``None``: no such route)."""
+        if path in ("/", "/index.html"):
+            return self._page()
+        if path.startswith("/static/") and path[8:] in _STATIC:
+            return _static(path[8:])
+        api = _GET_API.get(path)
+        return None if api is None else self._json(200, api(self, params))
+
     # reading
+
+    def _functions(self, params: Mapping[str, list[str]]) -> dict[str, object]:
+        return {"functions": [{"name": n, "durable": d} for n, d in self.service.functions()]}
+
+    def _execution(self, params: Mapping[str, list[str]]) -> dict[str, Any]:
+        arn = _one(params, "arn", required=True) or ""
+        known = _one(params, "known")
+        return self.execution(arn, known=None if known is None else _int(known, 0))
 
     def list_executions(self, params: Mapping[str, list[str]]) -> dict[str, Any]:
         """One page of executions, newest first, filtered by status, function and name (a substring)."""
@@ -139,20 +143,24 @@ class Console:
         name = (_one(params, "name") or "").lower()
         start = _int(_one(params, "marker"), 0)
         limit = min(max(_int(_one(params, "limit"), 50), 1), PAGE_LIMIT)
-        counts: dict[str, int] = {}
-        selected = []
-        for view in reversed(list(self.service.executions())):
-            fn, ex_name = _names(view.arn)
-            if (function and fn != function) or (name and name not in ex_name.lower()):
-                continue
-            counts[view.status] = counts.get(view.status, 0) + 1
-            if not statuses or view.status in statuses:
-                selected.append(view.arn)
+        selected, counts = self._select(statuses, function, name)
         items = [self._row(arn) for arn in selected[start : start + limit]]
         out: dict[str, Any] = {"items": items, "total": len(selected), "counts": counts}
         if start + limit < len(selected):
             out["nextMarker"] = str(start + limit)
         return out
+
+    def _select(self, statuses: set[str], function: str | None, name: str) -> tuple[list[str], dict[str, int]]:
+        """The ARNs that pass the filter, newest first, and the counts by status (over function and name)."""
+        counts: dict[str, int] = {}
+        selected = []
+        for view in reversed(list(self.service.executions())):
+            if not _named_like(view.arn, function, name):
+                continue
+            counts[view.status] = counts.get(view.status, 0) + 1
+            if not statuses or view.status in statuses:
+                selected.append(view.arn)
+        return selected, counts
 
     def _row(self, arn: str) -> dict[str, Any]:
         described = self.service.describe(arn, include_data=False, timestamp=_ms)
@@ -260,9 +268,33 @@ class Console:
         return 200, html.encode(), {"Content-Type": "text/html; charset=utf-8", **_SECURITY_HEADERS}
 
     @staticmethod
-    def _json(status: int, value: Any) -> Reply:
+    def _json(status: int, value: object) -> Reply:
         body = json.dumps(value, separators=(",", ":")).encode()
         return status, body, {"Content-Type": "application/json", **_SECURITY_HEADERS}
+
+
+#: The JSON API: a GET route's reader of the query parameters, a POST route's action on the request body.
+_GET_API: dict[str, Callable[[Console, Mapping[str, list[str]]], Mapping[str, object]]] = {
+    "/console/api/functions": Console._functions,
+    "/console/api/executions": Console.list_executions,
+    "/console/api/execution": Console._execution,
+}
+_POST_API: dict[str, Callable[[Console, dict[str, Any]], dict[str, Any]]] = {
+    "/console/api/callback": Console._callback,
+    "/console/api/stop": Console._stop,
+    "/console/api/start": Console._start,
+}
+
+
+def _static(name: str) -> Reply:
+    headers = {"Content-Type": f"{_STATIC[name]}; charset=utf-8", **_SECURITY_HEADERS}
+    return 200, static_text(name).encode(), headers
+
+
+def _named_like(arn: str, function: str | None, name: str) -> bool:
+    """Whether an execution is of ``function`` (when given) and its name contains ``name`` (lower case)."""
+    fn, ex_name = _names(arn)
+    return not ((function and fn != function) or (name and name not in ex_name.lower()))
 
 
 def _one(params: Mapping[str, list[str]], key: str, *, required: bool = False) -> str | None:

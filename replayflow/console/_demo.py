@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import replayflow
 from replayflow import DurableContext, RetryPresets
+
+if TYPE_CHECKING:
+    from replayflow.local import LocalDurableService
 
 __all__ = ["approval", "attempts", "fulfil", "register_demo", "ship"]
 
@@ -56,7 +59,7 @@ def approval(order: dict[str, Any], ctx: DurableContext) -> Any:
     return {"order": order.get("id"), "answer": answer}
 
 
-def register_demo(service: Any) -> None:
+def register_demo(service: LocalDurableService) -> None:
     """Register the demo functions on a :class:`~replayflow.local.LocalDurableService`."""
     service.register("fulfil", fulfil)
     service.register("approval", approval)

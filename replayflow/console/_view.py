@@ -20,12 +20,12 @@ MAX_OPERATIONS = 3_000
 MAX_BYTES = 100_000_000  # "100 MB", as replayflow.local.Limits reads it
 
 
-def _payload(container: Any) -> Any:
+def _payload(container: object) -> Any:
     """The ``Payload`` of an event's Input/Result/Error container (``None`` when absent)."""
     return container.get("Payload") if isinstance(container, Mapping) else None
 
 
-def _size(value: Any) -> int:
+def _size(value: object) -> int:
     if value is None:
         return 0
     if isinstance(value, str):
@@ -74,39 +74,24 @@ def _new_operation(event: Mapping[str, Any], kind: str) -> dict[str, Any]:
     }
 
 
+#: The fields of an operation's ``<Kind>Started`` event details the view keeps: (view field, details key).
+_STARTED_FIELDS = {
+    "Wait": (("scheduledEnd", "ScheduledEndTimestamp"), ("duration", "Duration")),
+    "Callback": (("callbackId", "CallbackId"), ("timeout", "Timeout"), ("heartbeatTimeout", "HeartbeatTimeout")),
+    "ChainedInvoke": (("functionName", "FunctionName"), ("childArn", "DurableExecutionArn")),
+}
+
+
 def _apply(op: dict[str, Any], kind: str, phase: str, event: Mapping[str, Any]) -> None:
     """Fold one history event into its operation."""
     at = event["EventTimestamp"]
     details = _details(event)
     if phase == "Started":
-        if kind == "Step":
-            op["attempts"].append({"start": at, "end": None})
-            op["status"] = "STARTED"
-        if kind == "Wait":
-            op["scheduledEnd"] = details.get("ScheduledEndTimestamp")
-            op["duration"] = details.get("Duration")
-        if kind == "Callback":
-            op["callbackId"] = details.get("CallbackId")
-            op["timeout"] = details.get("Timeout")
-            op["heartbeatTimeout"] = details.get("HeartbeatTimeout")
-        if kind == "ChainedInvoke":
-            op["input"] = _payload(details.get("Input"))
-            op["functionName"] = details.get("FunctionName")
-            op["childArn"] = details.get("DurableExecutionArn")
+        _started(op, kind, details, at)
         return
-    retry = details.get("RetryDetails") or {}
     error = _payload(details.get("Error"))
-    if kind == "Step" and op["attempts"]:
-        attempt = op["attempts"][-1]
-        attempt["end"] = at
-        attempt["number"] = retry.get("CurrentAttempt", len(op["attempts"]))
-        if error is not None:
-            attempt["error"] = error
-        if retry.get("NextAttemptDelaySeconds") is not None:
-            attempt["retryDelay"] = retry["NextAttemptDelaySeconds"]
-            attempt["retryAt"] = at + int(retry["NextAttemptDelaySeconds"] * 1000)
-            op["status"] = "PENDING"
-            return
+    if kind == "Step" and op["attempts"] and _attempt_ended(op, details, at, error):
+        return
     op["status"] = EVENT_ENDINGS.get(phase, phase.upper())
     op["end"] = at
     if error is not None:
@@ -114,6 +99,32 @@ def _apply(op: dict[str, Any], kind: str, phase: str, event: Mapping[str, Any]) 
     result = _payload(details.get("Result"))
     if result is not None:
         op["result"] = result
+
+
+def _started(op: dict[str, Any], kind: str, details: Mapping[str, Any], at: int) -> None:
+    if kind == "Step":
+        op["attempts"].append({"start": at, "end": None})
+        op["status"] = "STARTED"
+    elif kind == "ChainedInvoke":
+        op["input"] = _payload(details.get("Input"))
+    for field, key in _STARTED_FIELDS.get(kind, ()):
+        op[field] = details.get(key)
+
+
+def _attempt_ended(op: dict[str, Any], details: Mapping[str, Any], at: int, error: object) -> bool:
+    """End a step's last attempt; ``True`` when a retry is scheduled (the step is then PENDING)."""
+    retry = details.get("RetryDetails") or {}
+    attempt = op["attempts"][-1]
+    attempt["end"] = at
+    attempt["number"] = retry.get("CurrentAttempt", len(op["attempts"]))
+    if error is not None:
+        attempt["error"] = error
+    if retry.get("NextAttemptDelaySeconds") is None:
+        return False
+    attempt["retryDelay"] = retry["NextAttemptDelaySeconds"]
+    attempt["retryAt"] = at + int(retry["NextAttemptDelaySeconds"] * 1000)
+    op["status"] = "PENDING"
+    return True
 
 
 def execution_view(execution: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

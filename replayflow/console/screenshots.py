@@ -16,7 +16,10 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from replayflow.local import LocalDurableService
 
 __all__ = ["main", "populate"]
 
@@ -26,12 +29,12 @@ _ORDERS = [
 ]
 
 
-def _callback_id(service: Any, arn: str) -> str:
+def _callback_id(service: LocalDurableService, arn: str) -> str:
     events = service.history(arn, max_items=1000)["Events"]
     return str(next(e["CallbackStartedDetails"]["CallbackId"] for e in events if e["EventType"] == "CallbackStarted"))
 
 
-def populate(service: Any) -> dict[str, str]:
+def populate(service: LocalDurableService) -> dict[str, str]:
     """Start the demo executions: finished, failed, stopped and waiting ones; their ARNs by role."""
     from ._demo import register_demo
 

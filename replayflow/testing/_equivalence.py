@@ -12,16 +12,19 @@ by the toolkit once the service call that caused it returns.
 
 from __future__ import annotations
 
+import contextvars
 import re
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Sequence
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
 from replayflow._errors import NonDeterminismError, ReplayDivergenceError
 from replayflow._interpreter import TRACER, Scope
 from replayflow._unyielded import quiet
-from replayflow._wire import TERMINAL_STATUSES
+from replayflow._wire import TERMINAL_STATUSES, InvocationOutputDict, OperationDict
 
 if TYPE_CHECKING:
+    from replayflow._handler import DurableHandler
     from replayflow.local import LocalDurableService
 
 __all__ = ["Checked", "EquivalenceChecker", "Trace", "service_view"]
@@ -32,7 +35,7 @@ Event = tuple[str, str]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     try:
         text = repr(value)
     except Exception as exc:  # a repr that fails: say so (the same way every time)
@@ -63,7 +66,7 @@ def _show_error(error: BaseException) -> str:
     return f"{shown} {_show(attributes)}" if attributes else shown
 
 
-def _show_op(op: Any) -> str:
+def _show_op(op: object) -> str:
     name = getattr(op, "name", None) if isinstance(op, tuple) else None
     return f"{type(op).__name__} {name!r}" if name is not None else type(op).__name__
 
@@ -73,19 +76,19 @@ class _Traced:
 
     __slots__ = ("events", "gen")
 
-    def __init__(self, gen: Generator[Any, Any, Any], events: list[Event]) -> None:
+    def __init__(self, gen: Generator[object, object, object], events: list[Event]) -> None:
         self.gen = gen
         self.events = events
 
-    def send(self, value: Any) -> Any:
+    def send(self, value: object) -> object:
         self.events.append(("sent", _show(value)))
         return self._step(self.gen.send, value)
 
-    def throw(self, error: BaseException) -> Any:
+    def throw(self, error: BaseException) -> object:
         self.events.append(("thrown", _show_error(error)))
         return self._step(self.gen.throw, error)
 
-    def _step(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+    def _step(self, fn: Callable[[Any], object], arg: object) -> object:
         try:
             op = fn(arg)
         except StopIteration as stop:
@@ -101,15 +104,15 @@ class _Traced:
         self.gen.close()
 
     @property
-    def gi_frame(self) -> Any:
+    def gi_frame(self) -> FrameType | None:
         return getattr(self.gen, "gi_frame", None)
 
     @property
-    def gi_code(self) -> Any:
+    def gi_code(self) -> CodeType | None:
         return getattr(self.gen, "gi_code", None)
 
     @property
-    def gi_yieldfrom(self) -> Any:
+    def gi_yieldfrom(self) -> object:
         return getattr(self.gen, "gi_yieldfrom", None)
 
 
@@ -121,17 +124,17 @@ class Trace:
     def __init__(self) -> None:
         self.frames: dict[str | None, tuple[str, list[Event]]] = {}
 
-    def wrap(self, gen: Generator[Any, Any, Any], scope: Scope) -> _Traced:
+    def wrap(self, gen: Generator[object, object, object], scope: Scope) -> _Traced:
         events: list[Event] = []
         self.frames[scope.prefix] = (scope.label, events)
         return _Traced(gen, events)
 
 
-def service_view(operations: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def service_view(operations: Sequence[OperationDict]) -> list[OperationDict]:
     """The operations as the service hands them to an invocation: none inside a finished context."""
     by_id = {op["Id"]: op for op in operations}
 
-    def visible(op: Mapping[str, Any]) -> bool:
+    def visible(op: OperationDict) -> bool:
         parent = by_id.get(op.get("ParentId") or "")
         while parent is not None:
             details = parent.get("ContextDetails") or {}
@@ -194,8 +197,8 @@ class EquivalenceChecker:
 
     def replay_from_scratch(
         self,
-        handler: Any,
-        operations: Sequence[Mapping[str, Any]],
+        handler: Callable[..., Any],
+        operations: Sequence[OperationDict],
         live_non_determinism: bool,
         *,
         arn: str | None = None,
@@ -229,7 +232,7 @@ class EquivalenceChecker:
 class Checked:
     """A durable handler run under the checker: each invocation is traced, then the history replayed."""
 
-    def __init__(self, handler: Any, checker: EquivalenceChecker, service: LocalDurableService) -> None:
+    def __init__(self, handler: DurableHandler[Any], checker: EquivalenceChecker, service: LocalDurableService) -> None:
         self.handler = handler
         self.checker = checker
         self.service = service
@@ -237,7 +240,7 @@ class Checked:
         self.__qualname__ = getattr(handler, "__qualname__", self.__name__)
         self.__module__ = getattr(handler, "__module__", __name__)
 
-    def __call__(self, event: Any, context: Any) -> Any:
+    def __call__(self, event: object, context: object) -> InvocationOutputDict | None:
         trace = Trace()
         token = TRACER.set(trace)
         failure: BaseException | None = None
@@ -255,7 +258,7 @@ class Checked:
             raise failure
         return output
 
-    def _after(self, event: Any, trace: Trace, token: Any, live_non_determinism: bool) -> None:
+    def _after(self, event: object, trace: Trace, token: contextvars.Token[Any], live_non_determinism: bool) -> None:
         TRACER.reset(token)
         checker = self.checker
         checker.invocations += 1

@@ -82,7 +82,7 @@ def error_dict(error: ErrorLike) -> ErrorObjectDict:
     raise ValidationError(f"an error must be an exception, a message or an ErrorObject dict, got {error!r}")
 
 
-def _payload(result: Any, payload: str | None, what: str) -> str:
+def _payload(result: object, payload: str | None, what: str) -> str:
     if payload is not None:
         if result is not UNSET:
             raise ValidationError(f"{what}: give result= or payload=, not both")
@@ -90,6 +90,65 @@ def _payload(result: Any, payload: str | None, what: str) -> str:
             raise ValidationError(f"{what}: payload= must be the raw payload string, got {payload!r}")
         return payload
     return dumps(None if result is UNSET else result)
+
+
+def _pending_step(what: str, retrying: int | None, ready: int | None, started: bool, error: ErrorLike | None) -> bool:
+    """Whether a step waits for a retry (``retrying=`` / ``ready=``); refuses contradicting arguments."""
+    pending = retrying is not None or ready is not None
+    if retrying is not None and ready is not None:
+        raise ValidationError(f"{what}: give retrying= or ready=, not both")
+    if started and (pending or error is not None):
+        raise ValidationError(f"{what}: a started step has no error and no pending retry")
+    return pending
+
+
+def _finished_step(
+    what: str, result: object, payload: str | None, error: ErrorLike | None, attempts: int | None
+) -> tuple[str, StepDetailsDict]:
+    """The status and details of a step that succeeded (with ``result`` / ``payload``) or failed (``error``)."""
+    attempt = attempts if attempts is not None else 1
+    if error is None:
+        return "SUCCEEDED", {"Attempt": attempt, "Result": _payload(result, payload, what)}
+    if result is not UNSET or payload is not None:
+        raise ValidationError(f"{what}: give result= or error=, not both")
+    return "FAILED", {"Attempt": attempt, "Error": error_dict(error)}
+
+
+def _gave_up(attempts: int, state: str | None) -> ErrorObjectDict:
+    """The error of a ``wait_for_condition`` whose wait strategy gave up (with the last state, if any)."""
+    err: ErrorObjectDict = {
+        "ErrorType": "replayflow.WaitForConditionError",
+        "ErrorMessage": f"the condition was still not met after {attempts} attempts",
+    }
+    if state is not None:
+        err["ErrorData"] = state
+    return err
+
+
+def _branch_outcome(
+    what: str, result: object, payload: str | None, error: ErrorLike | None
+) -> tuple[str, str | None, ErrorObjectDict | None]:
+    """``(status, result payload, error)`` of a batch branch."""
+    has_result = result is not UNSET or payload is not None
+    if error is not None:
+        err = error_dict(error)
+        if has_result:
+            raise ValidationError(f"{what}: give result= or error=, not both")
+        return "FAILED", None, err
+    if has_result:
+        return "SUCCEEDED", _payload(result, payload, what), None
+    return "STARTED", None, None
+
+
+#: The errors of a callback that timed out (``Callback.Heartbeat``: no heartbeat in time).
+_HEARTBEAT_TIMED_OUT: Final[ErrorObjectDict] = {
+    "ErrorType": "Callback.Heartbeat",
+    "ErrorMessage": "no heartbeat within the heartbeat timeout",
+}
+_CALLBACK_TIMED_OUT: Final[ErrorObjectDict] = {
+    "ErrorType": "Callback.Timeout",
+    "ErrorMessage": "the callback timed out",
+}
 
 
 class _Scope:
@@ -133,7 +192,7 @@ class History:
 
     def __init__(
         self,
-        input: Any = None,
+        input: object = None,
         *,
         payload: str | None = None,
         arn: str = DEFAULT_ARN,
@@ -181,7 +240,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         retrying: int | None = None,
@@ -201,27 +260,16 @@ class History:
         attempts took (retry delays included): the clock moves on by that much.
         """
         what = f"step {name!r}"
-        has_result = result is not UNSET or payload is not None
-        if retrying is not None and ready is not None:
-            raise ValidationError(f"{what}: give retrying= or ready=, not both")
-        if started and (retrying is not None or ready is not None or error is not None):
-            raise ValidationError(f"{what}: a started step has no error and no pending retry")
+        pending = _pending_step(what, retrying, ready, started, error)
         op = self._new("STEP", sub_type, name)
         self.advance(duration)
-        details: StepDetailsDict
-        if retrying is not None or ready is not None:
-            op["Status"], details = self._retry(what, retrying, ready, error, has_result, retry_delay)
+        if pending:
+            has_result = result is not UNSET or payload is not None
+            op["Status"], op["StepDetails"] = self._retry(what, retrying, ready, error, has_result, retry_delay)
         elif started:
-            op["Status"], details = "STARTED", {"Attempt": attempts if attempts is not None else 0}
-        elif error is not None:
-            if has_result:
-                raise ValidationError(f"{what}: give result= or error=, not both")
-            details = {"Attempt": attempts if attempts is not None else 1, "Error": error_dict(error)}
-            op["Status"] = "FAILED"
+            op["Status"], op["StepDetails"] = "STARTED", {"Attempt": attempts if attempts is not None else 0}
         else:
-            details = {"Attempt": attempts if attempts is not None else 1, "Result": _payload(result, payload, what)}
-            op["Status"] = "SUCCEEDED"
-        op["StepDetails"] = details
+            op["Status"], op["StepDetails"] = _finished_step(what, result, payload, error, attempts)
         self._end(op)
         return self._append(op)
 
@@ -254,7 +302,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        state: Any = UNSET,
+        state: object = UNSET,
         payload: str | None = None,
         retrying: int | None = None,
         error: ErrorLike | None = None,
@@ -281,13 +329,7 @@ class History:
                 details["Result"] = encoded
         elif gave_up:
             op["Status"] = "FAILED"
-            err: ErrorObjectDict = {
-                "ErrorType": "replayflow.WaitForConditionError",
-                "ErrorMessage": f"the condition was still not met after {details['Attempt']} attempts",
-            }
-            if encoded is not None:
-                err["ErrorData"] = encoded
-            details["Error"] = err
+            details["Error"] = _gave_up(details["Attempt"], encoded)
         elif error is not None:
             op["Status"] = "FAILED"
             details["Error"] = error_dict(error)
@@ -316,7 +358,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         timed_out: bool = False,
@@ -337,7 +379,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         timed_out: bool = False,
@@ -387,7 +429,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         timed_out: bool = False,
@@ -413,7 +455,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
         replay_children: bool = False,
@@ -433,7 +475,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        results: Sequence[Any] | None = None,
+        results: Sequence[object] | None = None,
         completed: bool | str | CompletionReason = False,
         nesting: Nesting = "NESTED",
         error: ErrorLike | None = None,
@@ -455,7 +497,7 @@ class History:
         self,
         name: str | None = None,
         *,
-        results: Sequence[Any] | None = None,
+        results: Sequence[object] | None = None,
         completed: bool | str | CompletionReason = False,
         nesting: Nesting = "NESTED",
         error: ErrorLike | None = None,
@@ -565,7 +607,7 @@ class History:
         self,
         op: OperationDict,
         name: str | None,
-        result: Any,
+        result: object,
         payload: str | None,
         error: ErrorLike | None,
         timed_out: bool,
@@ -575,34 +617,33 @@ class History:
         what = f"callback {name!r}"
         if sum((error is not None, timed_out, heartbeat_timed_out)) > 1:
             raise ValidationError(f"{what}: give at most one of error=, timed_out=, heartbeat_timed_out=")
-        if callback_id is None:
-            count = sum(1 for o in self._ops if o["Type"] == "CALLBACK") + 1
-            callback_id = base64.b64encode(f"callback-{count}".encode()).decode()
-        details: CallbackDetailsDict = {"CallbackId": callback_id}
+        details: CallbackDetailsDict = {"CallbackId": self._next_callback_id() if callback_id is None else callback_id}
         op["CallbackDetails"] = details
         if error is not None:
             details["Error"] = error_dict(error)
             self._finish(op, "FAILED")
         elif timed_out or heartbeat_timed_out:
-            details["Error"] = (
-                {"ErrorType": "Callback.Heartbeat", "ErrorMessage": "no heartbeat within the heartbeat timeout"}
-                if heartbeat_timed_out
-                else {"ErrorType": "Callback.Timeout", "ErrorMessage": "the callback timed out"}
-            )
+            details["Error"] = (_HEARTBEAT_TIMED_OUT if heartbeat_timed_out else _CALLBACK_TIMED_OUT).copy()
             self._finish(op, "TIMED_OUT")
         elif payload is not None or result is not UNSET:
-            if isinstance(result, str):
-                result, payload = UNSET, result
-            details["Result"] = _payload(result, payload, what)
+            if isinstance(result, str):  # the raw payload the external system sent
+                details["Result"] = _payload(UNSET, result, what)
+            else:
+                details["Result"] = _payload(result, payload, what)
             self._finish(op, "SUCCEEDED")
         else:
             op["Status"] = "STARTED"
+
+    def _next_callback_id(self) -> str:
+        """An opaque base64 callback id, numbered by the callbacks so far."""
+        count = sum(1 for o in self._ops if o["Type"] == "CALLBACK") + 1
+        return base64.b64encode(f"callback-{count}".encode()).decode()
 
     def _context_outcome(
         self,
         op: OperationDict,
         what: str,
-        result: Any,
+        result: object,
         payload: str | None,
         error: ErrorLike | None,
         replay_children: bool,
@@ -624,7 +665,7 @@ class History:
         branch_sub_type: str,
         default_prefix: str,
         name: str | None,
-        results: Sequence[Any] | None,
+        results: Sequence[object] | None,
         completed: bool | str | CompletionReason,
         nesting: Nesting,
         error: ErrorLike | None,
@@ -701,7 +742,7 @@ class BatchBlock:
         self,
         name: str | None = None,
         *,
-        result: Any = UNSET,
+        result: object = UNSET,
         payload: str | None = None,
         error: ErrorLike | None = None,
     ) -> ContextBlock:
@@ -713,34 +754,31 @@ class BatchBlock:
         index = len(self._branches)
         name = name or f"{self._default_prefix}-{index}"
         branch_id = operation_id(self.id, index)
-        history = self._history
-        what = f"branch {name!r}"
-        err = error_dict(error) if error is not None else None
-        if err is not None:
-            status, encoded = "FAILED", None
-            if result is not UNSET or payload is not None:
-                raise ValidationError(f"{what}: give result= or error=, not both")
-        elif result is not UNSET or payload is not None:
-            status, encoded = "SUCCEEDED", _payload(result, payload, what)
-        else:
-            status, encoded = "STARTED", None
+        status, encoded, err = _branch_outcome(f"branch {name!r}", result, payload, error)
         if self.nested:
-            op: OperationDict = {
-                "Id": branch_id,
-                "Type": "CONTEXT",
-                "SubType": self._sub_type,
-                "Name": name,
-                "ParentId": self.id,
-                "StartTimestamp": history._now,
-                "Status": status,
-            }
-            if status != "STARTED":
-                op["ContextDetails"] = {"Error": err} if err else {"Result": encoded}
-            history._end(op)
-            history._append(op)
+            self._add_branch_context(branch_id, name, status, encoded, err)
         self._branches.append((name, status, encoded, err))
         self.refresh()
-        return ContextBlock(history, branch_id, branch_id if self.nested else self.id)
+        return ContextBlock(self._history, branch_id, branch_id if self.nested else self.id)
+
+    def _add_branch_context(
+        self, branch_id: str, name: str, status: str, encoded: str | None, err: ErrorObjectDict | None
+    ) -> None:
+        """The CONTEXT operation of a branch of a nested batch."""
+        history = self._history
+        op: OperationDict = {
+            "Id": branch_id,
+            "Type": "CONTEXT",
+            "SubType": self._sub_type,
+            "Name": name,
+            "ParentId": self.id,
+            "StartTimestamp": history._now,
+            "Status": status,
+        }
+        if status != "STARTED":
+            op["ContextDetails"] = {"Error": err} if err else {"Result": encoded}
+        history._end(op)
+        history._append(op)
 
     item = branch
 

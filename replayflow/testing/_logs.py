@@ -25,7 +25,7 @@ class LogCapture(list[dict[str, Any]]):
         """Just the messages, in order."""
         return [entry["message"] for entry in self]
 
-    def filter(self, **fields: Any) -> list[dict[str, Any]]:
+    def filter(self, **fields: object) -> list[dict[str, Any]]:
         """The entries whose fields equal ``fields`` (``capture.filter(operationName="charge", level="info")``)."""
         return [e for e in self if all(k in e and e[k] == v for k, v in fields.items())]
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
 from replayflow._errors import SerDesError
 from replayflow._ids import operation_id
-from replayflow._ops.base import default_name
+from replayflow._ops.base import DurableOperation, default_name
 from replayflow._ops.batch import CompletionConfig, MapOp, NestingType, ParallelOp
 from replayflow._ops.callback import CreateCallback
 from replayflow._ops.child import ChildContext
@@ -17,6 +17,7 @@ from replayflow._ops.condition import WaitForCondition
 from replayflow._ops.invoke import Invoke
 from replayflow._ops.step import Step, StepSemantics
 from replayflow._ops.wait import Wait
+from replayflow._retry import RetryStrategy
 from replayflow._serdes import SerDesContext
 from replayflow._wire import OperationDict
 
@@ -60,11 +61,11 @@ class NextOperation:
     type: str
     sub_type: str
     #: The step function, child-context body, map function, condition check or callback submitter.
-    function: Callable[..., Any] | None = None
+    function: Callable[..., object] | None = None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
-    #: Step retry strategy and semantics.
-    retry: Any = None
+    #: Step retry strategy (a wait_for_condition's wait strategy ``(state, attempt)``) and semantics.
+    retry: RetryStrategy | Callable[[Any, int], object] | None = None
     semantics: StepSemantics | None = None
     #: Wait duration (whole seconds).
     seconds: int | None = None
@@ -84,7 +85,7 @@ class NextOperation:
     #: wait_for_condition: the state the next poll gets.
     state: Any = None
     #: The operation descriptor the workflow yielded.
-    descriptor: Any = attrs.field(default=None, repr=False, eq=False)
+    descriptor: DurableOperation[Any] | None = attrs.field(default=None, repr=False, eq=False)
 
     def describe(self) -> str:
         """One readable line: ``start step 'charge' charge(100, currency='EUR') at orders.py:12``."""
@@ -125,12 +126,12 @@ class NextOperation:
         return self.describe()
 
 
-def _fn_name(fn: Any) -> str:
+def _fn_name(fn: object) -> str:
     target = getattr(fn, "func", fn)
     return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(fn))
 
 
-def _call(fn: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+def _call(fn: object, args: tuple[object, ...], kwargs: Mapping[str, object]) -> str:
     shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     text = ", ".join(shown)
     if len(text) > 200:
@@ -144,10 +145,22 @@ def _short(location: str) -> str:
     return f"{'/'.join(parts[-2:])}:{line}"
 
 
+class _Common(TypedDict):
+    """The fields of a :class:`NextOperation` that come from the plan, whatever the kind."""
+
+    action: str
+    operation_id: str
+    parent_id: str | None
+    attempt: int
+    scope: str
+    location: str | None
+    descriptor: DurableOperation[Any]
+
+
 def describe_planned(planned: Planned, records: Mapping[str, OperationDict]) -> NextOperation:
     """Turn the dry run's ``Planned`` entry into a :class:`NextOperation`."""
     op = planned.op
-    common: dict[str, Any] = {
+    common: _Common = {
         "action": planned.action,
         "operation_id": planned.op_id,
         "parent_id": planned.parent_id,
@@ -160,9 +173,6 @@ def describe_planned(planned: Planned, records: Mapping[str, OperationDict]) -> 
         if isinstance(op, kinds):
             return describe(op, planned, records, common)
     return NextOperation(kind=type(op).__name__, type="?", sub_type="?", name=getattr(op, "name", None), **common)
-
-
-_Common = dict[str, Any]
 
 
 def _step(op: Step[Any], planned: Planned, records: Mapping[str, OperationDict], common: _Common) -> NextOperation:

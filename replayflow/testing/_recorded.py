@@ -61,7 +61,7 @@ class RecordedHistory:
 def load_history(source: HistorySource, *, arn: str | None = None) -> RecordedHistory:
     """Read a recorded history (see the module docstring); ``HistoryFormatError`` says what is wrong."""
     path: str | None = None
-    data: Any = source
+    data: object = source
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
         path = os.fspath(source)
         try:
@@ -77,24 +77,12 @@ def load_history(source: HistorySource, *, arn: str | None = None) -> RecordedHi
     return _parse(data, arn, path)
 
 
-def _parse(data: Any, arn: str | None, path: str | None) -> RecordedHistory:
+def _parse(data: object, arn: str | None, path: str | None) -> RecordedHistory:
     where = path or "the history"
     execution = _execution_of(data)
     if isinstance(data, Mapping):
         arn = arn or _str(data.get("DurableExecutionArn")) or _str(execution.get("DurableExecutionArn"))
-    events, operations, fmt = _find(data)
-    if operations is None and events is None:
-        raise HistoryFormatError(
-            f"{where} is not a recorded history: expected GetDurableExecutionState output ({{'Operations': [...]}}), "
-            f"GetDurableExecutionHistory output ({{'Events': [...]}}), an invocation event, or a list of either"
-        )
-    warnings: list[str] = []
-    outcome: dict[str, Any] | None = None
-    if operations is not None:
-        ops = [_operation(op, i, where) for i, op in enumerate(operations)]
-    else:
-        assert events is not None
-        ops, outcome, warnings = operations_from_events(events)
+    ops, outcome, warnings, fmt = _records(data, where)
     status, result, error = _outcome(execution, outcome)
     if not any(op["Type"] == "EXECUTION" for op in ops):
         ops.insert(0, _made_up_execution(execution, arn, warnings))
@@ -104,7 +92,21 @@ def _parse(data: Any, arn: str | None, path: str | None) -> RecordedHistory:
     return RecordedHistory(tuple(ops), arn, fmt, path, status, result, error, tuple(warnings))
 
 
-def _execution_of(data: Any) -> Mapping[str, Any]:
+def _records(data: object, where: str) -> tuple[list[OperationDict], dict[str, Any] | None, list[str], str]:
+    """``(operations, the outcome its events say or None, warnings, format)`` of a dump."""
+    events, operations, fmt = _find(data)
+    if operations is not None:
+        return [_operation(op, i, where) for i, op in enumerate(operations)], None, [], fmt
+    if events is None:
+        raise HistoryFormatError(
+            f"{where} is not a recorded history: expected GetDurableExecutionState output ({{'Operations': [...]}}), "
+            f"GetDurableExecutionHistory output ({{'Events': [...]}}), an invocation event, or a list of either"
+        )
+    ops, outcome, warnings = operations_from_events(events)
+    return ops, outcome, warnings, fmt
+
+
+def _execution_of(data: object) -> Mapping[str, Any]:
     """What a dump says about the execution (GetDurableExecution output, nested or at the top), else ``{}``."""
     if not isinstance(data, Mapping):
         return {}
@@ -144,14 +146,30 @@ def _made_up_execution(execution: Mapping[str, Any], arn: str | None, warnings: 
     }
 
 
-def _find(data: Any) -> tuple[Sequence[Any] | None, Sequence[Any] | None, str]:
+#: ``(events, operations, format)`` found in a dump: one of the two is a list, or neither is found.
+_Found = tuple[Sequence[Any] | None, Sequence[object] | None, str]
+_NOT_FOUND: _Found = (None, None, "")
+#: Where a dump may nest a history: tried in order after the top-level keys.
+_NESTING_KEYS = ("State", "state", "History", "history")
+
+
+def _find(data: object) -> _Found:
     """``(events, operations, format)`` found in ``data``."""
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):
-        if data and isinstance(data[0], Mapping) and "EventType" in data[0]:
-            return data, None, "events"
-        return None, data, "operations"
+        return _find_in_list(data)
     if not isinstance(data, Mapping):
-        return None, None, ""
+        return _NOT_FOUND
+    return _find_at_top(data) or _find_nested(data)
+
+
+def _find_in_list(data: Sequence[Any]) -> _Found:
+    """A bare list is of events when its first item has an ``EventType``, else of operations."""
+    if data and isinstance(data[0], Mapping) and "EventType" in data[0]:
+        return data, None, "events"
+    return None, data, "operations"
+
+
+def _find_at_top(data: Mapping[str, Any]) -> _Found | None:
     state = data.get("InitialExecutionState")
     if isinstance(state, Mapping) and isinstance(state.get("Operations"), list):
         return None, state["Operations"], "invocation"
@@ -159,23 +177,27 @@ def _find(data: Any) -> tuple[Sequence[Any] | None, Sequence[Any] | None, str]:
         return None, data["Operations"], "operations"
     if isinstance(data.get("Events"), list):
         return data["Events"], None, "events"
-    for key in ("State", "state", "History", "history"):
+    return None
+
+
+def _find_nested(data: Mapping[str, Any]) -> _Found:
+    for key in _NESTING_KEYS:
         inner = data.get(key)
         if isinstance(inner, Mapping | list):
             found = _find(inner)
             if found[0] is not None or found[1] is not None:
                 return found
-    return None, None, ""
+    return _NOT_FOUND
 
 
-def _str(value: Any) -> str | None:
+def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _operation(op: Any, index: int, where: str) -> OperationDict:
+def _operation(op: object, index: int, where: str) -> OperationDict:
     if not isinstance(op, Mapping) or not isinstance(op.get("Id"), str) or not isinstance(op.get("Type"), str):
         raise HistoryFormatError(f"{where}: operation #{index} is not an Operation with Id and Type: {op!r:.200}")
-    record: dict[str, Any] = {}
+    record: dict[str, object] = {}
     for key, value in op.items():
         if isinstance(value, Mapping) and key.endswith("Details"):
             record[key] = {k: _timestamp(v) if k.endswith("Timestamp") else v for k, v in value.items()}
@@ -187,7 +209,7 @@ def _operation(op: Any, index: int, where: str) -> OperationDict:
     return cast("OperationDict", record)  # a dump's Operation, timestamps normalized
 
 
-def _timestamp(value: Any) -> Any:
+def _timestamp(value: object) -> object:
     """Epoch milliseconds from epoch ms, epoch seconds, an ISO string or a datetime (else unchanged)."""
     if isinstance(value, bool):
         return value
@@ -251,27 +273,14 @@ class _Folder:
         self.missing_payloads = False
 
     def add(self, index: int, event: Mapping[str, Any]) -> None:
-        event_type = event.get("EventType")
-        if not isinstance(event_type, str):
-            raise HistoryFormatError(f"event #{index} has no EventType: {event!r:.200}")
-        split = _split(event_type)
-        if split is None:
+        identity = _identity(index, event)
+        if identity is None:
             return  # InvocationCompleted, ExecutionPaused/Resumed: no operation state
-        op_type, phase = split
-        op_id = event.get("Id")
-        if not isinstance(op_id, str):
-            raise HistoryFormatError(f"event #{index} ({event_type}) has no operation Id")
+        event_type, op_type, phase, op_id = identity
         details: Mapping[str, Any] = event.get(f"{event_type}Details") or {}
         when = _timestamp(event.get("EventTimestamp"))
-        rec = self.ops.get(op_id)
-        if rec is None:
-            rec = self.ops[op_id] = {"Id": op_id, "Type": op_type, "Status": "STARTED"}
-            for key in ("ParentId", "Name", "SubType"):
-                if event.get(key) is not None:
-                    rec[key] = event[key]
-            if isinstance(when, int):
-                rec["StartTimestamp"] = when
-        info: dict[str, Any] = rec.setdefault(_DETAILS[op_type], {})
+        rec = self.ops.get(op_id) or self._first_record(op_id, op_type, event, when)
+        info: dict[str, object] = rec.setdefault(_DETAILS[op_type], {})
         payload, truncated, _ = _payload(details.get("Input" if phase == "Started" else "Result"))
         error, error_truncated, _ = _payload(details.get("Error"))
         if truncated or error_truncated:
@@ -283,7 +292,18 @@ class _Folder:
         else:
             self._ended(op_type, phase, rec, info, details, when, payload, error)
 
-    def _execution(self, phase: str, info: dict[str, Any], payload: Any, error: Any) -> None:
+    def _first_record(self, op_id: str, op_type: str, event: Mapping[str, Any], when: object) -> dict[str, Any]:
+        """The record an operation's first event opens (its identity and start time)."""
+        rec: dict[str, Any] = {"Id": op_id, "Type": op_type, "Status": "STARTED"}
+        for key in ("ParentId", "Name", "SubType"):
+            if event.get(key) is not None:
+                rec[key] = event[key]
+        if isinstance(when, int):
+            rec["StartTimestamp"] = when
+        self.ops[op_id] = rec
+        return rec
+
+    def _execution(self, phase: str, info: dict[str, object], payload: object, error: object) -> None:
         if phase == "Started":
             if payload is not None:
                 info["InputPayload"] = payload
@@ -295,7 +315,7 @@ class _Folder:
             self.outcome["error"] = error
 
     def _started(
-        self, op_type: str, rec: dict[str, Any], info: dict[str, Any], details: Mapping[str, Any], when: Any
+        self, op_type: str, rec: dict[str, Any], info: dict[str, object], details: Mapping[str, Any], when: object
     ) -> None:
         if op_type == "STEP":
             rec["Status"] = "STARTED"
@@ -314,36 +334,61 @@ class _Folder:
         op_type: str,
         phase: str,
         rec: dict[str, Any],
-        info: dict[str, Any],
+        info: dict[str, object],
         details: Mapping[str, Any],
-        when: Any,
-        payload: Any,
-        error: Any,
+        when: object,
+        payload: object,
+        error: object,
     ) -> None:
-        op_id = rec["Id"]
         status = EVENT_ENDINGS[phase]
         if op_type == "STEP":
-            retry = details.get("RetryDetails") or {}
-            self.attempts[op_id] = self.attempts.get(op_id, 0) + 1
-            info["Attempt"] = retry.get("CurrentAttempt") or self.attempts[op_id]
-            info.pop("NextAttemptTimestamp", None)
-            if retry.get("NextAttemptDelaySeconds") is not None:
-                status = "PENDING"  # a retry is scheduled (a wait_for_condition poll "succeeds" this way too)
-                if isinstance(when, int):
-                    info["NextAttemptTimestamp"] = when + int(retry["NextAttemptDelaySeconds"]) * 1000
+            status = self._step_attempt_ended(rec["Id"], status, info, details, when)
         rec["Status"] = status
         if status in TERMINAL_STATUSES and isinstance(when, int):
             rec["EndTimestamp"] = when
         if payload is None and status == "SUCCEEDED" and op_type in ("STEP", "CONTEXT"):
             self.missing_payloads = True
-        if payload is not None:
-            info["Result"] = payload
-            if op_type == "CONTEXT" and payload == "":
-                info["ReplayChildren"] = True  # an empty summary: the result was too big to checkpoint
-        if error is not None:
-            info["Error"] = error
-        elif status == "SUCCEEDED":
-            info.pop("Error", None)
+        _set_outcome(op_type, status, info, payload, error)
+
+    def _step_attempt_ended(
+        self, op_id: str, status: str, info: dict[str, object], details: Mapping[str, Any], when: object
+    ) -> str:
+        """Count a step's attempt; its status is ``PENDING`` when the event schedules a retry."""
+        retry = details.get("RetryDetails") or {}
+        self.attempts[op_id] = self.attempts.get(op_id, 0) + 1
+        info["Attempt"] = retry.get("CurrentAttempt") or self.attempts[op_id]
+        info.pop("NextAttemptTimestamp", None)
+        if retry.get("NextAttemptDelaySeconds") is None:
+            return status
+        if isinstance(when, int):
+            info["NextAttemptTimestamp"] = when + int(retry["NextAttemptDelaySeconds"]) * 1000
+        return "PENDING"  # a retry is scheduled (a wait_for_condition poll "succeeds" this way too)
+
+
+def _set_outcome(op_type: str, status: str, info: dict[str, object], payload: object, error: object) -> None:
+    """Write an ending event's result and error into the operation's details."""
+    if payload is not None:
+        info["Result"] = payload
+        if op_type == "CONTEXT" and payload == "":
+            info["ReplayChildren"] = True  # an empty summary: the result was too big to checkpoint
+    if error is not None:
+        info["Error"] = error
+    elif status == "SUCCEEDED":
+        info.pop("Error", None)
+
+
+def _identity(index: int, event: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
+    """``(EventType, operation Type, phase, operation Id)`` of an event that starts or ends an operation."""
+    event_type = event.get("EventType")
+    if not isinstance(event_type, str):
+        raise HistoryFormatError(f"event #{index} has no EventType: {event!r:.200}")
+    split = _split(event_type)
+    if split is None:
+        return None
+    op_id = event.get("Id")
+    if not isinstance(op_id, str):
+        raise HistoryFormatError(f"event #{index} ({event_type}) has no operation Id")
+    return event_type, split[0], split[1], op_id
 
 
 def _split(event_type: str) -> tuple[str, str] | None:
@@ -354,7 +399,7 @@ def _split(event_type: str) -> tuple[str, str] | None:
     return split[1], split[2]
 
 
-def _payload(wrapper: Any) -> tuple[Any, bool, bool]:
+def _payload(wrapper: object) -> tuple[object, bool, bool]:
     """``(payload, truncated, absent)`` of an ``EventResult`` / ``EventInput`` / ``EventError``."""
     if not isinstance(wrapper, Mapping):
         return None, False, False

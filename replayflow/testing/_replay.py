@@ -103,7 +103,7 @@ class ReplayReport:
 
     # -- assertions ------------------------------------------------------------------------------------------
 
-    def assert_completed(self, result: Any = UNSET) -> Any:
+    def assert_completed(self, result: object = UNSET) -> Any:
         """Assert the workflow completed (with ``result`` if given); returns the result."""
         self._expect("completed")
         if result is not UNSET and self.result != result:
@@ -156,7 +156,7 @@ class ReplayReport:
         function: Callable[..., Any] | None = None,
     ) -> NextOperation:
         """Assert the workflow would run the step ``name`` next (with these ``args``/``kwargs``/``attempt``)."""
-        fields: dict[str, Any] = {}
+        fields: dict[str, object] = {}
         if args is not UNSET:
             fields["args"] = tuple(args)
         if kwargs is not UNSET:
@@ -167,27 +167,29 @@ class ReplayReport:
             fields["function"] = function
         return self.assert_next("step", name, **fields)
 
-    def assert_next(self, kind: str, name: Any = UNSET, /, **fields: Any) -> NextOperation:
+    def assert_next(self, kind: str, name: object = UNSET, /, **fields: object) -> NextOperation:
         """Assert the workflow would start a ``kind`` operation (named ``name``) whose fields equal ``fields``.
 
         ``report.assert_next("wait", "cool-off", seconds=300)``; ``report.assert_next("invoke",
         function_name="billing", payload={...})``. Returns the operation.
         """
+        candidates = self._next_of_kind(kind, name)
+        for candidate in candidates:
+            if not _mismatched(candidate, fields):
+                return candidate
+        first = candidates[0]
+        text = "\n".join(diff(expected, actual, label=key) for key, expected, actual in _mismatched(first, fields))
+        raise AssertionError(f"next {first.describe()}\n{text}\n\n{self.explain()}")
+
+    def _next_of_kind(self, kind: str, name: object) -> list[NextOperation]:
+        """The next operations of ``kind`` (named ``name`` unless UNSET); there must be one."""
         if self.outcome not in ("suspended", "completed", "failed"):
             raise AssertionError(f"expected a next {kind}, but the replay ended in {self.outcome}.\n\n{self.explain()}")
         candidates = [n for n in self.next_operations if n.kind == kind and (name is UNSET or n.name == name)]
         if not candidates:
             label = f"{kind} {name!r}" if name is not UNSET else kind
             raise AssertionError(f"the workflow would not start a {label} next.\n\n{self.explain()}")
-        problems = []
-        for candidate in candidates:
-            mismatched = [(k, v, getattr(candidate, k)) for k, v in fields.items() if getattr(candidate, k) != v]
-            if not mismatched:
-                return candidate
-            problems.append((candidate, mismatched))
-        candidate, mismatched = problems[0]
-        text = "\n".join(diff(expected, actual, label=key) for key, expected, actual in mismatched)
-        raise AssertionError(f"next {candidate.describe()}\n{text}\n\n{self.explain()}")
+        return candidates
 
     def _expect(self, outcome: str) -> None:
         if self.outcome != outcome:
@@ -256,7 +258,7 @@ def replay(
     workflow: Callable[..., Any],
     history: History | RecordedHistory | RunResult | HistorySource,
     *,
-    input: Any = UNSET,
+    input: object = UNSET,
     log_replay: bool = False,
 ) -> ReplayReport:
     """Replay ``workflow`` (a ``@durable`` handler or a workflow function) over ``history``.
@@ -266,12 +268,7 @@ def replay(
     history dump, an invocation event).
     ``input`` replaces the input recorded in the history. Returns a :class:`ReplayReport`.
     """
-    handler = workflow if isinstance(workflow, DurableHandler) else None
-    fn: Callable[..., Any] = handler.workflow if handler is not None else workflow
-    if not callable(fn):
-        raise TypeError(f"replay needs a workflow function or a @durable handler, got {workflow!r}")
-    if handler is None:
-        handler = _handler_of(fn)
+    handler = _replay_handler(workflow)
     arn, operations = _operations(history)
     records: dict[str, OperationDict] = {op["Id"]: op for op in operations}
     if input is not UNSET:
@@ -282,29 +279,49 @@ def replay(
     it = handler.interpreter(
         records, arn, checkpointer, side_effects=dry_run, hooks=Hooks(), log_replay=log_replay or None
     )
-    name = _workflow_name(fn)
-    result: Any = None
-    error: BaseException | None = None
+    outcome, result, error = _run_dry(handler, it, arn, records)
+    checkpointer.flush()
+    checkpointer.stop()
+    return _report(it, dry_run, sent, _workflow_name(handler.workflow), outcome, result, error, operations)
+
+
+def _replay_handler(workflow: Callable[..., Any]) -> DurableHandler[Any]:
+    """The handler ``replay`` drives: ``workflow`` itself, or a default one for a workflow function."""
+    if isinstance(workflow, DurableHandler):
+        return workflow
+    if not callable(workflow):
+        raise TypeError(f"replay needs a workflow function or a @durable handler, got {workflow!r}")
+    return _handler_of(workflow)
+
+
+def _run_dry(
+    handler: DurableHandler[Any], it: Interpreter, arn: str, records: dict[str, OperationDict]
+) -> tuple[str, Any, BaseException | None]:
+    """``(outcome, result, error)`` of running the workflow once over its records."""
     try:
         try:
             execution: OperationDict = find_execution(arn, records)
         except InvalidEventError:
             execution = {}
         status, value = handler.run_workflow(it, execution)
-        if status == "SUCCEEDED":
-            handler.result_serdes.serialize(value, None)  # as the handler does: an unserializable result fails
-            outcome, result = "completed", value
-        elif status == "FAILED":
-            outcome, error = "failed", value
-        else:
-            outcome = "suspended"
     except NonDeterminismError as exc:
-        outcome, error = "non-determinism", exc
+        return "non-determinism", None, exc
     except (SerDesError, InvalidEventError) as exc:
-        outcome, error = "failed", exc
-    checkpointer.flush()
-    checkpointer.stop()
-    return _report(it, dry_run, sent, name, outcome, result, error, operations)
+        return "failed", None, exc
+    if status == "FAILED":
+        return "failed", None, value
+    if status != "SUCCEEDED":
+        return "suspended", None, None
+    try:
+        handler.result_serdes.serialize(value, None)  # as the handler does: an unserializable result fails
+    except SerDesError as exc:
+        return "failed", None, exc
+    return "completed", value, None
+
+
+def _mismatched(candidate: NextOperation, fields: Mapping[str, object]) -> list[tuple[str, object, object]]:
+    """``(field, expected, actual)`` of each field of ``candidate`` that differs from ``fields``."""
+    return [(k, v, getattr(candidate, k)) for k, v in fields.items() if getattr(candidate, k) != v]
 
 
 def _report(
@@ -351,7 +368,7 @@ def _operations(history: History | RecordedHistory | RunResult | HistorySource) 
     return recorded.arn, list(recorded.operations)
 
 
-_HANDLERS: weakref.WeakKeyDictionary[Any, DurableHandler[Any]] = weakref.WeakKeyDictionary()
+_HANDLERS: weakref.WeakKeyDictionary[Callable[..., Any], DurableHandler[Any]] = weakref.WeakKeyDictionary()
 
 
 def _handler_of(fn: Callable[..., Any]) -> DurableHandler[Any]:
@@ -366,7 +383,7 @@ def _handler_of(fn: Callable[..., Any]) -> DurableHandler[Any]:
     return handler
 
 
-def _set_input(arn: str, records: dict[str, OperationDict], operations: list[OperationDict], value: Any) -> None:
+def _set_input(arn: str, records: dict[str, OperationDict], operations: list[OperationDict], value: object) -> None:
     payload = JsonSerDes().serialize(value)
     try:
         execution = find_execution(arn, records)

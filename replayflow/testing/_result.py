@@ -115,26 +115,9 @@ class OperationView:
             if kind == "StepStarted":
                 started = _when(event)
                 continue
-            if kind not in ("StepSucceeded", "StepFailed"):
-                continue
-            details = event.get(f"{kind}Details") or {}
-            retry = details.get("RetryDetails") or {}
-            delay = retry.get("NextAttemptDelaySeconds")
-            status = "SUCCEEDED" if kind == "StepSucceeded" else "FAILED"
-            if delay is not None:
-                status = "RETRY" if kind == "StepFailed" else "CONTINUE"
-            out.append(
-                Attempt(
-                    retry.get("CurrentAttempt") or len(out) + 1,
-                    status,
-                    started,
-                    _when(event),
-                    (details.get("Result") or {}).get("Payload"),
-                    (details.get("Error") or {}).get("Payload"),
-                    delay,
-                )
-            )
-            started = None
+            if kind in ("StepSucceeded", "StepFailed"):
+                out.append(_attempt(event, kind, len(out) + 1, started))
+                started = None
         return tuple(out)
 
     @property
@@ -247,7 +230,7 @@ class RunResult:
 
     # -- assertions ------------------------------------------------------------------------------------------
 
-    def assert_succeeded(self, result: Any = UNSET) -> Any:
+    def assert_succeeded(self, result: object = UNSET) -> Any:
         """Assert the execution succeeded (with ``result`` if given); returns the result."""
         if self.status != "SUCCEEDED":
             raise AssertionError(f"expected the execution to succeed, but it is {self.status}.\n{self.explain()}")
@@ -264,11 +247,8 @@ class RunResult:
         if self.status != "FAILED":
             raise AssertionError(f"expected the execution to fail, but it is {self.status}.\n{self.explain()}")
         error = dict(self.error or {})
-        recorded = str(error.get("ErrorType") or "")
         if error_type is not None:
-            wanted = error_type if isinstance(error_type, str) else error_type.__name__
-            if recorded != wanted and recorded.rsplit(".", 1)[-1] != wanted:
-                raise AssertionError(f"the execution failed with {recorded or 'no ErrorType'}, not {wanted}")
+            _check_error_type(str(error.get("ErrorType") or ""), error_type)
         message = str(error.get("ErrorMessage") or "")
         if match is not None and not re.search(match, message):
             raise AssertionError(f"the error message {message!r} does not match {match!r}")
@@ -340,6 +320,38 @@ def kind_label(op_type: str | None, sub_type: str | None) -> str:
     return (sub_type or op_type or "operation").lower()
 
 
+#: An attempt's status by its ending event and whether that event scheduled another attempt.
+_ATTEMPT_STATUS = {
+    ("StepSucceeded", False): "SUCCEEDED",
+    ("StepFailed", False): "FAILED",
+    ("StepSucceeded", True): "CONTINUE",  # a wait_for_condition poll: the condition does not hold yet
+    ("StepFailed", True): "RETRY",
+}
+
+
+def _attempt(event: Mapping[str, Any], kind: str, number: int, started: _dt.datetime | None) -> Attempt:
+    """The attempt a ``StepSucceeded`` / ``StepFailed`` event ends (``number`` unless the event says)."""
+    details = event.get(f"{kind}Details") or {}
+    retry = details.get("RetryDetails") or {}
+    delay = retry.get("NextAttemptDelaySeconds")
+    return Attempt(
+        retry.get("CurrentAttempt") or number,
+        _ATTEMPT_STATUS[kind, delay is not None],
+        started,
+        _when(event),
+        (details.get("Result") or {}).get("Payload"),
+        (details.get("Error") or {}).get("Payload"),
+        delay,
+    )
+
+
+def _check_error_type(recorded: str, error_type: str | type[BaseException]) -> None:
+    """The recorded ``ErrorType`` is ``error_type`` (its name, or the last part of a dotted one)."""
+    wanted = error_type if isinstance(error_type, str) else error_type.__name__
+    if recorded != wanted and recorded.rsplit(".", 1)[-1] != wanted:
+        raise AssertionError(f"the execution failed with {recorded or 'no ErrorType'}, not {wanted}")
+
+
 def _when(event: Mapping[str, Any]) -> _dt.datetime | None:
     value = event.get("EventTimestamp")
     if isinstance(value, _dt.datetime):
@@ -349,7 +361,7 @@ def _when(event: Mapping[str, Any]) -> _dt.datetime | None:
     return None
 
 
-def _from_ms(value: Any) -> _dt.datetime | None:
+def _from_ms(value: object) -> _dt.datetime | None:
     if not isinstance(value, int | float):
         return None
     return _dt.datetime.fromtimestamp(value / 1000, _dt.UTC)

@@ -50,7 +50,7 @@ class CallbackAction:
 
     kind: Literal["succeed", "fail", "heartbeat", "time_out"]
     after: float = 0.0
-    value: Any = None
+    value: Any = None  # the result to send, or the ErrorLike of a "fail"
 
 
 def _seconds(value: Seconds) -> float:
@@ -60,7 +60,7 @@ def _seconds(value: Seconds) -> float:
     return seconds
 
 
-def succeed(result: Any = None, *, after: Seconds = 0) -> CallbackAction:
+def succeed(result: object = None, *, after: Seconds = 0) -> CallbackAction:
     """Complete the callback with ``result``: a ``str`` or ``bytes`` is sent as is, anything else as JSON."""
     return CallbackAction("succeed", _seconds(after), result)
 
@@ -160,7 +160,7 @@ class LocalExecution:
 
     # -- callbacks ---------------------------------------------------------------------------------------
 
-    def send_callback_success(self, name: str, result: Any = None, *, index: int = 0) -> LocalExecution:
+    def send_callback_success(self, name: str, result: object = None, *, index: int = 0) -> LocalExecution:
         """Complete the callback ``name`` with ``result`` (``str``/``bytes`` as is, else JSON), then settle."""
         self.service.send_durable_execution_callback_success(
             CallbackId=self.callback_id(name, index), Result=_callback_result(result)
@@ -231,7 +231,7 @@ class LocalExecution:
 
 def start(
     workflow: Callable[..., Any],
-    input: Any = None,
+    input: object = None,
     *,
     functions: Mapping[str, Callable[..., Any]] | None = None,
     service: LocalDurableService | None = None,
@@ -257,15 +257,8 @@ def start(
     svc = service if service is not None else LocalDurableService(clock=VirtualClock(start=at.timestamp()))
     checker = EquivalenceChecker() if check_replay else None
     try:
-        handler = workflow if isinstance(workflow, DurableHandler) else durable(workflow)
-        function_name = name or _function_name(handler.workflow)
-        registered: Any = handler if checker is None else Checked(handler, checker, svc)
-        svc.register(function_name, registered, execution_timeout=execution_timeout)
-        for target, fn in (functions or {}).items():
-            if isinstance(fn, DurableHandler):
-                svc.register(target, fn)
-            else:
-                svc.register(target, _plain(fn), durable=False)
+        function_name = _register(svc, workflow, name, checker, execution_timeout)
+        _register_targets(svc, functions or {})
         payload = None if input is None else dumps(input)
         arn = svc.start_execution(function_name, payload)
     except BaseException:
@@ -282,7 +275,7 @@ def start(
 
 def run(
     workflow: Callable[..., Any],
-    input: Any = None,
+    input: object = None,
     *,
     callbacks: Mapping[str, CallbackAction | Sequence[CallbackAction]] | None = None,
     functions: Mapping[str, Callable[..., Any]] | None = None,
@@ -464,7 +457,7 @@ def _act(execution: LocalExecution, callback_id: str, action: CallbackAction) ->
     execution.settle()
 
 
-def _callback_result(value: Any) -> bytes | str | None:
+def _callback_result(value: object) -> bytes | str | None:
     if value is None or isinstance(value, str | bytes):
         return value
     return dumps(value)
@@ -540,7 +533,7 @@ def _details(op: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def _ms(value: Any) -> int | None:
+def _ms(value: object) -> int | None:
     if isinstance(value, _dt.datetime):
         return round(value.timestamp() * 1000)
     if isinstance(value, int | float):
@@ -548,12 +541,36 @@ def _ms(value: Any) -> int | None:
     return None
 
 
-def _function_name(fn: Callable[..., Any]) -> str:
+def _register(
+    svc: LocalDurableService,
+    workflow: Callable[..., Any],
+    name: str | None,
+    checker: EquivalenceChecker | None,
+    execution_timeout: int | None,
+) -> str:
+    """Register the workflow (traced by ``checker`` when it checks replays); its function name."""
+    handler = workflow if isinstance(workflow, DurableHandler) else durable(workflow)
+    function_name = name or _function_name(handler.workflow)
+    registered = handler if checker is None else Checked(handler, checker, svc)
+    svc.register(function_name, registered, execution_timeout=execution_timeout)
+    return function_name
+
+
+def _register_targets(svc: LocalDurableService, functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Register chained-invoke targets: ``@durable`` handlers as durable functions, the rest as plain ones."""
+    for target, fn in functions.items():
+        if isinstance(fn, DurableHandler):
+            svc.register(target, fn)
+        else:
+            svc.register(target, _plain(fn), durable=False)
+
+
+def _function_name(fn: object) -> str:
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", getattr(fn, "__name__", "") or "")[:64].strip("-")
     return name or "workflow"
 
 
-def _plain(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+def _plain(fn: Callable[..., Any]) -> Callable[[object, object], object]:
     """A chained-invoke target as Lambda calls it: ``handler(event, context)``."""
     try:
         params = [
@@ -566,7 +583,7 @@ def _plain(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
     if len(params) >= 2:
         return fn
 
-    def handler(event: Any, context: Any) -> Any:
+    def handler(event: object, context: object) -> object:
         return fn(event)
 
     return handler

@@ -74,7 +74,7 @@ def replayflow_logs() -> Iterator[LogCapture]:
         yield logs
 
 
-def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:
     """Explain a failed comparison of a replay outcome with the whole report."""
     outcome = left if isinstance(left, Outcome) else right if isinstance(right, Outcome) else None
     if outcome is None or op not in ("==", "!=") or not hasattr(outcome, "report"):
