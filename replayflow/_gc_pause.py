@@ -12,9 +12,11 @@ the collector comes back on, everything alive (the replayed objects, the process
 (``gc.freeze()``), and so is whatever survives each full collection during an invocation. Every object
 is then scanned by at most one full collection per invocation, so a first run's collector work stays flat
 per item however many frames, records and branches it holds (the collector's own rule would rescan the
-whole heap every 70,000 allocations or so: quadratic up to a few hundred thousand objects). When the last
-invocation ends (:meth:`GcPause.end`) everything frozen is unfrozen: garbage among it is collected as
-usual afterwards, and the process's collector is as it was.
+whole heap every 70,000 allocations or so: quadratic up to a few hundred thousand objects). Young
+collections wait for :data:`YOUNG_FACTOR` times more allocations than before, so fewer short-lived objects
+(a branch's frame, a step's bookkeeping) outlive one and end up in the older generations. When the last
+invocation ends (:meth:`GcPause.end`) everything frozen is unfrozen (garbage among it is collected as
+usual afterwards) and the thresholds are restored: the process's collector is as it was.
 
 When the collector was already off at the first pause (the application turned it off), or the
 application froze objects itself (``gc.get_freeze_count()``), pauses leave the collector alone.
@@ -32,6 +34,9 @@ _lock = threading.RLock()  # re-entered by a collection that a holder's own allo
 _holders = 0  # pauses held now; the collector is off while this is positive
 _active = 0  # invocations in progress (that manage the collector)
 _freezing = False  # survivors are frozen (the first active invocation found nothing frozen)
+_thresholds: tuple[int, ...] = ()  # the collector's thresholds before the first active invocation raised them
+#: while invocations run, a young collection waits for this many times more allocations than it did before
+YOUNG_FACTOR = 10
 
 
 class GcPause:
@@ -41,7 +46,7 @@ class GcPause:
     __slots__ = ("active", "held")
 
     def __init__(self) -> None:
-        global _holders, _active, _freezing
+        global _holders, _active
         with _lock:
             #: whether this pause counts (``False``: the collector was off already, and is left so)
             self.held = _holders > 0 or gc.isenabled()
@@ -51,9 +56,8 @@ class GcPause:
                 _holders += 1
                 gc.disable()
                 _active += 1
-                if _active == 1 and gc.get_freeze_count() == 0:
-                    _freezing = True
-                    gc.callbacks.append(_freeze_survivors)
+                if _active == 1:
+                    _begin()
 
     def release(self) -> None:
         """Give the hold back (a second call does nothing); the last holder turns the collector on."""
@@ -72,7 +76,7 @@ class GcPause:
 
     def end(self) -> None:
         """The invocation returns: the pause is released; the last invocation unfreezes what was frozen."""
-        global _active, _freezing
+        global _active
         self.release()
         if not self.active:
             return
@@ -81,10 +85,31 @@ class GcPause:
                 return
             self.active = False
             _active -= 1
-            if _active == 0 and _freezing:
-                _freezing = False
-                gc.callbacks.remove(_freeze_survivors)
-                gc.unfreeze()
+            if _active == 0:
+                _finish()
+
+
+def _begin() -> None:
+    """The first invocation in progress: survivors will be frozen, young collections made rarer."""
+    global _freezing, _thresholds
+    if gc.get_freeze_count() == 0:
+        _freezing = True
+        gc.callbacks.append(_freeze_survivors)
+    young, *older = _thresholds = gc.get_threshold()
+    if young:  # 0: the application turned automatic collection off
+        gc.set_threshold(young * YOUNG_FACTOR, *older)
+
+
+def _finish() -> None:
+    """The last invocation in progress ended: the collector is as it was before the first began."""
+    global _freezing, _thresholds
+    if _thresholds:
+        gc.set_threshold(*_thresholds)
+        _thresholds = ()
+    if _freezing:
+        _freezing = False
+        gc.callbacks.remove(_freeze_survivors)
+        gc.unfreeze()
 
 
 def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ import replayflow
 from replayflow import NonDeterminismError, StepError
 from replayflow._checkpoint import Checkpointer
 from replayflow._errors import TokenRevoked
-from replayflow._gc_pause import GcPause, holders
+from replayflow._gc_pause import YOUNG_FACTOR, GcPause, holders
 from replayflow._handler import find_execution, index_operations
 from replayflow._interpreter import Frame, Park
 from replayflow._wire import OperationUpdateDict
@@ -388,30 +388,32 @@ def test_what_lives_on_is_frozen_while_invocations_run_new_work_and_unfrozen_whe
 
 
 def test_an_invocation_leaves_the_collector_as_it_found_it():
-    frozen: list[int] = []
+    during: list[tuple[int, tuple[int, int, int]]] = []
 
     @replayflow.durable
     def wf(_, ctx):
         yield ctx.step(body_must_not_run, name="one")
-        yield ctx.step(lambda: frozen.append(gc.get_freeze_count()), name="two")  # new work
+        yield ctx.step(lambda: during.append((gc.get_freeze_count(), gc.get_threshold())), name="two")  # new work
         return "done"
 
     callbacks, threshold = list(gc.callbacks), gc.get_threshold()
     assert invoke(wf, event(step(1, name="one", result=1)))["Status"] == "SUCCEEDED"
-    assert frozen and frozen[0] > 0
+    [(frozen, young)] = during
+    assert frozen > 0 and young == (threshold[0] * YOUNG_FACTOR, *threshold[1:])  # rarer young collections
     assert gc.isenabled() and gc.get_freeze_count() == 0 and holders() == 0
     assert gc.callbacks == callbacks and gc.get_threshold() == threshold
 
 
 def test_pauses_leave_what_the_application_froze_alone():
+    kept = [[]]  # one of the application's objects
     gc.freeze()
     try:
-        frozen = gc.get_freeze_count()
         pause = GcPause()
         pause.release()
         gc.collect()
         pause.end()
-        assert gc.get_freeze_count() == frozen and gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert not any(o is kept for o in gc.get_objects())  # still frozen: the pauses never unfroze it
     finally:
         gc.unfreeze()
 
