@@ -3,8 +3,11 @@
 Each workload runs on the embedded local service (virtual clock) in two invocations: the *first run*
 does the new work (steps run, waits park and the invocation suspends), and the *replay* invocation,
 after the timers fired, replays all of it and finishes. Both are timed per item; a curve is linear when
-the time per item stays flat as the item count grows. ``tests/core/test_scale.py`` counts the work of the
-same workloads (lines run) so that flatness is also checked without a clock.
+the time per item stays flat as the item count grows. The garbage collector's part is shown too (its full
+collections in the first run and the time spent collecting, from ``gc.callbacks``): a full collection
+traverses every live object, so rescanning the growing heap is what bent the first-run curves.
+``tests/core/test_scale.py`` counts the work of the same workloads (lines run, objects the collector
+scans, signals made per branch) so that flatness is also checked without a clock.
 """
 
 from __future__ import annotations
@@ -104,10 +107,35 @@ WORKLOADS: dict[str, Callable[[int], Workflow]] = {
 
 @dataclass
 class Invocation:
-    """One invocation of a scale run: wall time and, if counted, the work it did."""
+    """One invocation of a scale run: wall time, the collector's share and, if counted, the work it did."""
 
     seconds: float
     work: int = 0
+    full_collections: int = 0
+    gc_seconds: float = 0.0
+
+
+class _CollectorWatch:
+    """``gc.callbacks`` while an invocation runs: full collections and the time spent in collections."""
+
+    def __init__(self) -> None:
+        self.full = 0
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._started
+        self.full += info["generation"] == 2
+
+    def __enter__(self) -> _CollectorWatch:
+        gc.callbacks.insert(0, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
 
 
 def run_workload(
@@ -124,13 +152,14 @@ def run_workload(
     invocations: list[Invocation] = []
 
     def handler(event: Any, context: Any) -> Any:
-        with (measure or nullcontext)() as counter:
+        with (measure or nullcontext)() as counter, _CollectorWatch() as watch:
             started = time.perf_counter()
             try:
                 return durable(event, context)
             finally:
                 elapsed = time.perf_counter() - started
-                invocations.append(Invocation(elapsed, getattr(counter, "lines", 0)))
+                work = getattr(counter, "lines", 0)
+                invocations.append(Invocation(elapsed, work, watch.full, watch.seconds))
 
     # the curves go past AWS's 3,000 operations per execution on purpose (16k items): raise the quota
     service = LocalDurableService(limits=Limits(max_operations=10 * n + 100))
@@ -151,6 +180,9 @@ class ScaleRow:
     first: list[float] = field(default_factory=list)
     replay: list[float] = field(default_factory=list)
     invocations: int = 0
+    #: the first run's full collections and seconds spent collecting, per round
+    first_full: list[int] = field(default_factory=list)
+    first_gc: list[float] = field(default_factory=list)
 
 
 def run_scale(ns: tuple[int, ...], rounds: int, log: Callable[[str], None] | None = None) -> list[ScaleRow]:
@@ -164,6 +196,8 @@ def run_scale(ns: tuple[int, ...], rounds: int, log: Callable[[str], None] | Non
                 invocations = run_workload(name, n)
                 row.first.append(invocations[0].seconds)
                 row.replay.append(invocations[-1].seconds)
+                row.first_full.append(invocations[0].full_collections)
+                row.first_gc.append(invocations[0].gc_seconds)
                 row.invocations = len(invocations)
                 if log:
                     log(f"  scale {name} N={n:,} round {r + 1}/{rounds}: first {invocations[0].seconds * 1e3:.0f} ms")
@@ -175,17 +209,20 @@ def scale_table(rows: list[ScaleRow]) -> str:
     """Markdown: per-item cost of the first run and the replay at each size, and its growth."""
     lines = [
         "| workload | items | first run, median | us/item | replay, median | us/item | invocations | "
-        "us/item ÷ smallest (first / replay) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "us/item ÷ smallest (first / replay) | first run: full collections, collecting us/item |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base: dict[str, tuple[float, float]] = {}
     for row in rows:
         first, replay = statistics.median(row.first), statistics.median(row.replay)
         per_first, per_replay = first / row.n * 1e6, replay / row.n * 1e6
         smallest = base.setdefault(row.workload, (per_first, per_replay))
+        full = statistics.median(row.first_full or [0])
+        collecting = statistics.median(row.first_gc or [0]) / row.n * 1e6
         lines.append(
             f"| {row.workload} | {row.n:,} | {first * 1e3:,.1f} ms | {per_first:.1f} | {replay * 1e3:,.1f} ms | "
-            f"{per_replay:.1f} | {row.invocations} | {per_first / smallest[0]:.2f} / {per_replay / smallest[1]:.2f} |"
+            f"{per_replay:.1f} | {row.invocations} | {per_first / smallest[0]:.2f} / {per_replay / smallest[1]:.2f} | "
+            f"{full:.0f}, {collecting:.1f} |"
         )
     return "\n".join(lines)
 

@@ -1,38 +1,63 @@
-"""The garbage collector's pause while invocations replay, shared safely by concurrent invocations.
+"""The garbage collector's policy during invocations, shared safely by concurrent invocations.
 
 Loading and replaying a long history allocates only acyclic data: the cyclic garbage collector would
 rescan all of it again and again. Each invocation holds a :class:`GcPause` from its start until its
-workflow reaches new work (or the invocation ends); the collector is off while any invocation holds one,
+workflow reaches new work (:meth:`GcPause.release`); the collector is off while any invocation holds one,
 and back on when the last one lets go. The local service drives several invocations at once on its own
 threads: a counter, not each invocation's view of ``gc.isenabled()``, decides, so one invocation never
-turns the collector back on under another that is still replaying. When the collector was already off
-at the first pause (the application turned it off), pauses leave it alone.
+turns the collector back on under another that is still replaying.
+
+New work keeps the collector on, but a full collection must not rescan what is known to live on: when
+the collector comes back on, everything alive (the replayed objects, the process's own) is frozen
+(``gc.freeze()``), and so is whatever survives each full collection during an invocation. Every object
+is then scanned by at most one full collection per invocation, so a first run's collector work stays flat
+per item however many frames, records and branches it holds (the collector's own rule would rescan the
+whole heap every 70,000 allocations or so: quadratic up to a few hundred thousand objects). Young
+collections wait for :data:`YOUNG_FACTOR` times more allocations than before, so fewer short-lived objects
+(a branch's frame, a step's bookkeeping) outlive one and end up in the older generations. When the last
+invocation ends (:meth:`GcPause.end`) everything frozen is unfrozen (garbage among it is collected as
+usual afterwards) and the thresholds are restored: the process's collector is as it was.
+
+When the collector was already off at the first pause (the application turned it off), or the
+application froze objects itself (``gc.get_freeze_count()``), pauses leave the collector alone.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+from typing import Any
 
 __all__ = ["GcPause", "holders"]
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered by a collection that a holder's own allocation sets off
 _holders = 0  # pauses held now; the collector is off while this is positive
+_active = 0  # invocations in progress (that manage the collector)
+_freezing = False  # survivors are frozen (the first active invocation found nothing frozen)
+_thresholds: tuple[int, ...] = ()  # the collector's thresholds before the first active invocation raised them
+#: while invocations run, a young collection waits for this many times more allocations than it did before
+YOUNG_FACTOR = 10
 
 
 class GcPause:
-    """One invocation's hold on the pause: taken at construction, given back once by :meth:`release`."""
+    """One invocation's hold on the collector: paused at construction, :meth:`release` at the first new
+    work, :meth:`end` when the invocation returns (each a no-op the second time)."""
 
-    __slots__ = ("held",)
+    __slots__ = ("active", "held")
 
     def __init__(self) -> None:
-        global _holders
+        global _holders, _active
         with _lock:
             #: whether this pause counts (``False``: the collector was off already, and is left so)
             self.held = _holders > 0 or gc.isenabled()
+            #: whether this invocation counts among those in progress (until :meth:`end`)
+            self.active = self.held
             if self.held:
                 _holders += 1
                 gc.disable()
+                _active += 1
+                if _active == 1:
+                    _begin()
 
     def release(self) -> None:
         """Give the hold back (a second call does nothing); the last holder turns the collector on."""
@@ -45,7 +70,54 @@ class GcPause:
             self.held = False
             _holders -= 1
             if _holders == 0:
+                if _freezing:
+                    gc.freeze()  # what replay built (and what the process held) is not rescanned
                 gc.enable()
+
+    def end(self) -> None:
+        """The invocation returns: the pause is released; the last invocation unfreezes what was frozen."""
+        global _active
+        self.release()
+        if not self.active:
+            return
+        with _lock:
+            if not self.active:
+                return
+            self.active = False
+            _active -= 1
+            if _active == 0:
+                _finish()
+
+
+def _begin() -> None:
+    """The first invocation in progress: survivors will be frozen, young collections made rarer."""
+    global _freezing, _thresholds
+    if gc.get_freeze_count() == 0:
+        _freezing = True
+        gc.callbacks.append(_freeze_survivors)
+    young, *older = _thresholds = gc.get_threshold()
+    if young:  # 0: the application turned automatic collection off
+        gc.set_threshold(young * YOUNG_FACTOR, *older)
+
+
+def _finish() -> None:
+    """The last invocation in progress ended: the collector is as it was before the first began."""
+    global _freezing, _thresholds
+    if _thresholds:
+        gc.set_threshold(*_thresholds)
+        _thresholds = ()
+    if _freezing:
+        _freezing = False
+        gc.callbacks.remove(_freeze_survivors)
+        gc.unfreeze()
+
+
+def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
+    """``gc.callbacks``: after a full collection during an invocation, freeze what survived it."""
+    if phase == "stop" and info["generation"] == 2 and _freezing:
+        with _lock:  # never after the last invocation unfroze: that would freeze for good
+            if _freezing:
+                gc.freeze()
 
 
 def holders() -> int:

@@ -90,7 +90,7 @@ class DurableHandler(Generic[R]):
         try:
             return self._handle(event, lambda_context, pause)
         finally:
-            pause.release()
+            pause.end()
 
     def _handle(self, event: Any, lambda_context: Any, pause: GcPause | None = None) -> InvocationOutputDict:
         invocation = parse_event(event)

@@ -40,6 +40,8 @@ from .child import complete_context, context_update, start_body
 from .outcome import error_object, recorded_as, recorded_error, start, too_large, with_error
 
 if TYPE_CHECKING:
+    import threading
+
     from replayflow._interpreter import Frame
 
 __all__ = [
@@ -599,6 +601,9 @@ class _BatchRun:
         self.in_flight = in_flight and self.config.nesting is NestingType.NESTED
         self.live_completions = 0  # branches that finished in this invocation (not settled from records)
         self.progress = False  # a recorded branch finished or holds an operation: its siblings' STARTs are durable
+        #: the cancellation signal every branch's step bodies watch: one per batch, made with its first
+        #: branch, since the branches still running are only ever closed together (see :meth:`_complete`)
+        self.cancel: threading.Event | None = None
         if replay is not None:
             self.todo = [i.index for i in replay.all if i.status is not BatchItemStatus.STARTED]
         else:
@@ -632,11 +637,11 @@ class _BatchRun:
         sub_type = self.op.branch_sub_type
         scope = Scope(it.records, branch_id, branch_id if nested else self.op_id, f"{sub_type} {name!r}")
         gen = start_body(fn, (it.make_context(scope), *args), {})
-
-        def done(frame: Frame, ok: bool, value: Any) -> None:
-            self._branch_done(index, branch_id, name, nested and not replay_children, ok, value)
-
-        self.running[index] = it.spawn(gen, scope, done, it.new_cancellation(self.parent.cancel))
+        done = _BranchDone(self, index, branch_id, name, nested and not replay_children)
+        cancel = self.cancel
+        if cancel is None:
+            cancel = self.cancel = it.new_cancellation(self.parent.cancel)
+        self.running[index] = it.spawn(gen, scope, done, cancel)
 
     def _settled(self, index: int, branch_id: str, name: str, rec: OperationDict) -> bool:
         """Settle a nested branch from its record if it finished (True); else it is to run (again)."""
@@ -757,6 +762,22 @@ class _BatchRun:
             return
         it.operation_ended(self.parent, self.op_id, "CONTEXT", op.sub_type, op.name, "SUCCEEDED", None)
         it.resume(self.parent, value)
+
+
+class _BranchDone:
+    """A branch frame's ``on_done``: one slotted object per branch (a closure would be eight objects)."""
+
+    __slots__ = ("batch", "branch_id", "checkpoint", "index", "name")
+
+    def __init__(self, batch: _BatchRun, index: int, branch_id: str, name: str, checkpoint: bool) -> None:
+        self.batch = batch
+        self.index = index
+        self.branch_id = branch_id
+        self.name = name
+        self.checkpoint = checkpoint
+
+    def __call__(self, frame: Frame, ok: bool, value: Any) -> None:
+        self.batch._branch_done(self.index, self.branch_id, self.name, self.checkpoint, ok, value)
 
 
 class Identity:

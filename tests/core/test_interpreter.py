@@ -15,7 +15,7 @@ import replayflow
 from replayflow import NonDeterminismError, StepError
 from replayflow._checkpoint import Checkpointer
 from replayflow._errors import TokenRevoked
-from replayflow._gc_pause import GcPause, holders
+from replayflow._gc_pause import YOUNG_FACTOR, GcPause, holders
 from replayflow._handler import find_execution, index_operations
 from replayflow._interpreter import Frame, Park
 from replayflow._wire import OperationUpdateDict
@@ -353,6 +353,9 @@ def test_the_collector_is_back_on_when_the_last_of_several_pauses_is_released():
     assert not gc.isenabled() and holders() == 1
     second.release()
     assert gc.isenabled() and holders() == 0
+    first.end()  # the invocations return
+    second.end()
+    assert gc.isenabled() and holders() == 0 and gc.get_freeze_count() == 0
 
 
 def test_a_pause_leaves_a_collector_the_application_turned_off_alone():
@@ -361,8 +364,58 @@ def test_a_pause_leaves_a_collector_the_application_turned_off_alone():
         pause = GcPause()
         pause.release()
         assert not gc.isenabled() and holders() == 0
+        pause.end()
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_what_lives_on_is_frozen_while_invocations_run_new_work_and_unfrozen_when_the_last_one_ends():
+    callbacks, threshold = list(gc.callbacks), gc.get_threshold()
+    first, second = GcPause(), GcPause()
+    first.release()
+    assert gc.get_freeze_count() == 0  # the second one still replays: the collector stays off
+    second.release()
+    assert gc.isenabled() and gc.get_freeze_count() > 0  # what replay built is never rescanned
+    first.end()
+    first.end()  # a second end gives nothing back twice
+    assert gc.get_freeze_count() > 0  # the second invocation still runs
+    gc.collect()  # a full collection during an invocation: its survivors are frozen too
+    assert gc.get_objects(2) == []
+    second.end()
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and holders() == 0
+    assert gc.callbacks == callbacks and gc.get_threshold() == threshold
+
+
+def test_an_invocation_leaves_the_collector_as_it_found_it():
+    during: list[tuple[int, tuple[int, int, int]]] = []
+
+    @replayflow.durable
+    def wf(_, ctx):
+        yield ctx.step(body_must_not_run, name="one")
+        yield ctx.step(lambda: during.append((gc.get_freeze_count(), gc.get_threshold())), name="two")  # new work
+        return "done"
+
+    callbacks, threshold = list(gc.callbacks), gc.get_threshold()
+    assert invoke(wf, event(step(1, name="one", result=1)))["Status"] == "SUCCEEDED"
+    [(frozen, young)] = during
+    assert frozen > 0 and young == (threshold[0] * YOUNG_FACTOR, *threshold[1:])  # rarer young collections
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and holders() == 0
+    assert gc.callbacks == callbacks and gc.get_threshold() == threshold
+
+
+def test_pauses_leave_what_the_application_froze_alone():
+    kept = [[]]  # one of the application's objects
+    gc.freeze()
+    try:
+        pause = GcPause()
+        pause.release()
+        gc.collect()
+        pause.end()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert not any(o is kept for o in gc.get_objects())  # still frozen: the pauses never unfroze it
+    finally:
+        gc.unfreeze()
 
 
 def test_an_invocation_reaching_new_work_does_not_turn_the_collector_on_under_one_still_replaying():

@@ -8,8 +8,14 @@ interpreter's thread (``tests/workcount.py``), over the first run and the replay
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
 
+import replayflow
 from benchmarks.scale import run_workload
 from tests.workcount import count_lines
 
@@ -26,3 +32,92 @@ def test_work_per_item_is_flat_with_half_the_items_parked_on_timers() -> None:
     small, large = _sdk_lines_per_item(workload, 1_000), _sdk_lines_per_item(workload, 4_000)
     assert small > 100  # the counter sees the SDK's work
     assert large < small * 1.2, f"{small:.0f} lines per item at 1k items, {large:.0f} at 4k"
+
+
+# -- work the line counter misses: signals made per branch, objects the garbage collector rescans ----------
+
+
+def _events_made(workload: str, n: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    made = [0]
+
+    class CountingEvent(threading.Event):
+        def __init__(self) -> None:
+            made[0] += 1
+            super().__init__()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(threading, "Event", CountingEvent)
+        run_workload(workload, n)
+    return made[0]
+
+
+def test_a_batch_makes_no_cancellation_signal_per_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a threading.Event is a Condition, a lock and two dicts: one per branch was most of a branch's objects
+    small, large = (_events_made("many waits (map)", n, monkeypatch) for n in (250, 1_000))
+    assert large <= small + 5, f"{small} threading.Events at 250 items, {large} at 1,000"
+
+
+def _collect_now_and_then(n: int) -> Callable[[Any, Any], Iterator[Any]]:
+    """A map whose branches run a full collection every 50 items (on the interpreter's thread, so that no
+    collection overlaps another) while half the items sit on timers, each holding 1,000 small objects (what
+    the items hold outweighs the test process's own heap)."""
+
+    def body(ctx: Any, item: int, index: int, items: Any) -> Iterator[Any]:
+        if item % 50 == 0:
+            gc.collect()
+        if item % 2:
+            held = [[] for _ in range(1_000)]
+            yield ctx.wait(seconds=5, name="nap")
+            return item + len(held) - 1_000
+        return (yield ctx.step(_same, item, name="same"))
+
+    def wf(_: Any, ctx: Any) -> Iterator[Any]:
+        return len((yield ctx.map(list(range(n)), body, name="items")).get_results())
+
+    return wf
+
+
+def _same(item: int) -> int:
+    return item
+
+
+def _scanned_by_full_collections_per_item(n: int) -> float:
+    """Objects the full collections of the first run scanned, per item (what a collection traverses)."""
+    from replayflow.local import Limits, LocalDurableService
+
+    scanned, counting = [0], [False]
+
+    def on_collection(phase: str, info: dict[str, Any]) -> None:
+        if counting[0] and phase == "start" and info["generation"] == 2:
+            scanned[0] += len(gc.get_objects())  # what the collection traverses (frozen objects are not)
+
+    durable = replayflow.durable(_collect_now_and_then(n))
+    invocations = [0]
+
+    def handler(event: Any, context: Any) -> Any:
+        invocations[0] += 1
+        counting[0] = invocations[0] == 1
+        try:
+            return durable(event, context)
+        finally:
+            counting[0] = False
+
+    service = LocalDurableService(limits=Limits(max_operations=10 * n + 100))
+    service.register("collect", handler)
+    gc.callbacks.insert(0, on_collection)
+    try:
+        result = service.run("collect")
+    finally:
+        gc.callbacks.remove(on_collection)
+    assert result.succeeded and result.value == n and invocations[0] == 2
+    return scanned[0] / n
+
+
+@pytest.mark.slow
+def test_a_full_collection_during_an_invocation_never_rescans_what_an_earlier_one_kept() -> None:
+    # collections run every 50 items: if each rescanned everything alive (the frames parked on timers, the
+    # records), the objects scanned per item would grow with the items; what survives one is frozen instead
+    small, large = _scanned_by_full_collections_per_item(500), _scanned_by_full_collections_per_item(2_000)
+    assert small > 1  # the collections ran and were counted
+    assert large < small * 1.3, f"{small:.0f} objects scanned per item at 500 items, {large:.0f} at 2,000"
+    assert gc.get_freeze_count() == 0 and gc.isenabled()  # the process's collector is as it was
