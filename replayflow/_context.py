@@ -63,7 +63,7 @@ class DurableContext:
         value = yield from ctx.step(fetch, order_id, name="fetch")       # typed as fetch's return type
     """
 
-    __slots__ = ("_format", "_it", "_logger", "_scope")
+    __slots__ = ("_format", "_it", "_last_fn", "_last_serdes", "_logger", "_scope")
 
     def __init__(self, it: Interpreter, scope: Scope) -> None:
         self._it = it
@@ -71,6 +71,9 @@ class DurableContext:
         self._logger: DurableLogger | None = None
         #: the handler-wide serdes (``@durable(serdes=...)``), or None for replayflow's defaults
         self._format: PayloadFormat | None = getattr(it, "payload_format", None)
+        #: the function of the last common step built here and its serdes (a loop's steps share them)
+        self._last_fn: object = None
+        self._last_serdes: Any = None
 
     # -- information ---------------------------------------------------------------------------------------
 
@@ -173,10 +176,14 @@ class DurableContext:
         ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
             if name is None:
                 name = default_name(fn)
-            try:
-                chosen = SERDES_BY_CODE[fn.__code__]
-            except (AttributeError, KeyError):
-                chosen = serdes_for(fn)
+            if fn is self._last_fn:
+                chosen = self._last_serdes
+            else:
+                try:
+                    chosen = SERDES_BY_CODE[fn.__code__]
+                except (AttributeError, KeyError):
+                    chosen = serdes_for(fn)
+                self._last_fn, self._last_serdes = fn, chosen
             op: Step[Any] = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_CONFIG, chosen))
         else:
             if serdes is None and self._format is not None and callable(fn):
