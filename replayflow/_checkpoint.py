@@ -70,7 +70,7 @@ class Checkpointer:
         #: Pipelined: updates handed to the sender thread and not acknowledged by the service yet.
         self.sending = False
         self._sender: threading.Thread | None = None
-        self._wanted = threading.Condition(self._lock)
+        self._wanted: threading.Condition | None = None  # the sender thread's wake-up, made with the thread
         self._wake = False
         self._stopping = False
         self._received: list[OperationDict] = []  # from background flushes, merged on the interpreter thread
@@ -134,9 +134,13 @@ class Checkpointer:
             self._wake = True
             if self._sender is None:
                 self._stopping = False
-                self._sender = threading.Thread(target=self._send_loop, name="replayflow-checkpoint", daemon=True)
+                if self._wanted is None:
+                    self._wanted = threading.Condition(self._lock)
+                self._sender = threading.Thread(
+                    target=self._send_loop, args=(self._wanted,), name="replayflow-checkpoint", daemon=True
+                )
                 self._sender.start()
-            else:
+            elif self._wanted is not None:
                 self._wanted.notify()
 
     def stop(self) -> None:
@@ -144,15 +148,16 @@ class Checkpointer:
         with self._lock:
             sender, self._sender = self._sender, None
             self._stopping = True
-            self._wanted.notify()
+            if self._wanted is not None:
+                self._wanted.notify()
         if sender is not None and sender is not threading.current_thread():
             sender.join()
 
-    def _send_loop(self) -> None:
+    def _send_loop(self, wanted: threading.Condition) -> None:
         while True:
             with self._lock:
                 while not self._wake and not self._stopping:
-                    self._wanted.wait()
+                    wanted.wait()
                 if self._stopping:
                     return
                 self._wake = False

@@ -63,7 +63,7 @@ class DurableContext:
         value = yield from ctx.step(fetch, order_id, name="fetch")       # typed as fetch's return type
     """
 
-    __slots__ = ("_format", "_it", "_logger", "_scope")
+    __slots__ = ("_format", "_it", "_last_fn", "_last_serdes", "_logger", "_scope")
 
     def __init__(self, it: Interpreter, scope: Scope) -> None:
         self._it = it
@@ -71,6 +71,9 @@ class DurableContext:
         self._logger: DurableLogger | None = None
         #: the handler-wide serdes (``@durable(serdes=...)``), or None for replayflow's defaults
         self._format: PayloadFormat | None = getattr(it, "payload_format", None)
+        #: the function of the last common step built here (callable) and its serdes: a loop's steps share them
+        self._last_fn: object = None
+        self._last_serdes: Any = None
 
     # -- information ---------------------------------------------------------------------------------------
 
@@ -168,16 +171,12 @@ class DurableContext:
             and result_type is None
             and semantics is _AT_LEAST_ONCE
             and (name is None or name.__class__ is str)
-            and callable(fn)
             and self._format is None
+            and (fn is self._last_fn or self._common(fn))
         ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
-            if name is None:
-                name = default_name(fn)
-            try:
-                chosen = SERDES_BY_CODE[fn.__code__]
-            except (AttributeError, KeyError):
-                chosen = serdes_for(fn)
-            op: Step[Any] = tuple.__new__(Step, (fn, args, kwargs, name, DEFAULT_CONFIG, chosen))
+            op: Step[Any] = tuple.__new__(
+                Step, (fn, args, kwargs, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes)
+            )
         else:
             if serdes is None and self._format is not None and callable(fn):
                 serdes = self._format.for_function(fn, result_type)
@@ -188,6 +187,17 @@ class DurableContext:
         else:
             on_build(it, op, _getframe(1))
         return op
+
+    def _common(self, fn: Callable[..., Any]) -> bool:
+        """``ctx.step``'s common case for a function other than the last one: keep it and its serdes."""
+        if not callable(fn):
+            return False  # make_step says what is wrong
+        try:
+            chosen = SERDES_BY_CODE[fn.__code__]
+        except (AttributeError, KeyError):
+            chosen = serdes_for(fn)
+        self._last_fn, self._last_serdes = fn, chosen
+        return True
 
     def wait(
         self,

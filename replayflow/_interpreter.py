@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from orjson import loads as _orjson_loads
+
 from . import _unyielded
 from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError, TokenRevoked
 from ._event_check import check_claimed
@@ -40,7 +42,9 @@ from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import blake2b as _blake2b
 from ._ids import operation_id, root_id
 from ._ops.base import BLOCKED, DurableOperation, Throw, check_name
-from ._serdes import DEFAULT_SERDES, SerDesContext
+from ._ops.step import Step as _Step
+from ._serdes import DEFAULT_SERDES, SHORT_PAYLOAD, SerDesContext
+from ._serdes import LONG_NUMBER as _LONG_NUMBER
 from ._serdes import loads as _loads
 from ._wire import OperationDict, OperationUpdateDict
 
@@ -283,13 +287,15 @@ class Interpreter:
         else:
             self._error = value
 
-    def _drive(self, frame: Frame, value: Any, exc: BaseException | None) -> None:
+    def _drive(self, frame: Frame, value: Any, exc: BaseException | None) -> None:  # noqa: PLR0915 - hot path
         if value.__class__ is _Later:
             value, exc = _go_on(value)
             if value is BLOCKED:
                 return
         gen = frame.gen
         send = gen.send
+        scope = frame.scope
+        get = self.records.get
         while True:
             try:
                 if exc is None:
@@ -308,6 +314,47 @@ class Interpreter:
                 if exc is not None:
                     continue
             self.unyielded = None
+            # The replay fast path: a default-serdes step whose record SUCCEEDED with plain JSON is resolved
+            # here, as Step.run would (claim, identity check, decode), without its call. Everything else
+            # (no record, another status, a payload decode() must read) takes op.run below.
+            if op.__class__ is _Step and op[5] is DEFAULT_SERDES:
+                rec = get(scope.next_id)
+                if rec is not None and rec.get("Status") == "SUCCEEDED":
+                    details = rec.get("StepDetails")
+                    payload: Any = details.get("Result") if details.__class__ is dict else details
+                    if payload is None:
+                        value = None
+                    elif payload.__class__ is str and (len(payload) < _SHORT_PAYLOAD or not _long_number(payload)):
+                        try:
+                            value = _orjson_loads(payload)
+                        except ValueError:
+                            value = _SLOW  # decode() names what is wrong
+                        else:
+                            if value.__class__ is dict and "t" in value:
+                                value = _SLOW  # maybe an official SDK envelope: decode() reads it
+                    else:
+                        value = _SLOW
+                    if value is not _SLOW:
+                        # Interpreter.claim, inline: the next id, then Type/SubType/Name/ParentId
+                        op_id = scope.next_id
+                        scope.counter = n = scope.counter + 1
+                        if scope.prefix:
+                            scope.next_id = _blake2b(f"{scope.prefix}-{n + 1}".encode()).hexdigest()[:64]
+                        else:
+                            try:
+                                scope.next_id = _ROOT_IDS[n + 1]
+                            except IndexError:
+                                scope.next_id = root_id(n + 1)
+                        name = op[3]
+                        recorded_name = rec.get("Name")
+                        if (
+                            rec.get("Type") == "STEP"
+                            and rec.get("SubType") == "Step"
+                            and rec.get("ParentId") == scope.parent_id
+                            and (recorded_name == name or (recorded_name or None) == (name or None))
+                        ):
+                            continue
+                        raise self.mismatch(frame, op_id, rec, "STEP", "Step", name)
             try:
                 run = op.run
             except AttributeError:
@@ -695,6 +742,11 @@ class Interpreter:
         except Exception as exc:
             raise SerDesError(f"cannot read the recorded result of {_describe(what)} (id {op_id}): {exc}") from exc
 
+
+_SHORT_PAYLOAD: Final = SHORT_PAYLOAD
+_long_number = _LONG_NUMBER.search
+#: ``_drive``'s fast path could not decode a payload itself (``decode()`` will)
+_SLOW: Final = object()
 
 #: Errors that end the invocation instead of being raised into the workflow.
 _ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)

@@ -109,14 +109,14 @@ def dumps(value: Any) -> str:
 
 #: A number with 19 digits or more may not fit 64 bits, and orjson reads such integers as floats (losing
 #: digits); text that may hold one is parsed with the stdlib instead, which keeps integers exact.
-_LONG_NUMBER = re.compile(r"\d{19}")
+LONG_NUMBER = re.compile(r"\d{19}")
 SHORT_PAYLOAD = 19  # shorter JSON text cannot hold such a number: orjson is exact for it
 
 
 def loads(data: str) -> Any:
     """Parse JSON text exactly (integers of any size); raises :class:`SerDesError` naming what is wrong."""
     try:
-        if len(data) < SHORT_PAYLOAD or not _LONG_NUMBER.search(data):
+        if len(data) < SHORT_PAYLOAD or not LONG_NUMBER.search(data):
             return orjson.loads(data)
         return json.loads(data, parse_constant=_no_constant)
     except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import gc
@@ -452,3 +453,118 @@ def test_an_invocation_reaching_new_work_does_not_turn_the_collector_on_under_on
     assert [o["Status"] for o in outputs] == ["SUCCEEDED", "SUCCEEDED"]
     assert seen == {"first at new work": False, "second still replaying": False, "second at new work": True}
     assert gc.isenabled() and holders() == 0
+
+
+# -- the replay fast path (``_drive`` resolves a SUCCEEDED default-serdes step without ``Step.run``) ---------
+
+
+class _Events(replayflow.Plugin):
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+
+    def on_operation_start(self, op: Any) -> None:
+        self.seen.append(("start", op.operation_id, op.name))
+
+    def on_operation_end(self, op: Any, status: str, error: BaseException | None) -> None:
+        self.seen.append(("end", op.operation_id, status, type(error).__name__))
+
+
+def _typed() -> dict[str, int]:
+    return {"k": 0}
+
+
+@dataclasses.dataclass
+class _Point:
+    k: int
+
+
+def _point() -> _Point:
+    raise AssertionError("a replayed step body ran")
+
+
+_FAST_PATH_HISTORIES = {
+    "plain results": [step(1, name="a", result=1), step(2, name="b", result=[1, {"x": None}]), step(3, name="c")],
+    "a dict result": [step(1, name="a", result={"k": 1}), step(2, name="b", result="text")],
+    "an envelope-like dict": [step(1, name="a", result={"t": "x", "v": 1}), step(2, name="b", result=2)],
+    "a long number": [step(1, name="a", raw="12345678901234567890123"), step(2, name="b", result=2)],
+    "a failed step": [step(1, name="a", result=1), step(2, "FAILED", name="b", error={"ErrorType": "E"})],
+    "a pending retry": [step(1, name="a", result=1), step(2, "PENDING", name="b", attempt=1)],
+    "a renamed step": [step(1, name="a", result=1), step(2, name="renamed", result=2)],
+    "a changed type": [step(1, name="a", result=1), op(2, "WAIT", "SUCCEEDED", name="b")],
+    "a changed sub type": [step(1, name="a", result=1), step(2, name="b", sub_type="WaitForCondition")],
+    "a changed parent": [step(1, name="a", result=1), step(2, name="b", parent=op_id(9), id=op_id(2))],
+    "unreadable json": [step(1, name="a", result=1), step(2, name="b", raw="{nope")],
+    "malformed details": [step(1, name="a", result=1), op(2, "STEP", "SUCCEEDED", name="b", StepDetails=["x"])],
+    "no record": [step(1, name="a", result=1)],
+}
+
+
+def _fast_path_workflow(events: _Events) -> Any:
+    @replayflow.durable(plugins=[events])
+    def wf(_, ctx):
+        out = []
+        for name in ("a", "b", "c"):
+            try:
+                out.append((yield ctx.step(lambda: "new", name=name)))
+            except StepError as e:
+                out.append(e.error_type)
+        out.append((yield ctx.step(_typed)))
+        return out
+
+    return wf
+
+
+@pytest.mark.parametrize("history", list(_FAST_PATH_HISTORIES), ids=list(_FAST_PATH_HISTORIES))
+def test_the_replay_fast_path_gives_what_step_run_gives(history, monkeypatch):
+    """Outputs, hooks and checkpoints are the same with ``_drive``'s fast path as with ``Step.run`` alone."""
+    from replayflow import _interpreter
+
+    def outcome() -> tuple[Any, ...]:
+        events, rec = _Events(), Recorder()
+        try:
+            out: Any = invoke(_fast_path_workflow(events), event(*_FAST_PATH_HISTORIES[history]), rec)
+        except replayflow.InvalidEventError as error:  # a malformed record ends the invocation
+            out = {"raised": str(error)}
+        out.get("Error", {}).pop("StackTrace", None)  # the frames differ: Step.run is one of them or not
+        return out, events.seen, rec.updates
+
+    fast = outcome()
+    monkeypatch.setattr(_interpreter, "_Step", None)  # no operation's class is None: every step takes Step.run
+    assert outcome() == fast
+
+
+def test_a_succeeded_plain_json_step_replays_without_step_run_and_anything_else_takes_it(monkeypatch):
+    """Counted work: ``Step.run`` is called only for the steps the fast path leaves to it."""
+    from replayflow._ops.step import Step
+
+    ran: list[str | None] = []
+    run = Step.run
+
+    def counting(self: Any, it: Any, frame: Any) -> Any:
+        ran.append(self.name)
+        return run(self, it, frame)
+
+    monkeypatch.setattr(Step, "run", counting)
+
+    @replayflow.durable
+    def wf(_, ctx):
+        out = []
+        for i in range(4):
+            out.append((yield ctx.step(body_must_not_run, name=f"s{i}")))
+        with contextlib.suppress(StepError):
+            yield ctx.step(body_must_not_run, name="failed")
+        out.append((yield ctx.step(_point, name="typed")).k)
+        out.append((yield ctx.step(lambda: "new", name="new")))
+        return out
+
+    history = [
+        step(1, name="s0", result=0),
+        step(2, name="s1", result={"k": [1]}),
+        step(3, name="s2"),
+        step(4, name="s3", result={"t": "x"}),  # may be an envelope: decode() reads it
+        step(5, "FAILED", name="failed", error={"ErrorType": "E"}),
+        step(6, name="typed", result={"k": 2}),  # a typed serdes: structured into _Point
+    ]
+    out = invoke(wf, event(*history))
+    assert out == {"Status": "SUCCEEDED", "Result": '[0,{"k":[1]},null,{"t":"x"},2,"new"]'}, out
+    assert ran == ["s3", "failed", "typed", "new"]
