@@ -129,12 +129,10 @@ def test_a_due_wait_is_checked_with_backed_off_empty_checkpoints_while_a_sibling
         return (yield ctx.parallel([left, right], name="pair")).get_results()
 
     service = LaggingTimers()
-    started = time.monotonic()
     out = invoke(wf, event(), service)
     assert out == {"Status": "SUCCEEDED", "Result": '["left",true]'}  # the sibling saw the release
     assert len(service.refreshes) == 2  # no busy loop while the service's timer lagged
-    assert service.refreshes[1] - service.refreshes[0] >= 0.9  # backed off ~1 s
-    assert time.monotonic() - started < 5
+    assert service.refreshes[1] - service.refreshes[0] >= 0.9  # backed off ~1 s (a lower bound: load cannot break it)
 
 
 def test_a_sub_second_wait_says_why_and_the_docstring_says_so_too():
