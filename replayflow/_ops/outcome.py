@@ -111,6 +111,10 @@ def recorded_error(details: Mapping[str, Any] | None) -> ErrorObjectDict:
     return error if error else ErrorObjectDict()
 
 
+#: a str of at most this many characters fits the limit whatever they are (at most 4 UTF-8 bytes each)
+_QUARTER_LIMIT = CHECKPOINT_PAYLOAD_LIMIT_BYTES // 4
+
+
 def too_large(payload: str, limit: int = CHECKPOINT_PAYLOAD_LIMIT_BYTES) -> bool:
     """Whether ``payload`` is over ``limit`` bytes in UTF-8 (encoded only when it might be)."""
     return len(payload) > limit // 4 and len(payload.encode()) > limit
@@ -132,7 +136,7 @@ def serialize(serdes: Any, value: Any, context: SerDesContext, what: str) -> str
 def checkpointable(serdes: Any, value: Any, context: SerDesContext, what: str) -> str | None:
     """:func:`serialize`, and a :class:`PayloadTooLargeError` when the payload will not fit a checkpoint."""
     payload = serialize(serdes, value, context, what)
-    if payload is not None and too_large(payload):
+    if payload is not None and len(payload) > _QUARTER_LIMIT and len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES:
         raise PayloadTooLargeError(
             f"{what} is {len(payload.encode()):,} bytes once serialized; a checkpoint holds at "
             f"most {CHECKPOINT_PAYLOAD_LIMIT_BYTES:,}. Store large data elsewhere (e.g. S3) and return a "

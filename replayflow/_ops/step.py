@@ -52,7 +52,7 @@ from replayflow._wire import (
 
 from .base import DurableOperation, Host, Throw, check_name, default_name, field, still_pending
 from .body import StepContext, call_body
-from .outcome import checkpointable, error_object, fail, read_back, start, update
+from .outcome import checkpointable, error_object, fail, read_back, update
 
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
@@ -238,17 +238,16 @@ class Step(DurableOperation[T]):
     def _attempt(self, it: Host, frame: Frame, op_id: str, attempt: int, begin: bool) -> Any:
         if frame.cancel.is_set():  # the invocation is ending (or the branch is orphaned): start nothing new
             return it.wait_for(frame, op_id, still_pending)
+        hooks = it.hooks
         if begin:
-            if attempt == 1:
-                start(it, frame, self._update(frame, op_id, "START"), self.name)
-            else:
-                it.enqueue(self._update(frame, op_id, "START"))
+            it.enqueue(self._update(frame, op_id, "START"))
+            if attempt == 1 and hooks.active:  # (outcome.start, inline: once per step of every first run)
+                it.operation_started(frame, op_id, "STEP", "Step", self.name)
         if self.options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
             it.flush()  # the START must be durable before the body may run
         else:
             it.before_side_effect(self.options.pipelined)
         context = StepContext(op_id, self.name, attempt, it.logger, it.arn, frame.cancel)
-        hooks = it.hooks
         info = it.info(frame, op_id, "STEP", "Step", self.name) if hooks.active else None
 
         def work() -> tuple[str | None, Any]:
@@ -269,7 +268,8 @@ class Step(DurableOperation[T]):
                 return self._failed(it, frame, op_id, attempt, outcome)
             payload, value = outcome
             it.enqueue(self._update(frame, op_id, "SUCCEED", payload))
-            it.operation_ended(frame, op_id, "STEP", "Step", self.name, "SUCCEEDED", None)
+            if info is not None:
+                it.operation_ended(frame, op_id, "STEP", "Step", self.name, "SUCCEEDED", None)
             return value
 
         return it.run_side_effect(frame, work, finish, op_id, attempt)
