@@ -37,7 +37,7 @@ from replayflow._wire import (
 
 from .base import DurableOperation, Host, Throw, field, still_pending
 from .body import StepContext, call_body
-from .outcome import checkpointable, error_object, fail, start, update
+from .outcome import error_object, fail, serialize, start, update
 
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
@@ -194,7 +194,9 @@ class WaitForCondition(DurableOperation[S]):
             if info is not None:
                 hooks.emit("on_attempt_start", info, attempt)
             new_state = call_body(it, context, self._what, self.check, (state,), {})
-            return new_state, checkpointable(self.serdes, new_state, it.serdes_context(op_id), f"the result of {what}")
+            return new_state, serialize(
+                self.serdes, new_state, it.serdes_context(op_id), f"the result of {what}", checkpoint=True
+            )
 
         def finish(ok: bool, outcome: Any) -> Any:
             if info is not None:

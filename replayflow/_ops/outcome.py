@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .base import Host
 
 __all__ = [
-    "checkpointable",
     "error_object",
     "fail",
     "read_back",
@@ -120,23 +119,22 @@ def too_large(payload: str, limit: int = CHECKPOINT_PAYLOAD_LIMIT_BYTES) -> bool
     return len(payload) > limit // 4 and len(payload.encode()) > limit
 
 
-def serialize(serdes: Any, value: Any, context: SerDesContext, what: str) -> str | None:
-    """``serdes.serialize(value)``; any failure is a :class:`SerDesError` naming ``what``, as is a non-str."""
+def serialize(serdes: Any, value: Any, context: SerDesContext, what: str, *, checkpoint: bool = False) -> str | None:
+    """``serdes.serialize(value)``; any failure is a :class:`SerDesError` naming ``what``, as is a non-str.
+
+    ``checkpoint``: the payload goes into a checkpoint, so one over the limit is a :class:`PayloadTooLargeError`.
+    """
     try:
         payload = serdes.serialize(value, context)
     except SerDesError:
         raise
     except Exception as exc:
         raise SerDesError(f"cannot serialize {what}: {exc}") from exc
-    if payload is not None and not isinstance(payload, str):
+    if payload is None:
+        return None
+    if not isinstance(payload, str):
         raise SerDesError(f"{type(serdes).__name__}.serialize must return a str, got {type(payload).__name__}")
-    return payload
-
-
-def checkpointable(serdes: Any, value: Any, context: SerDesContext, what: str) -> str | None:
-    """:func:`serialize`, and a :class:`PayloadTooLargeError` when the payload will not fit a checkpoint."""
-    payload = serialize(serdes, value, context, what)
-    if payload is not None and len(payload) > _QUARTER_LIMIT and len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES:
+    if checkpoint and len(payload) > _QUARTER_LIMIT and len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES:
         raise PayloadTooLargeError(
             f"{what} is {len(payload.encode()):,} bytes once serialized; a checkpoint holds at "
             f"most {CHECKPOINT_PAYLOAD_LIMIT_BYTES:,}. Store large data elsewhere (e.g. S3) and return a "

@@ -52,7 +52,7 @@ from replayflow._wire import (
 
 from .base import DurableOperation, Host, Throw, check_name, default_name, field, still_pending
 from .body import StepContext, call_body
-from .outcome import checkpointable, error_object, fail, read_back, update
+from .outcome import error_object, fail, read_back, serialize, update
 
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
@@ -356,7 +356,7 @@ def _round_trip(serdes: SerDes[Any], value: Any, it: Host, op_id: str, what: str
     skipped.
     """
     context = it.serdes_context(op_id)
-    payload = checkpointable(serdes, value, context, what)
+    payload = serialize(serdes, value, context, what, checkpoint=True)
     if payload is None:
         return None, None
     if serdes is DEFAULT_SERDES and type(value) in _SCALARS:
