@@ -71,8 +71,8 @@ def client(url: str) -> Any:
     )
 
 
-def poll(read: Any, done: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
+def poll(read: Any, done: Any, timeout: float = 240) -> Any:
+    deadline = time.monotonic() + timeout  # bounds a hang only
     while True:
         value = read()
         if done(value):
@@ -91,7 +91,10 @@ def test_official_sdk_workflows_on_replayflow_serve(served: tuple[subprocess.Pop
     arn = lam.invoke(
         FunctionName="order", InvocationType="Event", Payload=json.dumps({"name": "ada"}), DurableExecutionName="o1"
     )["DurableExecutionArn"]
-    started = poll(lambda: [e for e in history(lam, arn) if e["EventType"] == "CallbackStarted"], bool)
+    # the external system answers once the submitter has sent it the id (its step is checkpointed); answering
+    # on CallbackStarted alone would race the submitter step's events
+    submitted = poll(lambda: history(lam, arn), lambda events: any(_submitted(e) for e in events))
+    started = [e for e in submitted if e["EventType"] == "CallbackStarted"]
     lam.send_durable_execution_callback_success(
         CallbackId=started[0]["CallbackStartedDetails"]["CallbackId"], Result=b'"yes"'
     )
@@ -190,3 +193,7 @@ def test_an_official_handler_registered_in_code_is_detected() -> None:
     assert result.status == "SUCCEEDED" and json.loads(result.result or "null") == {"charged": 7}
     assert service.calls["CheckpointDurableExecution"] >= 1  # straight to the service, no HTTP
     service.close()
+
+
+def _submitted(event: dict[str, Any]) -> bool:
+    return event["EventType"] == "StepSucceeded" and event.get("Name") == "approve submitter"
