@@ -150,15 +150,8 @@ def callback_error(rec: Mapping[str, Any], callback: Callback[Any]) -> CallbackE
     details = rec.get("CallbackDetails") or {}
     error = details.get("Error") or {}
     status = rec["Status"]
-    error_type = error.get("ErrorType")
-    cls: type[CallbackError]
-    if status == "TIMED_OUT":
-        cls = CallbackHeartbeatTimeoutError if error_type == "Callback.Heartbeat" else CallbackTimeoutError
-        default = "no heartbeat within the heartbeat timeout" if cls is CallbackHeartbeatTimeoutError else "timed out"
-    elif status == "FAILED":
-        cls, default = CallbackFailedError, "the external system reported failure"
-    else:
-        cls, default = CallbackError, f"callback ended with status {status}"
+    cls = _failure_class(status, error) or CallbackError
+    default = _DEFAULT_MESSAGES.get(cls) or f"callback ended with status {status}"
     return cls.from_error_object(
         error,
         operation_id=callback.operation_id,
@@ -166,6 +159,23 @@ def callback_error(rec: Mapping[str, Any], callback: Callback[Any]) -> CallbackE
         default_message=f"callback {callback.name or callback.callback_id}: {default}",
         callback_id=callback.callback_id,
     )
+
+
+def _failure_class(status: str, error: Mapping[str, Any]) -> type[CallbackError] | None:
+    """The class of a callback that ended with ``status`` (``None``: the status names none)."""
+    if status == Status.TIMED_OUT:
+        heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
+        return CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
+    if status == Status.FAILED:
+        return CallbackFailedError
+    return None
+
+
+_DEFAULT_MESSAGES: dict[type[CallbackError], str] = {
+    CallbackHeartbeatTimeoutError: "no heartbeat within the heartbeat timeout",
+    CallbackTimeoutError: "timed out",
+    CallbackFailedError: "the external system reported failure",
+}
 
 
 # -- wait_for_callback -----------------------------------------------------------------------------------------
@@ -212,11 +222,9 @@ def _errors(
 def _class_from_children(it: Host, error: ErrorObjectDict, op_id: str) -> type[DurableOperationError]:
     """The class of a WaitForCallback failure recorded without one, from its callback and submitter."""
     status = (it.records.get(operation_id(op_id, 1)) or {}).get("Status")
-    if status == Status.TIMED_OUT:
-        heartbeat = error.get("ErrorType") == "Callback.Heartbeat"
-        return CallbackHeartbeatTimeoutError if heartbeat else CallbackTimeoutError
-    if status == Status.FAILED:
-        return CallbackFailedError
+    from_callback = _failure_class(status, error) if status is not None else None
+    if from_callback is not None:
+        return from_callback
     if (it.records.get(operation_id(op_id, 2)) or {}).get("Status") == Status.FAILED:
         return CallbackSubmitterError
     return CallbackError
