@@ -157,11 +157,11 @@ def test_completion_policies(outcomes, completion, expected):
 
 
 def test_completion_policies_hold_under_real_concurrency():
-    release = threading.Event()  # branches 2 and 3 run until the batch is over: ordered by events, not sleeps
+    told_to_stop = threading.Event()  # branches 2 and 3 run until the batch is over: ordered by events, not sleeps
 
     def block_until_told_to_stop():
         if replayflow.step_context().sleep(60):  # True: the invocation told this orphaned step to stop
-            release.set()
+            told_to_stop.set()
             raise replayflow.StepCancelledError("stopping")
         return "finished"  # pragma: no cover - only if the batch never completed
 
@@ -188,7 +188,7 @@ def test_completion_policies_hold_under_real_concurrency():
     assert statuses[0] == "SUCCEEDED"
     assert statuses[1] == "FAILED"
     assert statuses[2] == statuses[3] == "STARTED"  # still running when the batch completed: not waited for
-    assert release.is_set()  # and told to stop
+    assert told_to_stop.is_set()
 
 
 def test_orphaned_branches_are_told_to_stop():
