@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["CREDENTIALS", "EmulatorDidNotStart", "dex_local_runner", "find_runner", "main"]
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-west-2"}
 APIS = ("GetDurableExecution", "GetDurableExecutionHistory", "SendDurableExecutionCallbackHeartbeat")
@@ -71,12 +71,63 @@ def _wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(0.05)
 
 
-def _runner() -> str:
+class EmulatorDidNotStart(RuntimeError):
+    """dex-local-runner exited or did not answer its health check in time (the message holds its output)."""
+
+
+def find_runner() -> str | None:
+    """The ``dex-local-runner`` executable (AWS's emulator, from the test extra), if installed."""
     local = Path(sys.executable).with_name("dex-local-runner")
-    found = str(local) if local.exists() else shutil.which("dex-local-runner")
+    return str(local) if local.exists() else shutil.which("dex-local-runner")
+
+
+def _runner() -> str:
+    found = find_runner()
     if not found:
         raise SystemExit("dex-local-runner is not installed: pip install -e '.[test]'")
     return found
+
+
+@contextmanager
+def dex_local_runner(
+    port: int, lambda_url: str, *, invocation_timeout: int, skip_time: bool = False, start_timeout: float = 120
+) -> Iterator[subprocess.Popen[bytes]]:
+    """AWS's emulator serving on 127.0.0.1:``port`` and invoking functions at ``lambda_url``; it answers its
+    health check when this yields, and is stopped after. Its output goes to a file (a pipe nobody reads
+    could fill and stall it) and is in the error if it does not start within ``start_timeout``
+    (``--skip-time``: its waits do not wait)."""
+    import tempfile
+
+    url = f"http://127.0.0.1:{port}"
+    args = ["start-server", "--host", "127.0.0.1", "--port", str(port), "--lambda-endpoint", lambda_url]
+    args += ["--local-runner-endpoint", url, "--invocation-timeout", str(invocation_timeout), "--log-level", "WARNING"]
+    args += ["--skip-time"] if skip_time else []
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [_runner(), *args], env={**os.environ, **CREDENTIALS}, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + start_timeout  # bounds a hang only
+            while not _answers(f"{url}/health"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output.seek(0)
+                    raise EmulatorDidNotStart(f"the emulator did not start: {output.read().decode(errors='replace')}")
+                time.sleep(0.1)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).read()
+    except OSError:
+        return False
+    return True
 
 
 @contextmanager
@@ -113,23 +164,8 @@ def emulator() -> Iterator[tuple[str, Any]]:
         transport = replayflow.AwsTransport(endpoint_url=url, region_name="us-west-2")
         lambdas.handlers["await_callback"] = replayflow.durable(await_callback, transport=transport)
         lambdas.handlers["steps"] = official_steps(_client(url))
-        args = ["start-server", "--host", "127.0.0.1", "--port", str(port), "--lambda-endpoint", lambdas.url]
-        args += ["--local-runner-endpoint", url, "--invocation-timeout", "300", "--log-level", "WARNING"]
-        process = subprocess.Popen(
-            [_runner(), *args],
-            env={**os.environ, **CREDENTIALS},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_until(lambda: urllib.request.urlopen(f"{url}/health", timeout=1).read(), 60, "the emulator")
+        with dex_local_runner(port, lambdas.url, invocation_timeout=300):
             yield url, lambdas
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def _start(system: str, url: str, function: str, payload: Any, name: str) -> str:

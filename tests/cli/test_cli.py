@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import boto3
 import pytest
 
 from samples.order_processing import SAMPLE_ORDER
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,12 +90,6 @@ def test_a_stored_run_can_be_shown_and_replayed(tmp_path):
     replayed = replayflow("replay", str(history), "samples.order_processing:process_order")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "OK" in replayed.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

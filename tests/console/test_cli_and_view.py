@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,6 +12,7 @@ from typing import Any
 
 from replayflow.console import execution_view, render_page
 from replayflow.local import LocalDurableService, VirtualClock
+from tests.ports import free_port
 
 from . import workflows
 from .workflows import SCRIPT
@@ -72,19 +72,13 @@ def test_history_html_shows_what_the_served_console_shows(tmp_path: Path) -> Non
     assert _embedded(page.read_text())["operations"] == direct["operations"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_console_opens_a_store_without_running_anything(tmp_path: Path) -> None:
     store = tmp_path / "runs.sqlite"
     with LocalDurableService(store=store, clock=VirtualClock(autojump=False)) as service:
         service.register("approval", workflows.approval)
         waiting = service.start_execution("approval", "{}", name="waiting")
         service.advance(1)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "replayflow", "console", "--store", str(store), "--port", str(port)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -168,7 +162,7 @@ def test_a_callback_answered_on_a_store_opened_by_the_console_goes_on_when_serve
 
 
 def test_replayflow_serve_serves_the_console_at_its_root_url(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "replayflow", "serve", "tests.console.workflows:approval", "--port", str(port)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -227,7 +221,7 @@ def _export_from_the_endpoint(url: str, page: Path) -> None:
 def test_console_on_a_store_another_process_writes_is_one_line_and_exit_2(tmp_path: Path) -> None:
     store = tmp_path / "busy.sqlite"
     with LocalDurableService(store=store, clock=VirtualClock(autojump=False)):  # this process owns it
-        refused = _replayflow("console", "--store", str(store), "--port", str(_free_port()))
+        refused = _replayflow("console", "--store", str(store), "--port", str(free_port()))
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr.startswith("replayflow console: ") and len(refused.stderr.strip().splitlines()) == 1
     assert "Traceback" not in refused.stderr

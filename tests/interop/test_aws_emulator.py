@@ -7,14 +7,8 @@ recorded history must show the operations the workflow performed, retries and wa
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,19 +16,12 @@ import orjson
 import pytest
 
 import replayflow
+from benchmarks.http import CREDENTIALS, EmulatorDidNotStart, dex_local_runner, find_runner
 from replayflow import AwsTransport, RetryPresets
 from replayflow.local import LambdaInvokeServer
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
-
-RUNNER = Path(sys.executable).with_name("dex-local-runner")
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-west-2"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def greet(name: str) -> str:
@@ -56,7 +43,7 @@ def interop(order: dict[str, Any], ctx: replayflow.DurableContext) -> Any:
 
 @pytest.fixture
 def emulator(monkeypatch):
-    if not RUNNER.exists() and not shutil.which("dex-local-runner"):
+    if find_runner() is None:
         pytest.fail("dex-local-runner is not installed: pip install -e '.[test]'")
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
@@ -65,46 +52,11 @@ def emulator(monkeypatch):
         url = f"http://127.0.0.1:{port}"
         transport = AwsTransport(endpoint_url=url, region_name="us-west-2")
         lambdas.handlers["interop"] = replayflow.durable(interop, transport=transport)
-        process = subprocess.Popen(
-            [
-                str(RUNNER if RUNNER.exists() else shutil.which("dex-local-runner")),
-                "start-server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--lambda-endpoint",
-                lambdas.url,
-                "--local-runner-endpoint",
-                url,
-                "--skip-time",
-                "--invocation-timeout",
-                "120",
-                "--log-level",
-                "WARNING",
-            ],
-            env={**os.environ, **CREDENTIALS},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
         try:
-            deadline = time.monotonic() + 120  # bounds a hang only
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/health", timeout=1).read()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        out = process.stdout.read().decode() if process.stdout else ""
-                        pytest.fail(f"the emulator did not start: {out}")
-                    time.sleep(0.1)
-            yield url, lambdas
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            with dex_local_runner(port, lambdas.url, invocation_timeout=120, skip_time=True):
+                yield url, lambdas
+        except EmulatorDidNotStart as error:  # say what it printed
+            pytest.fail(str(error))
 
 
 def test_the_aws_emulator_runs_a_replayflow_workflow(emulator):

@@ -8,7 +8,6 @@ callback through the API, and reads the results and histories back.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,11 @@ import pytest
 pytest.importorskip("aws_durable_execution_sdk_python")
 
 from replayflow.local import LocalDurableService, OfficialSdkInvoker, is_official_handler
+from tests.ports import free_port
 
 from . import official_workflows
 
 SPECS = ["tests.local.official_workflows:order", "tests.local.official_workflows:charge"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_serve(*extra: str, where: str = "in worker processes") -> tuple[subprocess.Popen[str], str]:
