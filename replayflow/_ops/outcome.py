@@ -134,7 +134,7 @@ def serialize(serdes: Any, value: Any, context: SerDesContext, what: str, *, che
         return None
     if not isinstance(payload, str):
         raise SerDesError(f"{type(serdes).__name__}.serialize must return a str, got {type(payload).__name__}")
-    if checkpoint and len(payload) > _QUARTER_LIMIT and len(payload.encode()) > CHECKPOINT_PAYLOAD_LIMIT_BYTES:
+    if checkpoint and len(payload) > _QUARTER_LIMIT and too_large(payload):  # (the length test first: no call)
         raise PayloadTooLargeError(
             f"{what} is {len(payload.encode()):,} bytes once serialized; a checkpoint holds at "
             f"most {CHECKPOINT_PAYLOAD_LIMIT_BYTES:,}. Store large data elsewhere (e.g. S3) and return a "
