@@ -1,16 +1,19 @@
-"""Interleaved timing: every config of one N runs in the same process, round-robin, order rotated each round."""
+"""Interleaved timing: every config of one N, round-robin, order rotated each round, each system in its own process."""
 
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import statistics
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .common import Sample
 
-__all__ = ["Config", "Result", "interleave"]
+__all__ = ["Config", "Result", "WorkerFailed", "interleave"]
 
 
 @dataclass
@@ -72,28 +75,132 @@ class Result:
 
 
 def interleave(
-    configs: list[Config], rounds: int, *, warmups: Sequence[Callable[[], Sample]] = (), verbose: bool = True
+    configs: list[Config],
+    rounds: int,
+    *,
+    warmups: Mapping[str, Callable[[], Callable[[], Sample]]] | None = None,
+    verbose: bool = True,
+    isolate: bool = True,
 ) -> list[Result]:
-    """Run ``rounds`` rounds of every config; config k of round r runs at position (k + r) mod len."""
-    for warm in warmups:
-        warm()
-    runners = [c.make() for c in configs]
+    """Run ``rounds`` rounds of every config; config k of round r runs at position (k + r) mod len.
+
+    ``isolate`` (the default): each system runs in a worker process of its own (spawned, kept warm for
+    the whole call, as a warm Lambda process runs one SDK), so no system runs on the caches, heap and
+    allocator state another left behind; the rounds are still interleaved, one run at a time, so all
+    share the machine's drift. Configs' ``make`` and the ``warmups`` (system -> make, run once untimed)
+    must then be picklable (module-level functions, ``functools.partial``).
+    """
+    warmups = dict(warmups or {})
     results = [Result(c.system, c.variant, c.n) for c in configs]
-    count = len(configs)
-    for r in range(rounds):
-        for k in range(count):
-            j = (k + r) % count
-            config = configs[j]
-            if config.rounds is not None and r >= config.rounds:
-                continue
-            gc.collect()
-            sample = runners[j]()
-            results[j].samples.append(sample)
-            if verbose:
-                print(
-                    f"  round {r + 1}/{rounds} {config.system:<10} {config.variant:<14} N={config.n:<7,} "
-                    f"reach {sample.reach * 1e3:9.1f} ms  total {sample.total * 1e3:9.1f} ms",
-                    file=sys.stderr,
-                    flush=True,
-                )
+    with _Runners(configs, warmups, isolate) as run:
+        count = len(configs)
+        for r in range(rounds):
+            for k in range(count):
+                j = (k + r) % count
+                config = configs[j]
+                if config.rounds is not None and r >= config.rounds:
+                    continue
+                sample = run(j)
+                results[j].samples.append(sample)
+                if verbose:
+                    print(
+                        f"  round {r + 1}/{rounds} {config.system:<10} {config.variant:<14} N={config.n:<7,} "
+                        f"reach {sample.reach * 1e3:9.1f} ms  total {sample.total * 1e3:9.1f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     return results
+
+
+class _Runners:
+    """``run(j)``: one timed run of config j (after ``gc.collect()``), in its system's worker or here."""
+
+    def __init__(
+        self, configs: list[Config], warmups: dict[str, Callable[[], Callable[[], Sample]]], isolate: bool
+    ) -> None:
+        self.configs, self.warmups, self.isolate = configs, warmups, isolate
+        self.local: list[Callable[[], Sample]] = []
+        self.workers: dict[str, tuple[Any, Any]] = {}
+
+    def __enter__(self) -> Callable[[int], Sample]:
+        if not self.isolate:
+            for make in self.warmups.values():
+                make()()
+            self.local = [c.make() for c in self.configs]
+            return self._run_local
+        context = multiprocessing.get_context("spawn")
+        for system in dict.fromkeys(c.system for c in self.configs):
+            parent, child = context.Pipe()
+            process = context.Process(target=_worker, args=(child,), name=f"bench-{system}", daemon=True)
+            process.start()
+            child.close()
+            self.workers[system] = (process, parent)
+            if system in self.warmups:
+                parent.send(("warm", self.warmups[system]))
+        for system, (_, conn) in self.workers.items():
+            if system in self.warmups:
+                _reply(conn, system)
+        for j, config in enumerate(self.configs):
+            self.workers[config.system][1].send(("make", j, config.make))
+        for config in self.configs:
+            _reply(self.workers[config.system][1], config.system)
+        return self._run_isolated
+
+    def _run_local(self, j: int) -> Sample:
+        gc.collect()
+        return self.local[j]()
+
+    def _run_isolated(self, j: int) -> Sample:
+        system = self.configs[j].system
+        conn = self.workers[system][1]
+        conn.send(("run", j))
+        sample: Sample = _reply(conn, system)
+        return sample
+
+    def __exit__(self, *exc: object) -> None:
+        for process, conn in self.workers.values():
+            try:
+                conn.send(("stop",))
+            except OSError:
+                pass
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+            conn.close()
+
+
+class WorkerFailed(RuntimeError):
+    """A benchmark worker process raised (its traceback is the message) or died."""
+
+
+def _reply(conn: Any, system: str) -> Any:
+    try:
+        ok, value = conn.recv()
+    except (EOFError, OSError):
+        raise WorkerFailed(f"the {system} worker process died") from None
+    if not ok:
+        raise WorkerFailed(f"in the {system} worker process:\n{value}")
+    return value
+
+
+def _worker(conn: Any) -> None:
+    """A worker process: builds runners, runs them on request, sends back samples (or a traceback)."""
+    runners: dict[int, Callable[[], Sample]] = {}
+    while True:
+        message = conn.recv()
+        try:
+            if message[0] == "stop":
+                return
+            if message[0] == "warm":
+                message[1]()()
+                reply: Any = None
+            elif message[0] == "make":
+                runners[message[1]] = message[2]()
+                reply = None
+            else:
+                gc.collect()
+                reply = runners[message[1]]()
+        except BaseException:  # noqa: BLE001 - everything goes back to the parent, which raises it
+            conn.send((False, traceback.format_exc()))
+        else:
+            conn.send((True, reply))

@@ -108,7 +108,7 @@ def _log(message: str) -> None:
 def run_replay(plan: Plan, official: bool) -> list[Result]:
     """Interleaved replay rounds at each N: every system on the single-page and the paged event."""
     systems: list[Any] = [sys_replayflow, sys_floor] + ([sys_official] if official else [])
-    warm = [m.make_replay(build_workload(10, paged=True, page_size=4)) for m in systems]
+    warm = {m.NAME: functools.partial(m.make_replay, build_workload(10, paged=True, page_size=4)) for m in systems}
     results: list[Result] = []
     for n in plan.replay_ns:
         _log(f"replay N={n:,}")
@@ -145,7 +145,7 @@ def run_first(plan: Plan, official: bool) -> tuple[list[Result], list[dict[str, 
     local = local_backend.available()
     if not local:
         _log("replayflow.local is not available: first runs use the stub service only")
-    warm = [m.make_first_run(10, 0.0) for m in systems]
+    warm = {m.NAME: functools.partial(m.make_first_run, 10, 0.0) for m in systems}
     results: list[Result] = []
     runs = _first_runs(plan, local)
     for backend, latency, n, only_ours in runs:
@@ -189,7 +189,7 @@ def run_pipelined(plan: Plan, official: bool) -> list[Result]:
     if not local_backend.available():
         return []
     systems: list[Any] = [sys_replayflow, sys_pipelined] + ([sys_official] if official else [])
-    warm = [m.make_first_run(10, 0.0) for m in systems]
+    warm = {m.NAME: functools.partial(m.make_first_run, 10, 0.0) for m in systems}
     results: list[Result] = []
     for latency, n in plan.pipelined_runs:
         variant = f"local, {latency * 1e3:.0f} ms"

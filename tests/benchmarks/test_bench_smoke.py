@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Any, cast
 
 import pytest
 
 from benchmarks import local_backend, sys_floor, sys_official, sys_replayflow
-from benchmarks.bench import Config, interleave
+from benchmarks.bench import Config, WorkerFailed, interleave
 from benchmarks.importtime import import_time, imports_boto3
 from benchmarks.memory import measure
 from benchmarks.report import first_run_table, import_table, memory_table, replay_table, targets
@@ -71,11 +73,20 @@ def test_first_run_against_the_local_service(system: str) -> None:
 def test_interleave_and_tables() -> None:
     workload = build_workload(4, paged=False)
     configs = [
-        Config(m.NAME, workload.label, 4, lambda m=m: m.make_replay(workload)) for m in (sys_replayflow, sys_floor)
+        Config(m.NAME, workload.label, 4, functools.partial(m.make_replay, workload)) for m in (sys_replayflow, sys_floor)
     ]
-    results = interleave(configs, 3, verbose=False)
-    assert [len(r.samples) for r in results] == [3, 3]
-    assert "| replayflow | 1 page | 4 |" in replay_table(results)
+    warm = {sys_floor.NAME: functools.partial(sys_floor.make_replay, workload)}
+    for isolate in (True, False):
+        results = interleave(configs, 3, warmups=warm, verbose=False, isolate=isolate)
+        assert [len(r.samples) for r in results] == [3, 3]
+        assert "| replayflow | 1 page | 4 |" in replay_table(results)
+
+
+def test_a_failing_worker_names_its_system() -> None:
+    configs = [Config("floor", "1 page", 4, functools.partial(sys_floor.make_replay, build_workload(4, paged=True)))]
+    configs[0].make = functools.partial(sys_floor.make_replay, cast(Any, None))  # fails in the worker
+    with pytest.raises(WorkerFailed, match="in the floor worker process"):
+        interleave(configs, 1, verbose=False)
 
 
 @official
