@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import statistics
@@ -159,10 +160,8 @@ class _Runners:
 
     def __exit__(self, *exc: object) -> None:
         for process, conn in self.workers.values():
-            try:
+            with contextlib.suppress(OSError):  # it died already
                 conn.send(("stop",))
-            except OSError:
-                pass
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
@@ -200,7 +199,7 @@ def _worker(conn: Any) -> None:
             else:
                 gc.collect()
                 reply = runners[message[1]]()
-        except BaseException:  # noqa: BLE001 - everything goes back to the parent, which raises it
+        except BaseException:  # everything goes back to the parent, which raises it
             conn.send((False, traceback.format_exc()))
         else:
             conn.send((True, reply))

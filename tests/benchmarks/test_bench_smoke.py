@@ -72,9 +72,8 @@ def test_first_run_against_the_local_service(system: str) -> None:
 
 def test_interleave_and_tables() -> None:
     workload = build_workload(4, paged=False)
-    configs = [
-        Config(m.NAME, workload.label, 4, functools.partial(m.make_replay, workload)) for m in (sys_replayflow, sys_floor)
-    ]
+    systems = (sys_replayflow, sys_floor)
+    configs = [Config(m.NAME, workload.label, 4, functools.partial(m.make_replay, workload)) for m in systems]
     warm = {sys_floor.NAME: functools.partial(sys_floor.make_replay, workload)}
     for isolate in (True, False):
         results = interleave(configs, 3, warmups=warm, verbose=False, isolate=isolate)
