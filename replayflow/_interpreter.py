@@ -176,8 +176,44 @@ class Frame:
 class Interpreter:
     """Drives one invocation's frames; see the module docstring."""
 
-    #: the handler-wide serdes (a ``replayflow.PayloadFormat``), set by the handler; None: the defaults
-    payload_format: PayloadFormat | None = None
+    # (``__weakref__``: replay-safe values keep per-invocation counters in a WeakKeyDictionary)
+    __slots__ = (
+        "__weakref__",
+        "_cancellations",
+        "_children",
+        "_completions",
+        "_done",
+        "_error",
+        "_inflight",
+        "_pool",
+        "_ready",
+        "_refresh_backoff",
+        "_refresh_not_before",
+        "_result",
+        "_timer_ids",
+        "_timers",
+        "_waiting",
+        "arn",
+        "built_at",
+        "checkpointer",
+        "event_loop",
+        "gc_pause",
+        "hooks",
+        "lambda_context",
+        "log_replay",
+        "logger",
+        "make_context",
+        "max_workers",
+        "payload_format",
+        "pipelined",
+        "records",
+        "shutdown",
+        "side_effects",
+        "start_checkpoint_delay",
+        "trace_builds",
+        "tracer",
+        "unyielded",
+    )
 
     def __init__(
         self,
@@ -197,6 +233,8 @@ class Interpreter:
     ) -> None:
         self.records = records
         self.arn = arn
+        #: the handler-wide serdes (a ``replayflow.PayloadFormat``), set by the handler; None: the defaults
+        self.payload_format: PayloadFormat | None = None
         self.checkpointer = checkpointer
         self.hooks = hooks
         self.logger = logger
