@@ -168,7 +168,8 @@ class DurableHandler(Generic[R]):
     def _invoke(self, it: Interpreter, execution: OperationDict) -> InvocationOutputDict:
         """Drive the workflow and checkpoint its outcome; what the handler answers."""
         checkpointer = it.checkpointer
-        cancel_deadline = self._arm_deadline(it, it.lambda_context)
+        armed: list[Callable[[], None]] = []  # the deadline alarm's cancel, once armed at the first new work
+        it.at_new_work = functools.partial(self._arm_deadline, it, it.lambda_context, armed)
         try:
             try:
                 status, value = self.run_workflow(it, execution)
@@ -190,8 +191,8 @@ class DurableHandler(Generic[R]):
             return failed_output(error)
         finally:
             checkpointer.stop()
-            if cancel_deadline is not None:
-                cancel_deadline()
+            for cancel in armed:
+                cancel()
 
     def _aborted(
         self, checkpointer: Checkpointer, arn: str, error: NonDeterminismError | SerDesError
@@ -226,16 +227,17 @@ class DurableHandler(Generic[R]):
             output["Result"] = result
         return output
 
-    def _arm_deadline(self, it: Interpreter, lambda_context: Any) -> Callable[[], None] | None:
+    def _arm_deadline(self, it: Interpreter, lambda_context: Any, armed: list[Callable[[], None]]) -> None:
+        """Tell running work to stop ``shutdown_margin`` before the Lambda deadline (``armed``: its cancel)."""
         remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
         if remaining is None:
-            return None
+            return
         try:
             seconds = float(remaining()) / 1000.0
         except Exception:
-            return None
+            return
         margin = min(self.options.shutdown_margin, seconds / 2)
-        return ALARMS.schedule(max(seconds - margin, 0.0), it.begin_shutdown)
+        armed.append(ALARMS.schedule(max(seconds - margin, 0.0), it.begin_shutdown))
 
 
 @overload

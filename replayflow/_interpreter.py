@@ -194,6 +194,7 @@ class Interpreter:
         "_timers",
         "_waiting",
         "arn",
+        "at_new_work",
         "built_at",
         "checkpointer",
         "event_loop",
@@ -249,6 +250,9 @@ class Interpreter:
         self.side_effects = side_effects
         #: The handler's hold on the garbage collector's pause for replay, given back at the first new work.
         self.gc_pause: GcPause | None = None
+        #: Called once, at the first new work (the handler arms the Lambda deadline's alarm: replay alone has
+        #: nothing to tell to stop).
+        self.at_new_work: Callable[[], None] | None = None
         self.shutdown = threading.Event()
         self._cancellations: list[threading.Event] = []
         self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
@@ -514,9 +518,8 @@ class Interpreter:
                 check_name(name)  # new work only: a recorded name was accepted by the service
             if self.side_effects is not None and not self.side_effects.allows(op_id, "start", 1):
                 raise Park(op_id, "start")
-            if self.gc_pause is not None:  # replay is over: new work may make cyclic garbage again
-                self.gc_pause.release()
-                self.gc_pause = None
+            if self.gc_pause is not None or self.at_new_work is not None:
+                self._new_work_starts()
             return op_id, None
         recorded_name = rec.get("Name")
         if (
@@ -527,6 +530,15 @@ class Interpreter:
         ):
             raise self.mismatch(frame, op_id, rec, op_type, sub_type, name)
         return op_id, rec
+
+    def _new_work_starts(self) -> None:
+        """The first new work (an operation with no record, or a body run again): replay is over."""
+        if self.gc_pause is not None:  # new work may make cyclic garbage again
+            self.gc_pause.release()
+            self.gc_pause = None
+        hook, self.at_new_work = self.at_new_work, None
+        if hook is not None:
+            hook()
 
     def mismatch(
         self, frame: Frame, op_id: str, rec: OperationDict, op_type: str, sub_type: str | None, name: str | None
@@ -636,6 +648,8 @@ class Interpreter:
         """
         if self.side_effects is not None and not self.side_effects.allows(op_id, "attempt", attempt):
             raise Park(op_id, "attempt", attempt)
+        if self.gc_pause is not None or self.at_new_work is not None:
+            self._new_work_starts()  # a body that ran before and runs again (a retry) is new work too
         checkpointer = self.checkpointer
         # a body still running after a moment gets its START checkpointed without waiting for its result
         cancel = checkpointer.flush_soon(self.start_checkpoint_delay) if checkpointer.pending else _no_op

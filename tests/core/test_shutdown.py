@@ -6,7 +6,7 @@ import time
 
 import replayflow
 
-from .wire import Recorder, event, invoke
+from .wire import Recorder, event, invoke, op, step
 
 
 class LambdaContext:
@@ -64,3 +64,40 @@ def test_no_new_step_starts_after_the_shutdown_signal():
     assert invoke(wf, event(), rec, context=LambdaContext(1.0)) == {"Status": "PENDING"}
     assert ran == []
     assert ("SUCCEED", "finishing") in [(u["Action"], u["Name"]) for u in rec.updates]
+
+
+def test_the_deadline_alarm_is_armed_at_the_first_new_work_and_cancelled_at_the_end(monkeypatch):
+    """Replay alone has nothing to tell to stop: the alarm waits for new work (a new step, a retried body)."""
+    from replayflow import _handler
+
+    scheduled, cancelled = [], []
+    real = _handler.ALARMS.schedule
+
+    def schedule(delay, action):
+        cancel = real(delay, action)
+        if getattr(action, "__name__", "") != "begin_shutdown":
+            return cancel  # a step's START checkpoint alarm
+        scheduled.append(delay)
+        return lambda: (cancelled.append(delay), cancel())
+
+    monkeypatch.setattr(_handler.ALARMS, "schedule", schedule)
+
+    @replayflow.durable(shutdown_margin=0.5)
+    def wf(_, ctx):
+        yield ctx.step(lambda: 1, name="one")
+        yield ctx.wait(seconds=60)
+        return (yield ctx.step(lambda: 2, name="two"))
+
+    history = [step(1, name="one", result=1), op(2, "WAIT", "STARTED")]
+    assert invoke(wf, event(*history), context=LambdaContext(30.0)) == {"Status": "PENDING"}
+    assert scheduled == []  # replayed to a wait still running: no new work, no alarm
+
+    history = [step(1, name="one", result=1), op(2, "WAIT", "SUCCEEDED")]
+    assert invoke(wf, event(*history), context=LambdaContext(30.0))["Status"] == "SUCCEEDED"
+    assert len(scheduled) == 1 and 29.0 < scheduled[0] <= 29.5  # the deadline less the margin
+    assert cancelled == scheduled
+
+    history = [step(1, name="one", result=1), op(2, "WAIT", "SUCCEEDED"), step(3, "READY", name="two")]
+    scheduled.clear()
+    assert invoke(wf, event(*history), context=LambdaContext(30.0))["Status"] == "SUCCEEDED"
+    assert len(scheduled) == 1  # a body that runs again (a retry) is new work
