@@ -286,6 +286,15 @@ def durable(workflow: Callable[..., Any] | None = None, /, **options: Unpack[Dur
 
 def parse_event(event: Any) -> InvocationInputDict:
     """Check that ``event`` is a durable execution invocation; :class:`InvalidEventError` says what is wrong."""
+    state = event.get("InitialExecutionState") if event.__class__ is dict else None
+    if (  # the well-formed event, in a few tests (_event_problems says what is wrong with any other)
+        state.__class__ is dict
+        and event.get("DurableExecutionArn").__class__ is str
+        and event.get("CheckpointToken").__class__ is str
+        and state.get("Operations").__class__ is list
+        and state.get("NextMarker").__class__ in _MARKER_TYPES
+    ):
+        return cast("InvocationInputDict", event)
     if not isinstance(event, dict):
         raise InvalidEventError(
             f"a durable handler must be invoked with a durable execution event (a dict), got {type(event).__name__}"
@@ -298,6 +307,9 @@ def parse_event(event: Any) -> InvocationInputDict:
             "A durable function must be invoked by the Lambda durable execution service."
         )
     return cast("InvocationInputDict", event)  # checked above (the operations themselves: index_operations)
+
+
+_MARKER_TYPES = frozenset({str, type(None)})
 
 
 def _event_problems(event: dict[str, Any]) -> list[str]:
