@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["DurableContext"]
 
 _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
+_tuple_new = tuple.__new__  # a global, read faster than the attribute of ``tuple`` (3.11)
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -140,19 +141,7 @@ class DurableContext:
         **kwargs: Any,
     ) -> Step[T]: ...
 
-    def step(
-        self,
-        fn: Callable[..., Any],
-        /,
-        *args: Any,
-        name: str | None = None,
-        retry: RetryStrategy | None = None,
-        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
-        serdes: SerDes[Any] | None = None,
-        result_type: object = None,
-        pipelined: bool | None = None,
-        **kwargs: Any,
-    ) -> Step[Any]:
+    def step(self, fn: Callable[..., Any], /, *args: Any, name: str | None = None, **options: Any) -> Step[Any]:
         """Run ``fn(*args, **kwargs)`` once and checkpoint its result.
 
         ``name`` defaults to ``fn.__name__`` (lambdas stay unnamed). ``retry`` is a retry strategy
@@ -164,23 +153,26 @@ class DurableContext:
         ``fn`` may be an ``async def`` function: it is awaited on the invocation's event loop (see
         ``replayflow/_async.py``).
         """
+        # (The options other than ``name`` arrive in ``options`` with ``fn``'s own keyword arguments: the
+        # common call, ``ctx.step(fn, x, name=...)``, binds no defaults and its empty dict is the step's.)
         if (
-            retry is None
-            and pipelined is None
-            and serdes is None
-            and result_type is None
-            and semantics is _AT_LEAST_ONCE
+            not options
             and (name is None or name.__class__ is str)
             and self._format is None
             and (fn is self._last_fn or self._common(fn))
         ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
-            op: Step[Any] = tuple.__new__(
-                Step, (fn, args, kwargs, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes)
+            op: Step[Any] = _tuple_new(
+                Step, (fn, args, options, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes)
             )
         else:
+            retry = options.pop("retry", None)
+            semantics = options.pop("semantics", _AT_LEAST_ONCE)
+            serdes = options.pop("serdes", None)
+            result_type = options.pop("result_type", None)
+            pipelined = options.pop("pipelined", None)
             if serdes is None and self._format is not None and callable(fn):
                 serdes = self._format.for_function(fn, result_type)
-            op = make_step(fn, args, kwargs, name, retry, semantics, serdes, result_type, pipelined)
+            op = make_step(fn, args, options, name, retry, semantics, serdes, result_type, pipelined)
         it = self._it
         if it.unyielded is None and not it.trace_builds:
             it.unyielded = op  # reported if it is dropped without being yielded (see _unyielded.py)

@@ -388,3 +388,26 @@ def test_an_uncaught_lone_surrogate_fails_the_execution_with_the_step_error():
 
     error = run(workflow).assert_failed("FileNotFoundError")
     assert "report-\\udce9.csv" in error["ErrorMessage"]
+
+
+def test_keyword_arguments_go_to_the_body_and_the_options_to_the_step():
+    """``ctx.step``'s own options (name, retry, semantics, serdes, result_type, pipelined) are taken out;
+    every other keyword argument is the body's, with or without options beside it."""
+    seen = []
+
+    def body(x, *, scale=1, retry="the body's own"):
+        seen.append((x, scale, retry))
+        return x * scale
+
+    @replayflow.durable
+    def wf(_, ctx):
+        a = yield ctx.step(body, 2, scale=3)
+        b = yield ctx.step(body, 2, scale=5, name="b", semantics=replayflow.StepSemantics.AT_MOST_ONCE_PER_RETRY)
+        c = yield ctx.step(body, 1, retry=replayflow.RetryPresets.none(), pipelined=False)
+        return [a, b, c]
+
+    rec = Recorder()
+    out = invoke(wf, event(), rec)
+    assert out == {"Status": "SUCCEEDED", "Result": "[6,10,1]"}
+    assert seen == [(2, 3, "the body's own"), (2, 5, "the body's own"), (1, 1, "the body's own")]
+    assert [u["Name"] for u in rec.updates if u["Action"] == "SUCCEED"] == ["body", "b", "body"]
