@@ -360,25 +360,23 @@ class Interpreter:
             self.unyielded = None
             # The replay fast path: a default-serdes step whose record SUCCEEDED, matches it (Type, SubType,
             # ParentId, Name) and holds plain JSON is resolved here, as Step.run would (claim, identity check,
-            # decode), without its call. Anything else (no record, another status, a mismatch, a payload that
-            # decode() must read) changes nothing here and takes op.run below, which says what is wrong.
-            # (The tests are written as "if any differs: pass, else: ..." so that every comparison's jump is
-            # short: CPython 3.11 specializes a comparison only when its jump needs no EXTENDED_ARG.)
-            if op.__class__ is step_class and op[5] is default_serdes:
-                rec = get(scope.next_id)
-                if (
-                    rec is None
-                    or rec.get("Status") != "SUCCEEDED"
-                    or rec.get("Type") != "STEP"
-                    or rec.get("SubType") != "Step"
-                    or rec.get("Name") != op[3]
-                    or rec.get("ParentId") != parent_id
-                ):
-                    pass
-                else:
-                    try:  # malformed details, a non-str Result, bad JSON, maybe an envelope: op.run decodes it
-                        details = rec.get("StepDetails")
-                        payload = details.get("Result") if details else None
+            # decode), without its call. Anything else (no record, another status, a mismatch, a field
+            # missing, a payload that decode() must read) changes nothing here and takes op.run below, which
+            # says what is wrong. (The tests are written as "if any differs: pass, else: ..." so that every
+            # comparison's jump is short: CPython 3.11 specializes a comparison only when its jump needs no
+            # EXTENDED_ARG. Status and Type are strings in every record: index_operations checked.)
+            if op.__class__ is step_class and op[5] is default_serdes and (rec := get(scope.next_id)) is not None:
+                try:
+                    if (
+                        rec["Status"] != "SUCCEEDED"
+                        or rec["Type"] != "STEP"
+                        or rec["SubType"] != "Step"
+                        or rec.get("Name") != op[3]
+                        or ((parent := rec.get("ParentId")) is not parent_id and parent != parent_id)
+                    ):
+                        pass
+                    else:
+                        payload = rec["StepDetails"].get("Result")
                         if payload is None:
                             value = None
                         elif len(payload) >= short and _long_number(payload):
@@ -387,9 +385,7 @@ class Interpreter:
                             value = loads(payload)
                             if value.__class__ is dict and "t" in value:
                                 raise ValueError  # maybe an official SDK envelope: decode() reads it
-                    except (AttributeError, TypeError, ValueError):
-                        pass
-                    else:  # Interpreter.claim's id allocation, inline
+                        # Interpreter.claim's id allocation, inline
                         scope.counter = n = scope.counter + 1
                         if root:
                             try:
@@ -399,6 +395,8 @@ class Interpreter:
                         else:
                             scope.next_id = _blake2b(f"{scope.prefix}-{n + 1}".encode()).hexdigest()[:64]
                         continue
+                except (KeyError, AttributeError, TypeError, ValueError):
+                    pass
             try:
                 run = op.run
             except AttributeError:
