@@ -107,18 +107,24 @@ class Checkpointer:
             self._send_all(pending, self.merge)
 
     def _send_all(self, pending: list[OperationUpdateDict], merge: Callable[[list[OperationDict]], None]) -> None:
-        """Send ``pending`` in batches; on an error, what was not sent goes back to the front of the queue."""
-        while pending:
-            batch, rest = split_batch(pending)
+        """Send ``pending`` in batches; on an error, what was not sent goes back to the front of the queue.
+
+        Batches are cut by position: slicing off the rest after each batch would copy the queue once per
+        batch (a wide map's last flush holds tens of thousands of updates), and each copy is a new young
+        list that every young collection traverses.
+        """
+        start, stop = 0, len(pending)
+        while start < stop:
+            end = batch_end(pending, start)
             try:
-                self._send(batch, merge)
+                self._send(pending if start == 0 and end == stop else pending[start:end], merge)
             except TokenRevoked:
                 raise  # nothing more can be sent in this invocation
             except BaseException:
                 with self._lock:
-                    self.pending[:0] = rest
+                    self.pending[:0] = pending[end:]
                 raise
-            pending = rest
+            start = end
 
     def send_in_background(self) -> None:
         """Pipelined: have the sender thread checkpoint what is queued now, and return at once.
@@ -293,22 +299,24 @@ def update_size(update: OperationUpdateDict) -> int:
     return len(orjson.dumps(update))
 
 
-def split_batch(
+def batch_end(
     updates: list[OperationUpdateDict],
+    start: int = 0,
     max_updates: int = CHECKPOINT_BATCH_MAX_UPDATES,
     max_bytes: int = CHECKPOINT_BATCH_MAX_BYTES,
-) -> tuple[list[OperationUpdateDict], list[OperationUpdateDict]]:
-    """The longest prefix within both limits (at least one update, even an oversized one), and the rest."""
-    if len(updates) <= max_updates and _upper_bound(updates) <= max_bytes:
-        return updates, []  # the usual case, decided without serializing anything
+) -> int:
+    """Where the batch from ``start`` ends: the longest run within both limits (at least one update, even an
+    oversized one)."""
+    stop = len(updates)
+    if stop - start <= max_updates and _upper_bound(updates[start:] if start else updates) <= max_bytes:
+        return stop  # the usual case, decided without serializing anything
+    last = min(stop, start + max_updates)
     size = 0
-    for i, update in enumerate(updates):
-        if i >= max_updates:
-            return updates[:i], updates[i:]
-        size += update_size(update)
-        if i and size > max_bytes:
-            return updates[:i], updates[i:]
-    return updates, []
+    for i in range(start, last):
+        size += update_size(updates[i])
+        if i > start and size > max_bytes:
+            return i
+    return last
 
 
 def _upper_bound(updates: list[OperationUpdateDict]) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import replayflow
-from replayflow._checkpoint import split_batch, update_size
+from replayflow._checkpoint import batch_end, update_size
 
 from .wire import Recorder, event, invoke
 
@@ -14,24 +14,21 @@ def _update(i: int, payload: str = "") -> dict:
 
 def test_batches_hold_at_most_250_updates():
     updates = [_update(i) for i in range(600)]
-    first, rest = split_batch(updates)
-    assert len(first) == 250
-    second, rest = split_batch(rest)
-    assert (len(second), len(rest)) == (250, 100)
+    assert batch_end(updates) == 250
+    assert batch_end(updates, 250) == 500
+    assert batch_end(updates, 500) == 600
 
 
 def test_batches_hold_at_most_750_kb():
     updates = [_update(i, "x" * 200_000) for i in range(5)]
-    first, rest = split_batch(updates)
-    assert len(first) == 3
-    assert sum(update_size(u) for u in first) <= 750 * 1024
-    assert len(rest) == 2
+    assert batch_end(updates) == 3
+    assert sum(update_size(u) for u in updates[:3]) <= 750 * 1024
+    assert batch_end(updates, 3) == 5
 
 
 def test_an_oversized_update_still_travels_alone():
     updates = [_update(0, "x" * 900_000), _update(1)]
-    first, rest = split_batch(updates)
-    assert (len(first), len(rest)) == (1, 1)
+    assert (batch_end(updates), batch_end(updates, 1)) == (1, 2)
 
 
 def test_a_wide_parallel_is_checkpointed_in_several_requests_in_order():
