@@ -37,6 +37,41 @@ def test_work_per_item_is_flat_with_half_the_items_parked_on_timers() -> None:
 # -- work the line counter misses: signals made per branch, objects the garbage collector rescans ----------
 
 
+def _young_list_elements_per_item(workload: str, n: int) -> float:
+    """Elements of the lists that young collections traverse, per item, with young collections all along.
+
+    A list that lives on is traversed by at most two young collections (generation 0, then 1), so the
+    lists a run keeps add a constant per item; a list of O(n) re-created again and again (the rest of the
+    checkpoint queue, sliced off after each batch) adds O(n) per item. Low thresholds make both sizes run
+    in the steady state (generation 1 collected too), so that only such re-creation can bend the count.
+    """
+    gc.collect()
+    elements = [0]
+
+    def on_collection(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] < 2:
+            for generation in range(info["generation"] + 1):
+                elements[0] += sum(len(o) for o in gc.get_objects(generation=generation) if type(o) is list)
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100, 10, 10)
+    gc.callbacks.insert(0, on_collection)
+    try:
+        run_workload(workload, n)
+    finally:
+        gc.callbacks.remove(on_collection)
+        gc.set_threshold(*thresholds)
+    return elements[0] / n
+
+
+@pytest.mark.parametrize("workload", ["map, half on timers", "parallel, half on timers"])
+def test_young_collections_traverse_no_list_that_grows_with_the_items(workload: str) -> None:
+    _young_list_elements_per_item(workload, 100)  # the first run in the process imports and warms up
+    small, large = _young_list_elements_per_item(workload, 1_000), _young_list_elements_per_item(workload, 4_000)
+    assert small > 1  # the collections ran and were counted
+    assert large < small * 1.3, f"{small:.1f} list elements traversed per item at 1k items, {large:.1f} at 4k"
+
+
 def _events_made(workload: str, n: int, monkeypatch: pytest.MonkeyPatch) -> int:
     made = [0]
 
