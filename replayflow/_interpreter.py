@@ -46,6 +46,7 @@ from ._ops.step import Step as _Step
 from ._serdes import DEFAULT_SERDES, SHORT_PAYLOAD, SerDesContext
 from ._serdes import LONG_NUMBER as _LONG_NUMBER
 from ._serdes import loads as _loads
+from ._signal import Signal
 from ._wire import OperationDict, OperationUpdateDict
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ class Interpreter:
         #: Called once, at the first new work (the handler arms the Lambda deadline's alarm: replay alone has
         #: nothing to tell to stop).
         self.at_new_work: Callable[[], None] | None = None
-        self.shutdown = threading.Event()
+        self.shutdown: threading.Event = Signal()
         self._cancellations: list[threading.Event] = []
         self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
         self.max_workers = max_workers
@@ -461,7 +462,7 @@ class Interpreter:
 
     def new_cancellation(self, parent: threading.Event | None = None) -> threading.Event:
         """A cancellation signal set when ``parent`` is (default: the shutdown signal) or on its own."""
-        event = threading.Event()
+        event = Signal()
         parent = parent or self.shutdown
         if parent.is_set():
             event.set()
