@@ -15,7 +15,7 @@ from ._ids import operation_id
 if TYPE_CHECKING:
     from ._interpreter import Scope
 
-__all__ = ["check_claimed", "check_execution", "check_operations", "operation_problem"]
+__all__ = ["check_claimed", "check_execution", "check_operations", "malformed_record", "operation_problem"]
 
 _DETAILS = (
     "ExecutionDetails",
@@ -108,8 +108,9 @@ def check_execution(op: Any) -> None:
     details = op.get("ExecutionDetails")
     if (
         op.keys() <= _PLAIN_EXECUTION
-        and op["Id"]
-        and op["Status"]  # Id, Type and Status are strings (index_operations checked)
+        and op["Id"]  # a str: index_operations checked; and Type is "EXECUTION"
+        and op.get("Status").__class__ is str
+        and op["Status"]
         and op.get("Name", "").__class__ is str
         and (
             details is None
@@ -124,6 +125,12 @@ def check_execution(op: Any) -> None:
     problem = operation_problem(op)
     if problem:
         raise InvalidEventError(f"the EXECUTION operation {op.get('Id')!r:.80}: {problem}")
+
+
+def malformed_record(rec: Any, op_id: str) -> InvalidEventError:
+    """The error for record ``op_id``, found malformed when an operation read it."""
+    problem = operation_problem(rec) or "it cannot be read"
+    return InvalidEventError(f"operation {op_id} in the execution state: {problem}")
 
 
 def check_claimed(records: dict[str, Any], scope: Scope, error: Exception) -> None:

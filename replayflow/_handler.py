@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import operator
 import threading
 from collections.abc import Callable, Generator
 from typing import Any, Generic, NoReturn, TypeVar, Unpack, cast, overload
@@ -330,26 +329,22 @@ def _event_problems(event: dict[str, Any]) -> list[str]:
     return problems
 
 
-_GET_TYPE, _GET_STATUS = operator.itemgetter("Type"), operator.itemgetter("Status")
-
-
 def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict]:
-    """Operations by Id; an entry that is not an operation is an :class:`InvalidEventError`.
+    """Operations by Id; an entry that is not an operation, or an Id that is not a string or appears twice,
+    is an :class:`InvalidEventError` naming the record (:func:`check_operations`).
 
-    The index and its checks (every Id, Type and Status a str, no Id twice) run without a Python loop
-    per check: ``str.join`` raises for anything but strings. A malformed record is named by
-    :func:`check_operations` (its index and field).
+    Nothing inside a record is read here: one pass builds the index and ``str.join`` checks the Ids
+    without a Python loop. Each record's other fields are checked when an operation reads it
+    (``Interpreter.claim``): reading every field of a long history here would touch it all once more.
     """
     try:
         records: dict[str, OperationDict] = {op["Id"]: op for op in operations}
         "".join(records)
-        "".join(map(_GET_TYPE, operations))
-        "".join(map(_GET_STATUS, operations))
     except (TypeError, KeyError, AttributeError):
         records = {}
     if len(records) != len(operations):
         check_operations(operations, "InitialExecutionState.Operations")  # raises, naming the field
-        raise InvalidEventError("InitialExecutionState.Operations holds an operation without a string Id, Type, Status")
+        raise InvalidEventError("InitialExecutionState.Operations holds an operation without a string Id")
     return records
 
 

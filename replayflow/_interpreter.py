@@ -35,8 +35,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from orjson import loads as _orjson_loads
 
 from . import _unyielded
-from ._errors import DurableExecutionError, NonDeterminismError, SerDesError, ServiceError, TokenRevoked
-from ._event_check import check_claimed
+from ._errors import (
+    DurableExecutionError,
+    InvalidEventError,
+    NonDeterminismError,
+    SerDesError,
+    ServiceError,
+    TokenRevoked,
+)
+from ._event_check import check_claimed, malformed_record
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import blake2b as _blake2b
@@ -520,6 +527,8 @@ class Interpreter:
             if self.gc_pause is not None or self.at_new_work is not None:
                 self._new_work_starts()
             return op_id, None
+        if rec.get("Type").__class__ is not str or rec.get("Status").__class__ is not str:
+            raise malformed_record(rec, op_id)  # checked here, when first read: the index does not look inside
         recorded_name = rec.get("Name")
         if (
             rec.get("Type") != op_type
@@ -800,7 +809,13 @@ _SHORT_PAYLOAD: Final = SHORT_PAYLOAD
 _long_number = _LONG_NUMBER.search
 
 #: Errors that end the invocation instead of being raised into the workflow.
-_ABORTS: tuple[type[BaseException], ...] = (NonDeterminismError, SerDesError, ServiceError, TokenRevoked)
+_ABORTS: tuple[type[BaseException], ...] = (
+    NonDeterminismError,
+    SerDesError,
+    ServiceError,
+    TokenRevoked,
+    InvalidEventError,  # a malformed record, found when an operation reads it
+)
 
 
 def _go_on(later: _Later) -> tuple[Any, BaseException | None]:

@@ -63,9 +63,22 @@ def test_malformed_records_name_the_field(evt, field):
 
 
 def test_an_operation_without_status_is_named_not_reported_as_a_missing_execution():
+    """The record is checked when the operation reads it: the error names it and its field, and ends the
+    invocation (the workflow never sees it)."""
     evt = replayable()
+    wait_id = evt["InitialExecutionState"]["Operations"][2]["Id"]
     del evt["InitialExecutionState"]["Operations"][2]["Status"]
-    with pytest.raises(InvalidEventError, match=r"Operations\[2\] is not an operation: Status is missing"):
+    with pytest.raises(InvalidEventError, match=rf"operation {wait_id} in the execution state: Status is missing"):
+        invoke(workflow, evt)
+
+
+@pytest.mark.parametrize("field", ["Type", "Status"])
+@pytest.mark.parametrize("junk", [None, 7, ["SUCCEEDED"]])
+def test_a_step_record_with_a_non_string_type_or_status_ends_the_invocation_naming_it(field, junk):
+    evt = replayable()
+    first = evt["InitialExecutionState"]["Operations"][1]
+    first[field] = junk
+    with pytest.raises(InvalidEventError, match=rf"operation {first['Id']} in the execution state: {field}"):
         invoke(workflow, evt)
 
 
