@@ -19,11 +19,11 @@ from ._ops.callback import CreateCallback, wait_for_callback_op
 from ._ops.child import ChildContext
 from ._ops.condition import WaitForCondition
 from ._ops.invoke import Invoke
-from ._ops.step import DEFAULT_CONFIG, Step, StepSemantics, make_step
+from ._ops.step import DEFAULT_CONFIG, DefaultSerdesStep, Step, StepSemantics, make_step
 from ._ops.wait import Wait
 from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
-from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
+from ._serdes import DEFAULT_SERDES, SERDES_BY_CODE, SerDes, serdes_for
 from ._unyielded import on_build
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class DurableContext:
         value = yield from ctx.step(fetch, order_id, name="fetch")       # typed as fetch's return type
     """
 
-    __slots__ = ("_format", "_it", "_last_fn", "_last_serdes", "_logger", "_scope")
+    __slots__ = ("_format", "_it", "_last_class", "_last_fn", "_last_serdes", "_logger", "_scope")
 
     def __init__(self, it: Interpreter, scope: Scope) -> None:
         self._it = it
@@ -75,6 +75,7 @@ class DurableContext:
         #: the function of the last common step built here (callable) and its serdes: a loop's steps share them
         self._last_fn: object = None
         self._last_serdes: Any = None
+        self._last_class: type[Step[Any]] = Step  # DefaultSerdesStep when the serdes is the default
 
     # -- information ---------------------------------------------------------------------------------------
 
@@ -162,7 +163,8 @@ class DurableContext:
             and (fn is self._last_fn or self._common(fn))
         ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
             op: Step[Any] = _tuple_new(
-                Step, (fn, args, options, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes)
+                self._last_class,
+                (fn, args, options, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes),
             )
         else:
             retry = options.pop("retry", None)
@@ -189,6 +191,7 @@ class DurableContext:
         except (AttributeError, KeyError):
             chosen = serdes_for(fn)
         self._last_fn, self._last_serdes = fn, chosen
+        self._last_class = DefaultSerdesStep if chosen is DEFAULT_SERDES else Step
         return True
 
     def wait(

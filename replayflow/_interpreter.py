@@ -49,7 +49,7 @@ from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import blake2b as _blake2b
 from ._ids import operation_id, root_id
 from ._ops.base import BLOCKED, DurableOperation, Throw, check_name
-from ._ops.step import Step as _Step
+from ._ops.step import DefaultSerdesStep as _DefaultSerdesStep
 from ._serdes import DEFAULT_SERDES, SHORT_PAYLOAD, SerDesContext
 from ._serdes import LONG_NUMBER as _LONG_NUMBER
 from ._serdes import loads as _loads
@@ -347,7 +347,7 @@ class Interpreter:
         scope = frame.scope
         get = self.records.get
         parent_id, root = scope.parent_id, not scope.prefix  # fixed for the scope's life
-        step_class, default_serdes, loads, short = _Step, DEFAULT_SERDES, _orjson_loads, _SHORT_PAYLOAD
+        step_class, loads, short = _DefaultSerdesStep, _orjson_loads, _SHORT_PAYLOAD
         while True:
             try:
                 if exc is None:
@@ -366,14 +366,14 @@ class Interpreter:
                 if exc is not None:
                     continue
             self.unyielded = None
-            # The replay fast path: a default-serdes step whose record SUCCEEDED, matches it (Type, SubType,
-            # ParentId, Name) and holds plain JSON is resolved here, as Step.run would (claim, identity check,
-            # decode), without its call. Anything else (no record, another status, a mismatch, a field
-            # missing, a payload that decode() must read) changes nothing here and takes op.run below, which
-            # says what is wrong. (The tests are written as "if any differs: pass, else: ..." so that every
-            # comparison's jump is short: CPython 3.11 specializes a comparison only when its jump needs no
-            # EXTENDED_ARG. Status and Type are strings in every record: index_operations checked.)
-            if op.__class__ is step_class and op[5] is default_serdes and (rec := get(scope.next_id)) is not None:
+            # The replay fast path: a step with the default serdes (its class: DefaultSerdesStep) whose record
+            # SUCCEEDED, matches it (Type, SubType, ParentId, Name) and holds plain JSON is resolved here, as
+            # Step.run would (claim, identity check, decode), without its call. Anything else (no record,
+            # another status, a mismatch, a field missing or not a string, a payload that decode() must read)
+            # changes nothing here and takes op.run below, which says what is wrong. (The tests are written
+            # as "if any differs: pass, else: ..." so that every comparison's jump is short: CPython 3.11
+            # specializes a comparison only when its jump needs no EXTENDED_ARG.)
+            if op.__class__ is step_class and (rec := get(scope.next_id)) is not None:
                 try:
                     if (
                         rec["Status"] != "SUCCEEDED"

@@ -50,14 +50,14 @@ from replayflow._wire import (
     Status,
 )
 
-from .base import DurableOperation, Host, Throw, check_name, default_name, field, still_pending
+from .base import DurableOperation, Host, Throw, _rebuild, check_name, default_name, field, still_pending
 from .body import StepContext, call_body
 from .outcome import error_object, fail, read_back, serialize, update
 
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
 
-__all__ = ["DEFAULT_CONFIG", "Step", "StepConfig", "StepSemantics", "make_step"]
+__all__ = ["DEFAULT_CONFIG", "DefaultSerdesStep", "Step", "StepConfig", "StepSemantics", "make_step"]
 
 T = TypeVar("T")
 
@@ -156,7 +156,9 @@ class Step(DurableOperation[T]):
         options: StepConfig = DEFAULT_CONFIG,
         result_type: object = None,
     ) -> Step[T]:
-        return tuple.__new__(cls, (fn, args, kwargs, name, options, _serdes_for(fn, options.serdes, result_type)))
+        serdes = _serdes_for(fn, options.serdes, result_type)
+        made = DefaultSerdesStep if cls is Step and serdes is DEFAULT_SERDES else cls
+        return tuple.__new__(made, (fn, args, kwargs, name, options, serdes))
 
     # -- interpretation: the module docstring's table, as ``_REPLAY`` -------------------------------------
 
@@ -295,6 +297,20 @@ class Step(DurableOperation[T]):
             return self._await_retry(it, frame, op_id)
         fail(it, frame, self._update(frame, op_id, "FAIL"), self.name, err, error)
         raise Throw(_error_class(err).from_error_object(err, operation_id=op_id, name=self.name))
+
+
+class DefaultSerdesStep(Step[T]):
+    """A :class:`Step` with the default serdes, as most are: the replay fast path (``Interpreter._drive``)
+    knows it by its class alone. ``Step(...)`` and ``ctx.step`` make one whenever they can; it shows as
+    ``Step`` and pickles as a plain :class:`Step`."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (Step, tuple(tuple.__iter__(self))))
+
+
+DefaultSerdesStep.__name__ = "Step"
 
 
 def make_step(

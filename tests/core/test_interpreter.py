@@ -529,7 +529,7 @@ def test_the_replay_fast_path_gives_what_step_run_gives(history, monkeypatch):
         return out, events.seen, rec.updates
 
     fast = outcome()
-    monkeypatch.setattr(_interpreter, "_Step", None)  # no operation's class is None: every step takes Step.run
+    monkeypatch.setattr(_interpreter, "_DefaultSerdesStep", None)  # no class is None: every step takes Step.run
     assert outcome() == fast
 
 

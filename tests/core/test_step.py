@@ -411,3 +411,56 @@ def test_keyword_arguments_go_to_the_body_and_the_options_to_the_step():
     assert out == {"Status": "SUCCEEDED", "Result": "[6,10,1]"}
     assert seen == [(2, 3, "the body's own"), (2, 5, "the body's own"), (1, 1, "the body's own")]
     assert [u["Name"] for u in rec.updates if u["Action"] == "SUCCEED"] == ["body", "b", "body"]
+
+
+def test_a_default_serdes_step_is_known_by_its_class_and_shows_and_pickles_as_a_step(monkeypatch):
+    import dataclasses
+    import pickle
+
+    from replayflow._ops.step import DefaultSerdesStep, Step
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    def plain() -> int:
+        return 1
+
+    def typed() -> Point:
+        return Point(1)
+
+    built = []
+
+    @replayflow.durable
+    def wf(_, ctx):
+        for op in (ctx.step(plain), ctx.step(plain, retry=RetryPresets.none()), ctx.step(typed, result_type=Point)):
+            built.append(op)
+            yield op
+
+    invoke(wf, event())
+    plain_step, with_retry, typed_step = built
+    assert type(plain_step) is DefaultSerdesStep and type(with_retry) is DefaultSerdesStep
+    assert type(typed_step) is Step  # its serdes structures Point: not the fast path's
+    assert repr(plain_step).startswith("Step(fn=")
+    made = Step(_module_level_body, (), {}, "plain")
+    assert type(made) is DefaultSerdesStep  # Step(...) makes one too
+    again = pickle.loads(pickle.dumps(made))
+    assert type(again) is Step
+    assert (again.fn, again.args, again.kwargs, again.name, again.options) == (made.fn, (), {}, "plain", made.options)
+
+    ran = []
+    monkeypatch.setattr(Step, "run", lambda self, it, frame: ran.append(self.name))
+    history = [step(1, name="plain", result=1), step(2, name="plain", result=1)]
+    built.clear()
+
+    @replayflow.durable
+    def replayed(_, ctx):
+        yield ctx.step(plain)
+        yield ctx.step(plain, retry=RetryPresets.none())  # options do not leave the fast path
+
+    assert invoke(replayed, event(*history))["Status"] == "SUCCEEDED"
+    assert ran == []  # both replayed without Step.run
+
+
+def _module_level_body() -> int:
+    return 1
