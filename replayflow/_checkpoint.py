@@ -32,7 +32,6 @@ from ._wire import (
     CHECKPOINT_BATCH_MAX_UPDATES,
     OperationDict,
     OperationUpdateDict,
-    intern_value,
 )
 
 __all__ = ["Checkpointer"]
@@ -285,7 +284,9 @@ class Checkpointer:
 
     def merge(self, operations: Iterable[OperationDict]) -> None:
         if self.on_update is _ignore:  # loading state before the workflow runs: nobody to notify
-            intern_value(operations, self.records)
+            page = {op["Id"]: op for op in operations}  # as index_operations reads the event's own page
+            "".join(page)  # every Id a string (a TypeError, named by the caller's check_operations)
+            self.records.update(page)
             return
         records = self.records
         notify = self.on_update

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from collections.abc import Iterable
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
 __all__ = [
@@ -274,34 +273,6 @@ class GetStateRequest(TypedDict):
 class GetStateResponse(TypedDict):
     Operations: list[OperationDict]
     NextMarker: NotRequired[str | None]
-
-
-_INTERNED: dict[str, str] = {
-    value: value
-    for value in (
-        *(member.value for member in OperationType),
-        *(member.value for member in OperationStatus),
-        *(member.value for member in OperationSubType),
-    )
-}
-
-
-def intern_value(operations: Iterable[OperationDict], records: dict[str, OperationDict]) -> None:
-    """Index ``operations`` by Id into ``records``, sharing one string object per Type/Status/SubType value.
-
-    JSON parsers make a new string for every value; sharing the few distinct ones saves about 160 bytes per
-    operation of a large history.
-    """
-    interned = _INTERNED.get
-    for op in operations:
-        value = op["Type"]
-        op["Type"] = interned(value, value)
-        value = op["Status"]
-        op["Status"] = interned(value, value)
-        sub_type = op.get("SubType")
-        if sub_type is not None:
-            op["SubType"] = interned(sub_type, sub_type)
-        records[op["Id"]] = op
 
 
 def epoch_ms(value: _dt.datetime) -> int:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import replayflow
 from replayflow import InvalidEventError, ServiceError
 
-from .wire import Recorder, event, execution, invoke, op, step
+from .wire import Recorder, event, execution, invoke, op, op_id, step
 
 UNTYPED = {"AttributeError", "TypeError", "KeyError", "RecursionError", "IndexError", "ValueError"}
 
@@ -114,7 +114,10 @@ def paged(pages: dict[str, Any]) -> tuple[dict[str, Any], Recorder]:
     ("pages", "field"),
     [
         ({"m0": ["not", "a", "page"]}, "page at marker 'm0' is a list"),
-        ({"m0": {"Operations": [{"Id": "x", "Type": "STEP"}]}}, r"Operations\[0\] is not an operation: Status"),
+        # a record is read when an operation claims it (as the event's own), then named by its id
+        ({"m0": {"Operations": [{"Id": op_id(1), "Type": "STEP", "Name": "a"}]}}, rf"{op_id(1)} .*: Status is missing"),
+        ({"m0": {"Operations": [{"Type": "STEP"}]}}, r"Operations\[0\] is not an operation: Id is missing"),
+        ({"m0": {"Operations": [{"Id": 7, "Type": "STEP"}]}}, r"Operations\[0\] is not an operation: Id must be"),
         ({"m0": {"Operations": "oops"}}, "Operations must be a list"),
         ({"m0": {"Operations": [], "NextMarker": 5}}, "NextMarker must be a string"),
         (
