@@ -51,6 +51,29 @@ class Checkpointer:
     at a time, and what a background send receives is merged later, on the interpreter's thread.
     """
 
+    __slots__ = (
+        "_client_token",
+        "_failure",
+        "_lock",
+        "_received",
+        "_send_lock",
+        "_sender",
+        "_stopping",
+        "_wake",
+        "_wanted",
+        "arn",
+        "calls",
+        "finished",
+        "has_completions",
+        "has_service_work",
+        "on_update",
+        "pending",
+        "records",
+        "sending",
+        "token",
+        "transport",
+    )
+
     def __init__(self, transport: Transport, arn: str, token: str, records: dict[str, OperationDict]) -> None:
         self.transport = transport
         self.arn = arn
