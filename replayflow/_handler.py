@@ -103,16 +103,16 @@ class DurableHandler(Generic[R]):
         except TokenRevoked:
             return {"Status": "PENDING"}
         execution = find_execution(arn, records)
-        first = not any(op.get("Type") != "EXECUTION" for op in records.values())
-        request_id = getattr(lambda_context, "aws_request_id", None)
-        info = InvocationInfo(arn, first, request_id)
         hooks = self._hooks
-        if hooks.active:
+        info = None
+        if hooks.active:  # (the information only plugins read is made for them)
+            first = not any(op.get("Type") != "EXECUTION" for op in records.values())
+            info = InvocationInfo(arn, first, getattr(lambda_context, "aws_request_id", None))
             hooks.emit("on_invocation_start", info)
         it = self.interpreter(records, arn, checkpointer, lambda_context)
         it.gc_pause = pause
         output = self._invoke(it, execution)
-        if hooks.active:
+        if info is not None:
             hooks.emit("on_invocation_end", info, output["Status"])
         return output
 
