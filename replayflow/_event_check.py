@@ -1,8 +1,10 @@
 """Checks of operation records from the invocation event and state pages, naming the field that is wrong.
 
-The hot path indexes records without looking inside them; these checks run only when indexing fails, or
-when an operation could not read its record, so a malformed event is an :class:`InvalidEventError` that
-says what is wrong instead of an ``AttributeError`` from deep inside the SDK.
+The hot path indexes records without looking inside them (only their Ids are checked). An operation checks
+the Type and Status of a record when it first reads it (``Interpreter.claim``, a batch's branch); these
+checks run when that or indexing fails, or when an operation could not read its record, so a malformed
+event is an :class:`InvalidEventError` that says what is wrong instead of an ``AttributeError`` from deep
+inside the SDK.
 """
 
 from __future__ import annotations
