@@ -482,6 +482,10 @@ def _point() -> _Point:
     raise AssertionError("a replayed step body ran")
 
 
+def _without(record: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != key}
+
+
 _FAST_PATH_HISTORIES = {
     "plain results": [step(1, name="a", result=1), step(2, name="b", result=[1, {"x": None}]), step(3, name="c")],
     "a dict result": [step(1, name="a", result={"k": 1}), step(2, name="b", result="text")],
@@ -496,6 +500,12 @@ _FAST_PATH_HISTORIES = {
     "unreadable json": [step(1, name="a", result=1), step(2, name="b", raw="{nope")],
     "malformed details": [step(1, name="a", result=1), op(2, "STEP", "SUCCEEDED", name="b", StepDetails=["x"])],
     "no record": [step(1, name="a", result=1)],
+    "no sub type": [step(1, name="a", result=1), _without(step(2, name="b", result=2), "SubType")],
+    "no details": [step(1, name="a", result=1), _without(step(2, name="b", result=2), "StepDetails")],
+    "null details": [step(1, name="a", result=1), {**step(2, name="b"), "StepDetails": None}],
+    "a null parent": [step(1, name="a", result=1), {**step(2, name="b", result=2), "ParentId": None}],
+    "a non-string status": [step(1, name="a", result=1), {**step(2, name="b", result=2), "Status": 7}],
+    "a non-string type": [step(1, name="a", result=1), {**step(2, name="b", result=2), "Type": ["STEP"]}],
 }
 
 
