@@ -100,7 +100,7 @@ def check_operations(operations: Any, where: str) -> None:
         seen.add(op["Id"])
 
 
-#: the fields of an EXECUTION record as the service sends it; one with only these is checked in a few tests
+#: the fields of an EXECUTION record as the service sends it; one with only these takes a few checks
 _PLAIN_EXECUTION = frozenset({"Id", "Type", "Status", "Name", "StartTimestamp", "EndTimestamp", "ExecutionDetails"})
 _INPUT_ONLY = frozenset({"InputPayload"})
 
@@ -123,7 +123,7 @@ def check_execution(op: Any) -> None:
             )
         )
     ):
-        return  # the common record, read in a few tests; anything else gets the full check
+        return  # the common record, in a few checks; anything else gets the full check
     problem = operation_problem(op)
     if problem:
         raise InvalidEventError(f"the EXECUTION operation {op.get('Id')!r:.80}: {problem}")

@@ -286,7 +286,7 @@ def durable(workflow: Callable[..., Any] | None = None, /, **options: Unpack[Dur
 def parse_event(event: Any) -> InvocationInputDict:
     """Check that ``event`` is a durable execution invocation; :class:`InvalidEventError` says what is wrong."""
     state = event.get("InitialExecutionState") if event.__class__ is dict else None
-    if (  # the well-formed event, in a few tests (_event_problems says what is wrong with any other)
+    if (  # the well-formed event, in a few checks (_event_problems says what is wrong with any other)
         state.__class__ is dict
         and event.get("DurableExecutionArn").__class__ is str
         and event.get("CheckpointToken").__class__ is str
