@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import replayflow
 from replayflow import NonDeterminismError, StepError
@@ -541,6 +543,57 @@ def test_the_replay_fast_path_gives_what_step_run_gives(history, monkeypatch):
     fast = outcome()
     monkeypatch.setattr(_interpreter, "_DefaultSerdesStep", None)  # no class is None: every step takes Step.run
     assert outcome() == fast
+
+
+_MISSING = object()
+_JUNK = [_MISSING, None, 7, "", ["x"]]
+#: for each field of step 2's record, what else it may hold (right for another operation, malformed, missing)
+_ALTERNATIVES: dict[str, list[Any]] = {
+    "Type": ["WAIT", *_JUNK],
+    "Status": ["FAILED", "STARTED", "PENDING", *_JUNK],
+    "SubType": ["Wait", *_JUNK],
+    "Name": ["renamed", *_JUNK],
+    "ParentId": [op_id(9), *_JUNK],
+    "StepDetails": [{"Attempt": 1}, {"Attempt": 1, "Result": None}, *_JUNK],
+    "Result": ['"text"', "[1, 2]", '{"k": 1}', '{"t": "x", "v": 1}', "{nope", "1" * 40, "1" * 80, 5, *_JUNK],
+}
+
+
+@st.composite
+def _second_record(draw: Any) -> dict[str, Any]:
+    """Step 2's record, right but for one or two fields (each another value, malformed or missing)."""
+    record = step(2, name="b", result=2)
+    for field in draw(st.lists(st.sampled_from(sorted(_ALTERNATIVES)), min_size=1, max_size=2, unique=True)):
+        value = draw(st.sampled_from(_ALTERNATIVES[field]))
+        target = record["StepDetails"] if field == "Result" and isinstance(record.get("StepDetails"), dict) else record
+        target.pop(field, None)
+        if value is not _MISSING:
+            target[field] = value
+    return record
+
+
+@settings(max_examples=300, deadline=None)
+@given(second=_second_record())
+def test_the_replay_fast_path_agrees_with_step_run_on_any_record(second):
+    """Property: whatever step 2's record holds, the fast path gives what ``Step.run`` alone gives."""
+    from replayflow import _interpreter
+
+    history = [step(1, name="a", result=1), second, step(3, name="c", result=3)]
+
+    def outcome() -> tuple[Any, ...]:
+        events, rec = _Events(), Recorder()
+        try:
+            out: Any = invoke(_fast_path_workflow(events), event(*history), rec)
+        except (replayflow.InvalidEventError, NonDeterminismError) as error:
+            out = {"raised": f"{type(error).__name__}: {error}"}
+        out.get("Error", {}).pop("StackTrace", None)
+        return out, events.seen, rec.updates
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as patch:  # (a fixture would be shared by hypothesis's examples)
+        patch.setattr(_interpreter, "_DefaultSerdesStep", None)  # every step takes Step.run
+        slow = outcome()
+    assert slow == fast
 
 
 def test_a_succeeded_plain_json_step_replays_without_step_run_and_anything_else_takes_it(monkeypatch):
