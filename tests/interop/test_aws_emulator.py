@@ -23,9 +23,12 @@ from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
-#: seconds that bound a hang only (the emulator's execution timeout, the test's polling): a run takes about
-#: a second, but the emulator once timed an execution out at 120 s in a suite run beside three CPU burners
-_HANG = 600
+#: seconds that bound a hang only (the emulator's execution timeout, the test's polling); a run takes about
+#: a second. Known: on a machine loaded far past its cores (six CPU burners on two), the emulator now and
+#: then stops re-invoking after a suspension (its history ends with InvocationCompleted, or with the wait's
+#: WaitSucceeded, and nothing runs) and times the execution out. Reproduced with this commit and with
+#: e5ac8a8 (about 1 run in 15 there); replayflow's handler has returned PENDING by then.
+_HANG = 120
 
 
 def greet(name: str) -> str:
