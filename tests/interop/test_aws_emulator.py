@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 #: seconds that bound a hang only (the emulator's execution timeout, the test's polling); a run takes about
 #: a second. Known: on a machine loaded far past its cores (six CPU burners on two), the emulator now and
 #: then stops re-invoking after a suspension (its history ends with InvocationCompleted, or with the wait's
-#: WaitSucceeded, and nothing runs) and times the execution out. Reproduced with this commit and with
-#: e5ac8a8 (about 1 run in 15 there); replayflow's handler has returned PENDING by then.
+#: WaitSucceeded, and nothing runs) and times the execution out. Reproduced on 2026-12-02 both at the
+#: commit that wrote this and at e5ac8a8 (about 1 run in 15); replayflow's handler had returned PENDING.
 _HANG = 120
 
 
