@@ -42,9 +42,7 @@ def count(system: str, n: int, runs: int, library: Path) -> int:
         worker = [sys.executable, "-m", "benchmarks.icount", "--worker", system, str(n), str(runs), str(library)]
         command = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}", *worker]
         subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-        totals = re.search(rb"^totals:\s*(\d+)", out.read_bytes(), re.M) or re.search(
-            rb"^summary:\s*(\d+)", out.read_bytes(), re.M
-        )
+        totals = re.search(rb"^totals:\s*(\d+)", out.read_bytes(), re.M)
         if totals is None:
             raise RuntimeError(f"no instruction total in the callgrind output of {system} at N={n}")
         return int(totals.group(1)) // runs
