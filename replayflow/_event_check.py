@@ -17,7 +17,7 @@ from ._ids import operation_id
 if TYPE_CHECKING:
     from ._interpreter import Scope
 
-__all__ = ["check_claimed", "check_execution", "check_operations", "malformed_record", "operation_problem"]
+__all__ = ["check_claimed", "check_execution", "check_operations", "check_read", "operation_problem"]
 
 _DETAILS = (
     "ExecutionDetails",
@@ -129,10 +129,12 @@ def check_execution(op: Any) -> None:
         raise InvalidEventError(f"the EXECUTION operation {op.get('Id')!r:.80}: {problem}")
 
 
-def malformed_record(rec: Any, op_id: str) -> InvalidEventError:
-    """The error for record ``op_id``, found malformed when an operation read it."""
-    problem = operation_problem(rec) or "it cannot be read"
-    return InvalidEventError(f"operation {op_id} in the execution state: {problem}")
+def check_read(rec: Any, op_id: str) -> None:
+    """An operation reads record ``op_id`` for the first time: its Type and Status must be strings (the
+    index does not look inside records); otherwise an :class:`InvalidEventError` names what is wrong."""
+    if rec.get("Type").__class__ is not str or rec.get("Status").__class__ is not str:
+        problem = operation_problem(rec) or "it cannot be read"
+        raise InvalidEventError(f"operation {op_id} in the execution state: {problem}")
 
 
 def check_claimed(records: dict[str, Any], scope: Scope, error: Exception) -> None:

@@ -43,7 +43,7 @@ from ._errors import (
     ServiceError,
     TokenRevoked,
 )
-from ._event_check import check_claimed, malformed_record
+from ._event_check import check_claimed, check_read
 from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import blake2b as _blake2b
@@ -527,8 +527,7 @@ class Interpreter:
             if self.gc_pause is not None or self.at_new_work is not None:
                 self._new_work_starts()
             return op_id, None
-        if rec.get("Type").__class__ is not str or rec.get("Status").__class__ is not str:
-            raise malformed_record(rec, op_id)  # checked here, when first read: the index does not look inside
+        check_read(rec, op_id)
         recorded_name = rec.get("Name")
         if (
             rec.get("Type") != op_type

@@ -29,7 +29,7 @@ from replayflow._errors import (
     SerDesError,
     ValidationError,
 )
-from replayflow._event_check import malformed_record
+from replayflow._event_check import check_read
 from replayflow._frozen import Record, init
 from replayflow._ids import operation_id
 from replayflow._interpreter import Scope
@@ -646,8 +646,7 @@ class _BatchRun:
 
     def _settled(self, index: int, branch_id: str, name: str, rec: OperationDict) -> bool:
         """Settle a nested branch from its record if it finished (True); else it is to run (again)."""
-        if rec.get("Type").__class__ is not str or rec.get("Status").__class__ is not str:
-            raise malformed_record(rec, branch_id)  # checked when first read (see index_operations)
+        check_read(rec, branch_id)
         self._check_identity(rec, branch_id, name)
         status = rec["Status"]
         if self.in_flight and not self.progress:
