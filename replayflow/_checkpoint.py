@@ -32,6 +32,7 @@ from ._wire import (
     CHECKPOINT_BATCH_MAX_UPDATES,
     OperationDict,
     OperationUpdateDict,
+    index_by_id,
 )
 
 __all__ = ["Checkpointer"]
@@ -307,9 +308,8 @@ class Checkpointer:
 
     def merge(self, operations: Iterable[OperationDict]) -> None:
         if self.on_update is _ignore:  # loading state before the workflow runs: nobody to notify
-            page = {op["Id"]: op for op in operations}  # as index_operations reads the event's own page
-            "".join(page)  # every Id a string (a TypeError, named by the caller's check_operations)
-            self.records.update(page)
+            # as the event's own page is indexed; a malformed record is named by _load_pages
+            self.records.update(index_by_id(operations))
             return
         records = self.records
         notify = self.on_update

@@ -39,7 +39,7 @@ from ._ops.child import async_message, start_body
 from ._ops.outcome import error_object
 from ._serdes import JsonSerDes
 from ._transport import Transport, current_transport
-from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, InvocationOutputDict, OperationDict
+from ._wire import RESPONSE_LIMIT_BYTES, InvocationInputDict, InvocationOutputDict, OperationDict, index_by_id
 
 __all__ = ["DurableHandler", "HandlerOptions", "NonDeterminismPolicy", "durable"]
 
@@ -333,13 +333,12 @@ def index_operations(operations: list[OperationDict]) -> dict[str, OperationDict
     """Operations by Id; an entry that is not an operation, or an Id that is not a string or appears twice,
     is an :class:`InvalidEventError` naming the record (:func:`check_operations`).
 
-    Nothing inside a record is read here: one pass builds the index and ``str.join`` checks the Ids
-    without a Python loop. Each record's other fields are checked when an operation reads it
-    (``Interpreter.claim``): reading every field of a long history here would touch it all once more.
+    Nothing inside a record is read here (:func:`~replayflow._wire.index_by_id`). Each record's other fields
+    are checked when an operation reads it (``Interpreter.claim``): reading every field of a long history here
+    would touch it all once more.
     """
     try:
-        records: dict[str, OperationDict] = {op["Id"]: op for op in operations}
-        "".join(records)
+        records = index_by_id(operations)
     except (TypeError, KeyError, AttributeError):
         records = {}
     if len(records) != len(operations):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+from collections.abc import Iterable
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
 __all__ = [
@@ -273,6 +274,16 @@ class GetStateRequest(TypedDict):
 class GetStateResponse(TypedDict):
     Operations: list[OperationDict]
     NextMarker: NotRequired[str | None]
+
+
+def index_by_id(operations: Iterable[OperationDict]) -> dict[str, OperationDict]:
+    """Operation records by Id, in one pass that reads nothing else inside them (``str.join`` checks that
+    every Id is a string). A ``TypeError``, ``KeyError`` or ``AttributeError`` when one is not a record
+    with a string Id: the caller names it (``_event_check.check_operations``). A repeated Id keeps its
+    last record; the caller compares the lengths when that matters."""
+    records = {op["Id"]: op for op in operations}
+    "".join(records)
+    return records
 
 
 def epoch_ms(value: _dt.datetime) -> int:
