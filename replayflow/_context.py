@@ -19,11 +19,11 @@ from ._ops.callback import CreateCallback, wait_for_callback_op
 from ._ops.child import ChildContext
 from ._ops.condition import WaitForCondition
 from ._ops.invoke import Invoke
-from ._ops.step import DEFAULT_CONFIG, DefaultSerdesStep, Step, StepSemantics, make_step
+from ._ops.step import DEFAULT_CONFIG, Step, StepSemantics, make_step, step_class
 from ._ops.wait import Wait
 from ._replay_safe import deterministic_random, deterministic_uuid4, now_step
 from ._retry import RetryStrategy
-from ._serdes import DEFAULT_SERDES, SERDES_BY_CODE, SerDes, serdes_for
+from ._serdes import SERDES_BY_CODE, SerDes, serdes_for
 from ._unyielded import on_build
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ class DurableContext:
         except (AttributeError, KeyError):
             chosen = serdes_for(fn)
         self._last_fn, self._last_serdes = fn, chosen
-        self._last_class = DefaultSerdesStep if chosen is DEFAULT_SERDES else Step
+        self._last_class = step_class(chosen)
         return True
 
     def wait(

@@ -57,7 +57,7 @@ from .outcome import error_object, fail, read_back, serialize, update
 if TYPE_CHECKING:
     from replayflow._interpreter import Frame
 
-__all__ = ["DEFAULT_CONFIG", "DefaultSerdesStep", "Step", "StepConfig", "StepSemantics", "make_step"]
+__all__ = ["DEFAULT_CONFIG", "DefaultSerdesStep", "Step", "StepConfig", "StepSemantics", "make_step", "step_class"]
 
 T = TypeVar("T")
 
@@ -157,8 +157,7 @@ class Step(DurableOperation[T]):
         result_type: object = None,
     ) -> Step[T]:
         serdes = _serdes_for(fn, options.serdes, result_type)
-        made = DefaultSerdesStep if cls is Step and serdes is DEFAULT_SERDES else cls
-        return tuple.__new__(made, (fn, args, kwargs, name, options, serdes))
+        return tuple.__new__(step_class(serdes) if cls is Step else cls, (fn, args, kwargs, name, options, serdes))
 
     # -- interpretation: the module docstring's table, as ``_REPLAY`` -------------------------------------
 
@@ -311,6 +310,11 @@ class DefaultSerdesStep(Step[T]):
 
 
 DefaultSerdesStep.__name__ = "Step"
+
+
+def step_class(serdes: SerDes[Any]) -> type[Step[Any]]:
+    """The class of a step with ``serdes``: :class:`DefaultSerdesStep` for the default one."""
+    return DefaultSerdesStep if serdes is DEFAULT_SERDES else Step
 
 
 def make_step(
