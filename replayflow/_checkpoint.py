@@ -16,6 +16,7 @@ at-most-once step, a callback id, the handler's return) still finds everything d
 
 from __future__ import annotations
 
+import _thread
 import itertools
 import os
 import threading
@@ -53,8 +54,8 @@ class Checkpointer:
     """
 
     __slots__ = (
-        "_client_token",
         "_failure",
+        "_invocation",
         "_lock",
         "_received",
         "_send_lock",
@@ -87,9 +88,9 @@ class Checkpointer:
         self.finished = False
         self.calls = 0
         self.on_update: Callable[[str], None] = _ignore
-        self._client_token = f"{_PROCESS_TOKEN}-{next(_INVOCATIONS)}"  # + the call number: unique per request
+        self._invocation = next(_INVOCATIONS)  # ClientToken: process, invocation and call: unique per request
         self._lock = threading.Lock()
-        self._send_lock = threading.RLock()
+        self._send_lock = _thread.RLock()  # (threading.RLock is a Python function around this one)
         #: Pipelined: updates handed to the sender thread and not acknowledged by the service yet.
         self.sending = False
         self._sender: threading.Thread | None = None
@@ -249,7 +250,7 @@ class Checkpointer:
                 "DurableExecutionArn": self.arn,
                 "CheckpointToken": self.token,
                 "Updates": batch,
-                "ClientToken": f"{self._client_token}-{self.calls}",
+                "ClientToken": f"{_PROCESS_TOKEN}-{self._invocation}-{self.calls}",
             }
         )
         self.calls += 1
@@ -270,6 +271,8 @@ class Checkpointer:
 
     def load_pages(self, marker: str | None) -> None:
         """Read ``GetDurableExecutionState`` pages from ``marker`` on and merge them."""
+        if not marker:
+            return  # the whole state came with the event
         with self._send_lock:
             self._load_pages(marker, self.merge)
 

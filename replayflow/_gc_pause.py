@@ -95,9 +95,9 @@ def _begin() -> None:
     if gc.get_freeze_count() == 0:
         _freezing = True
         gc.callbacks.append(_freeze_survivors)
-    young, *older = _thresholds = gc.get_threshold()
+    _thresholds = young, middle, old = gc.get_threshold()
     if young:  # 0: the application turned automatic collection off
-        gc.set_threshold(young * YOUNG_FACTOR, *older)
+        gc.set_threshold(young * YOUNG_FACTOR, middle, old)
 
 
 def _finish() -> None:

@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Generator
-from typing import Any, Generic, NoReturn, TypeVar, Unpack, cast, overload
+from typing import Any, Generic, TypeVar, Unpack, cast, overload
 
 from ._alarms import ALARMS
 from ._checkpoint import Checkpointer
@@ -34,7 +34,7 @@ from ._gc_pause import GcPause
 from ._handler_options import DurableOptions, HandlerOptions, NonDeterminismPolicy
 from ._hooks import Hooks, InvocationInfo
 from ._interpreter import Interpreter, Scope, SideEffectPolicy
-from ._logging import DEFAULT_LOGGER, DurableLogger
+from ._logging import DEFAULT_LOGGER
 from ._ops.child import async_message, start_body
 from ._ops.outcome import error_object
 from ._serdes import JsonSerDes
@@ -137,8 +137,8 @@ class DurableHandler(Generic[R]):
             arn=arn,
             checkpointer=checkpointer,
             hooks=self._hooks if hooks is None else hooks,
-            logger=DurableLogger(self.logger, {"executionArn": arn}),
-            make_context=_unset_context,  # needs the interpreter itself; set below
+            log_target=self.logger,
+            context_class=DurableContext,
             lambda_context=lambda_context,
             max_workers=options.max_workers,
             log_replay=options.log_replay if log_replay is None else log_replay,
@@ -147,7 +147,6 @@ class DurableHandler(Generic[R]):
             pipelined=options.pipelined,
         )
         it.payload_format = self.payload_format
-        it.make_context = functools.partial(DurableContext, it)
         return it
 
     def run_workflow(self, it: Interpreter, execution: OperationDict) -> tuple[str, Any]:
@@ -167,8 +166,7 @@ class DurableHandler(Generic[R]):
     def _invoke(self, it: Interpreter, execution: OperationDict) -> InvocationOutputDict:
         """Drive the workflow and checkpoint its outcome; what the handler answers."""
         checkpointer = it.checkpointer
-        armed: list[Callable[[], None]] = []  # the deadline alarm's cancel, once armed at the first new work
-        it.at_new_work = functools.partial(self._arm_deadline, it, it.lambda_context, armed)
+        it.at_new_work = self._arm_deadline
         try:
             try:
                 status, value = self.run_workflow(it, execution)
@@ -190,8 +188,8 @@ class DurableHandler(Generic[R]):
             return failed_output(error)
         finally:
             checkpointer.stop()
-            for cancel in armed:
-                cancel()
+            if it.cancel_deadline is not None:
+                it.cancel_deadline()
 
     def _aborted(
         self, checkpointer: Checkpointer, arn: str, error: NonDeterminismError | SerDesError
@@ -226,9 +224,10 @@ class DurableHandler(Generic[R]):
             output["Result"] = result
         return output
 
-    def _arm_deadline(self, it: Interpreter, lambda_context: Any, armed: list[Callable[[], None]]) -> None:
-        """Tell running work to stop ``shutdown_margin`` before the Lambda deadline (``armed``: its cancel)."""
-        remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    def _arm_deadline(self, it: Interpreter) -> None:
+        """Tell running work to stop ``shutdown_margin`` before the Lambda deadline (``it.cancel_deadline``:
+        the alarm's cancel)."""
+        remaining = getattr(it.lambda_context, "get_remaining_time_in_millis", None)
         if remaining is None:
             return
         try:
@@ -236,7 +235,7 @@ class DurableHandler(Generic[R]):
         except Exception:
             return
         margin = min(self.options.shutdown_margin, seconds / 2)
-        armed.append(ALARMS.schedule(max(seconds - margin, 0.0), it.begin_shutdown))
+        it.cancel_deadline = ALARMS.schedule(max(seconds - margin, 0.0), it.begin_shutdown)
 
 
 @overload
@@ -293,7 +292,8 @@ def parse_event(event: Any) -> InvocationInputDict:
         and state.get("Operations").__class__ is list
         and state.get("NextMarker").__class__ in _MARKER_TYPES
     ):
-        return cast("InvocationInputDict", event)
+        checked: InvocationInputDict = event  # (not cast(): a call, on every invocation)
+        return checked
     if not isinstance(event, dict):
         raise InvalidEventError(
             f"a durable handler must be invoked with a durable execution event (a dict), got {type(event).__name__}"
@@ -358,10 +358,6 @@ def find_execution(arn: str, records: dict[str, OperationDict]) -> OperationDict
             check_execution(candidate)
             return candidate
     raise InvalidEventError(f"the execution state of {arn} has no EXECUTION operation (it carries the input)")
-
-
-def _unset_context(scope: Scope) -> NoReturn:  # pragma: no cover - replaced before use
-    raise RuntimeError("the interpreter's context factory is not set")
 
 
 def failed_output(error: BaseException) -> InvocationOutputDict:

@@ -48,6 +48,7 @@ from ._hooks import OperationInfo
 from ._ids import ROOT_IDS as _ROOT_IDS
 from ._ids import blake2b as _blake2b
 from ._ids import operation_id, root_id
+from ._logging import DurableLogger
 from ._ops.base import BLOCKED, DurableOperation, Throw, check_name
 from ._ops.step import DefaultSerdesStep as _DefaultSerdesStep
 from ._serdes import DEFAULT_SERDES, SHORT_PAYLOAD, SerDesContext
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
     from ._envelope import PayloadFormat
     from ._gc_pause import GcPause
     from ._hooks import Hooks
-    from ._logging import DurableLogger
 
 __all__ = ["BLOCKED", "TRACER", "Frame", "Interpreter", "Park", "Scope", "SideEffectPolicy", "Throw"]
 
@@ -193,6 +193,8 @@ class Interpreter:
         "_done",
         "_error",
         "_inflight",
+        "_log_target",
+        "_logger",
         "_pool",
         "_ready",
         "_refresh_backoff",
@@ -204,14 +206,14 @@ class Interpreter:
         "arn",
         "at_new_work",
         "built_at",
+        "cancel_deadline",
         "checkpointer",
+        "context_class",
         "event_loop",
         "gc_pause",
         "hooks",
         "lambda_context",
         "log_replay",
-        "logger",
-        "make_context",
         "max_workers",
         "payload_format",
         "pipelined",
@@ -223,6 +225,8 @@ class Interpreter:
         "tracer",
         "unyielded",
     )
+    #: finished step bodies' outcomes, put by the pool's threads: made with the pool (``run_side_effect``)
+    _completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]]
 
     def __init__(
         self,
@@ -231,8 +235,8 @@ class Interpreter:
         arn: str,
         checkpointer: Checkpointer,
         hooks: Hooks,
-        logger: DurableLogger,
-        make_context: Callable[[Scope], DurableContext],
+        log_target: Any,
+        context_class: Callable[[Interpreter, Scope], DurableContext],
         lambda_context: Any = None,
         max_workers: int = 32,
         log_replay: bool = False,
@@ -246,8 +250,9 @@ class Interpreter:
         self.payload_format: PayloadFormat | None = None
         self.checkpointer = checkpointer
         self.hooks = hooks
-        self.logger = logger
-        self.make_context = make_context
+        self._log_target = log_target  # ``logger`` wraps it, when first asked for
+        self._logger: DurableLogger | None = None
+        self.context_class = context_class
         self.lambda_context = lambda_context
         self.log_replay = log_replay
         self.start_checkpoint_delay = start_checkpoint_delay
@@ -259,15 +264,15 @@ class Interpreter:
         #: The handler's hold on the garbage collector's pause for replay, given back at the first new work.
         self.gc_pause: GcPause | None = None
         #: Called once, at the first new work (the handler arms the Lambda deadline's alarm: replay alone has
-        #: nothing to tell to stop).
-        self.at_new_work: Callable[[], None] | None = None
+        #: nothing to tell to stop), and the alarm's cancel.
+        self.at_new_work: Callable[[Interpreter], None] | None = None
+        self.cancel_deadline: Callable[[], None] | None = None
         self.shutdown: threading.Event = Signal()
         self._cancellations: list[threading.Event] = []
         self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
         self.max_workers = max_workers
         self._ready: collections.deque[tuple[Frame, Any, BaseException | None]] = collections.deque()
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
-        self._completions: queue.SimpleQueue[tuple[Frame, Callable[[bool, Any], Any], bool, Any]] = queue.SimpleQueue()
         self._inflight = 0
         # (due epoch ms or _NO_DUE, op id) for the WAITs and retrying steps frames park on; an entry is
         # pushed whenever one is parked or changes, and stale ones are dropped when they reach the top
@@ -288,6 +293,18 @@ class Interpreter:
         self.trace_builds = _unyielded.mode() == "error"
         self.built_at: str | None = None
         checkpointer.on_update = self._on_update
+
+    @property
+    def logger(self) -> DurableLogger:
+        """The invocation's logger: every record carries ``executionArn`` (made on first use)."""
+        logger = self._logger
+        if logger is None:
+            logger = self._logger = DurableLogger(self._log_target, {"executionArn": self.arn})
+        return logger
+
+    def make_context(self, scope: Scope) -> DurableContext:
+        """The ``ctx`` of ``scope``: the workflow's, a child context's or a branch's."""
+        return self.context_class(self, scope)
 
     # -- driving ------------------------------------------------------------------------------------------
 
@@ -545,7 +562,7 @@ class Interpreter:
             self.gc_pause = None
         hook, self.at_new_work = self.at_new_work, None
         if hook is not None:
-            hook()
+            hook(self)
 
     def mismatch(
         self, frame: Frame, op_id: str, rec: OperationDict, op_type: str, sub_type: str | None, name: str | None
@@ -672,6 +689,7 @@ class Interpreter:
             from concurrent.futures import ThreadPoolExecutor  # only workflows with concurrent branches need it
 
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="replayflow-step")
+            self._completions = queue.SimpleQueue()  # made with the pool: only its threads put on it
         self._inflight += 1
         completions = self._completions
 

@@ -101,9 +101,8 @@ class Host(Protocol):
     @property
     def logger(self) -> DurableLogger: ...
 
-    @property
-    def make_context(self) -> Callable[[Scope], DurableContext]:
-        """Builds the ``ctx`` of a child or branch scope."""
+    def make_context(self, scope: Scope) -> DurableContext:
+        """The ``ctx`` of a child or branch scope."""
 
     #: the event loop thread of ``async def`` bodies (``_async.py``), started on first use
     event_loop: EventLoopThread | None
