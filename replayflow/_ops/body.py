@@ -25,30 +25,24 @@ class StepContext:
     logger whose records carry the operation's id, name and attempt) and the cancellation signal.
     """
 
-    __slots__ = ("_base_logger", "_logger", "attempt", "cancellation", "execution_arn", "name", "operation_id")
+    __slots__ = ("_host", "_logger", "attempt", "cancellation", "execution_arn", "name", "operation_id")
 
     def __init__(
-        self,
-        operation_id: str,
-        name: str | None,
-        attempt: int,
-        logger: DurableLogger,
-        execution_arn: str,
-        cancellation: threading.Event,
+        self, operation_id: str, name: str | None, attempt: int, host: Host, cancellation: threading.Event
     ) -> None:
         self.operation_id = operation_id
         self.name = name
         self.attempt = attempt
-        self.execution_arn = execution_arn
+        self.execution_arn = host.arn
         self.cancellation = cancellation
-        self._base_logger = logger
+        self._host = host  # its logger is made when a body first logs
         self._logger: DurableLogger | None = None
 
     @property
     def logger(self) -> DurableLogger:
         """The step's logger (records carry ``operationId``, ``operationName`` and ``attempt``)."""
         if self._logger is None:
-            self._logger = self._base_logger.bind(
+            self._logger = self._host.logger.bind(
                 operationId=self.operation_id, operationName=self.name, attempt=self.attempt
             )
         return self._logger

@@ -185,7 +185,7 @@ class WaitForCondition(DurableOperation[S]):
             else:
                 it.enqueue(self._update(frame, op_id, "START"))
         it.before_side_effect()
-        context = StepContext(op_id, self.name, attempt, it.logger, it.arn, frame.cancel)
+        context = StepContext(op_id, self.name, attempt, it, frame.cancel)
         what = self._what()
         hooks = it.hooks
         info = it.info(frame, op_id, "STEP", "WaitForCondition", self.name) if hooks.active else None

@@ -248,7 +248,7 @@ class Step(DurableOperation[T]):
             it.flush()  # the START must be durable before the body may run
         else:
             it.before_side_effect(self.options.pipelined)
-        context = StepContext(op_id, self.name, attempt, it.logger, it.arn, frame.cancel)
+        context = StepContext(op_id, self.name, attempt, it, frame.cancel)
         info = it.info(frame, op_id, "STEP", "Step", self.name) if hooks.active else None
 
         def work() -> tuple[str | None, Any]:
