@@ -33,6 +33,7 @@ __all__ = ["DurableContext"]
 
 _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
 _tuple_new = tuple.__new__  # a global, read faster than the attribute of ``tuple`` (3.11)
+_NO_FUNCTION = object()  # ``_last_fn`` before the first common step: no argument is this (None could be)
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -73,7 +74,7 @@ class DurableContext:
         #: the handler-wide serdes (``@durable(serdes=...)``), or None for replayflow's defaults
         self._format: PayloadFormat | None = getattr(it, "payload_format", None)
         #: the function of the last common step built here (callable) and its serdes: a loop's steps share them
-        self._last_fn: object = None
+        self._last_fn: object = _NO_FUNCTION
         self._last_serdes: Any = None
         self._last_class: type[Step[Any]] = Step  # DefaultSerdesStep when the serdes is the default
 

@@ -7,6 +7,7 @@ import inspect
 import os
 import time
 
+import orjson
 import pytest
 
 import replayflow
@@ -309,6 +310,22 @@ def test_invalid_step_arguments_raise_validation_errors_at_the_call():
     assert "must be a str" in payloads[1]
     assert "retry strategy" in payloads[2]
     assert "StepSemantics" in payloads[3]
+
+
+def test_none_as_the_first_step_function_is_a_validation_error():
+    # ctx.step caches the last function it saw; a fresh context's cache must not pass None as seen before
+    @replayflow.durable
+    def wf(_, ctx):
+        try:
+            ctx.step(None, name="nothing")
+        except replayflow.ValidationError as e:
+            return str(e)
+        return "accepted"
+
+    rec = Recorder()
+    out = invoke(wf, event(), rec)
+    assert "needs a callable" in orjson.loads(out["Result"])
+    assert not [u for u in rec.updates if u["Type"] == "STEP"]
 
 
 def test_a_slow_body_has_its_start_checkpointed_while_it_runs():
