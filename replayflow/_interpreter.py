@@ -364,7 +364,7 @@ class Interpreter:
         scope = frame.scope
         get = self.records.get
         parent_id, root = scope.parent_id, not scope.prefix  # fixed for the scope's life
-        step_class, loads, short = _DefaultSerdesStep, _orjson_loads, _SHORT_PAYLOAD
+        step_class, loads, short, root_ids = _DefaultSerdesStep, _orjson_loads, _SHORT_PAYLOAD, _ROOT_IDS
         while True:
             try:
                 if exc is None:
@@ -378,6 +378,7 @@ class Interpreter:
             except Exception as error:
                 self._finish(frame, False, error)
                 return
+            # (self.unyielded is read twice, not kept in a local: _unyielded.dropped() counts its references)
             if self.unyielded is not op and self.unyielded is not None:  # it yields something else
                 exc, value = _unyielded.before_yield(self, frame), None
                 if exc is not None:
@@ -414,7 +415,7 @@ class Interpreter:
                         scope.counter = n = scope.counter + 1
                         if root:
                             try:
-                                scope.next_id = _ROOT_IDS[n + 1]
+                                scope.next_id = root_ids[n + 1]
                             except IndexError:
                                 scope.next_id = root_id(n + 1)
                         else:
