@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["DurableContext"]
 
 _AT_LEAST_ONCE = StepSemantics.AT_LEAST_ONCE_PER_RETRY
-_tuple_new = tuple.__new__  # a global, read faster than the attribute of ``tuple`` (3.11)
 _NO_FUNCTION = object()  # ``_last_fn`` before the first common step: no argument is this (None could be)
 
 T = TypeVar("T")
@@ -163,9 +162,8 @@ class DurableContext:
             and self._format is None
             and (fn is self._last_fn or self._common(fn))
         ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
-            op: Step[Any] = _tuple_new(
-                self._last_class,
-                (fn, args, options, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes),
+            op: Step[Any] = self._last_class(
+                (fn, args, options, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes)
             )
         else:
             retry = options.pop("retry", None)

@@ -50,7 +50,7 @@ def utc_now() -> _dt.datetime:
 
 def now_step(name: str | None) -> Step[_dt.datetime]:
     """The ``ctx.now()`` operation: a step checkpointing :func:`utc_now`, read back as a ``datetime``."""
-    return Step(utc_now, (), {}, name or "now", DEFAULT_CONFIG, _dt.datetime)
+    return Step.of(utc_now, (), {}, name or "now", DEFAULT_CONFIG, _dt.datetime)
 
 
 def _seed(it: Interpreter, scope: Scope) -> bytes:

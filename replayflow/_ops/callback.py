@@ -193,7 +193,7 @@ def _body(
     prefix = f"{name} " if name else ""
     callback = yield CreateCallback(f"{prefix}create callback id", timeout, heartbeat_timeout, serdes)
     options = StepConfig(retry, StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
-    yield Step(submitter, (callback.callback_id,), {}, f"{prefix}submitter", options)
+    yield Step.of(submitter, (callback.callback_id,), {}, f"{prefix}submitter", options)
     return (yield callback.result())
 
 

@@ -147,8 +147,11 @@ class Step(DurableOperation[T]):
     options: StepConfig = field(4)
     serdes: SerDes[Any] = field(5)
 
-    def __new__(
-        cls,
+    # (No ``__new__`` of its own: ``Step(items)`` and ``DefaultSerdesStep(items)`` are CPython's C tuple
+    # constructor, called directly, as ``ctx.step`` does on every replayed operation; ``Step.of`` checks.)
+
+    @staticmethod
+    def of(
         fn: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -156,8 +159,9 @@ class Step(DurableOperation[T]):
         options: StepConfig = DEFAULT_CONFIG,
         result_type: object = None,
     ) -> Step[T]:
+        """A step of ``fn(*args, **kwargs)`` (a :class:`DefaultSerdesStep` when its serdes is the default)."""
         serdes = _serdes_for(fn, options.serdes, result_type)
-        return tuple.__new__(step_class(serdes) if cls is Step else cls, (fn, args, kwargs, name, options, serdes))
+        return step_class(serdes)((fn, args, kwargs, name, options, serdes))
 
     # -- interpretation: the module docstring's table, as ``_REPLAY`` -------------------------------------
 
@@ -300,7 +304,7 @@ class Step(DurableOperation[T]):
 
 class DefaultSerdesStep(Step[T]):
     """A :class:`Step` with the default serdes, as most are: the replay fast path (``Interpreter._drive``)
-    knows it by its class alone. ``Step(...)`` and ``ctx.step`` make one whenever they can; it shows as
+    knows it by its class alone. ``Step.of(...)`` and ``ctx.step`` make one whenever they can; it shows as
     ``Step`` and pickles as a plain :class:`Step`."""
 
     __slots__ = ()
@@ -340,7 +344,7 @@ def make_step(
     if name:
         check_name(name)
     config = StepConfig.make(retry, semantics, serdes, pipelined)
-    return Step(fn, args, kwargs, default_name(fn) if name is None else name, config, result_type)
+    return Step.of(fn, args, kwargs, default_name(fn) if name is None else name, config, result_type)
 
 
 #: The step's replay table (the module docstring's), status -> what to do; other statuses raise the

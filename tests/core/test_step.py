@@ -459,8 +459,8 @@ def test_a_default_serdes_step_is_known_by_its_class_and_shows_and_pickles_as_a_
     assert type(plain_step) is DefaultSerdesStep and type(with_retry) is DefaultSerdesStep
     assert type(typed_step) is Step  # its serdes structures Point: not the fast path's
     assert repr(plain_step).startswith("Step(fn=")
-    made = Step(_module_level_body, (), {}, "plain")
-    assert type(made) is DefaultSerdesStep  # Step(...) makes one too
+    made = Step.of(_module_level_body, (), {}, "plain")
+    assert type(made) is DefaultSerdesStep  # Step.of(...) makes one too
     again = pickle.loads(pickle.dumps(made))
     assert type(again) is Step
     assert (again.fn, again.args, again.kwargs, again.name, again.options) == (made.fn, (), {}, "plain", made.options)
