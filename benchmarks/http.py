@@ -57,6 +57,12 @@ def _client(url: str) -> Any:
     )
 
 
+def _connects(port: int) -> bool:
+    """Whether a TCP connection to 127.0.0.1:``port`` is accepted (raises OSError while nothing listens)."""
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    return True
+
+
 def _wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -143,7 +149,7 @@ def replayflow_serve() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, 60, "serve")
+        _wait_until(lambda: _connects(port), 60, "serve")
         yield url
     finally:
         process.terminate()
@@ -162,7 +168,7 @@ def emulator() -> Iterator[tuple[str, Any]]:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         transport = replayflow.AwsTransport(endpoint_url=url, region_name="us-west-2")
-        lambdas.handlers["await_callback"] = replayflow.durable(await_callback, transport=transport)
+        lambdas.handlers["await_callback"] = replayflow.durable(transport=transport)(await_callback)
         lambdas.handlers["steps"] = official_steps(_client(url))
         with dex_local_runner(port, lambdas.url, invocation_timeout=300):
             yield url, lambdas

@@ -16,21 +16,21 @@ import gc
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["WORKLOADS", "ScaleRow", "run_scale", "run_workload", "scale_table"]
 
-Workflow = Callable[[Any, Any], Iterator[Any]]
+Workflow = Callable[[Any, Any], Generator[Any, Any, Any]]
 
 
 def _double(x: int) -> int:
     return x * 2
 
 
-def _timer_or_step(ctx: Any, item: int, index: int, items: Any) -> Iterator[Any]:
+def _timer_or_step(ctx: Any, item: int, index: int, items: Any) -> Generator[Any, Any, Any]:
     """Half the items park on a timer while the other half run steps."""
     if item % 2:
         yield ctx.wait(seconds=5, name="nap")
@@ -41,7 +41,7 @@ def _timer_or_step(ctx: Any, item: int, index: int, items: Any) -> Iterator[Any]
 def map_half_timers(n: int) -> Workflow:
     """``ctx.map`` over ``n`` items, half waiting on a timer, half running a step."""
 
-    def wf(_: Any, ctx: Any) -> Iterator[Any]:
+    def wf(_: Any, ctx: Any) -> Generator[Any, Any, Any]:
         result = yield ctx.map(list(range(n)), _timer_or_step, name="items")
         return len(result.get_results())
 
@@ -51,10 +51,10 @@ def map_half_timers(n: int) -> Workflow:
 def parallel_half_timers(n: int) -> Workflow:
     """``ctx.parallel`` of ``n`` branches, half waiting on a timer, half running a step."""
 
-    def branch(i: int) -> Callable[[Any], Iterator[Any]]:
+    def branch(i: int) -> Callable[[Any], Generator[Any, Any, Any]]:
         return lambda ctx: _timer_or_step(ctx, i, i, None)
 
-    def wf(_: Any, ctx: Any) -> Iterator[Any]:
+    def wf(_: Any, ctx: Any) -> Generator[Any, Any, Any]:
         result = yield ctx.parallel([branch(i) for i in range(n)], name="branches")
         return len(result.get_results())
 
@@ -64,16 +64,16 @@ def parallel_half_timers(n: int) -> Workflow:
 def nested_children(n: int) -> Workflow:
     """``n`` steps in child contexts two deep (``n / 10`` outer children of 10 steps), then one wait."""
 
-    def inner(ctx: Any, base: int) -> Iterator[Any]:
+    def inner(ctx: Any, base: int) -> Generator[Any, Any, Any]:
         total = 0
         for j in range(10):
             total += yield ctx.step(_double, base + j, name="s")
         return total
 
-    def outer(ctx: Any, base: int) -> Iterator[Any]:
+    def outer(ctx: Any, base: int) -> Generator[Any, Any, Any]:
         return (yield ctx.run_in_child_context(lambda c: inner(c, base), name="inner"))
 
-    def wf(_: Any, ctx: Any) -> Iterator[Any]:
+    def wf(_: Any, ctx: Any) -> Generator[Any, Any, Any]:
         total = 0
         for k in range(n // 10):
             total += yield ctx.run_in_child_context(lambda c, k=k: outer(c, k * 10), name="outer")
@@ -86,11 +86,11 @@ def nested_children(n: int) -> Workflow:
 def many_waits(n: int) -> Workflow:
     """``ctx.map`` over ``n`` items that each wait on a timer (every frame parked at once)."""
 
-    def body(ctx: Any, item: int, index: int, items: Any) -> Iterator[Any]:
+    def body(ctx: Any, item: int, index: int, items: Any) -> Generator[Any, Any, Any]:
         yield ctx.wait(seconds=5, name="nap")
         return item
 
-    def wf(_: Any, ctx: Any) -> Iterator[Any]:
+    def wf(_: Any, ctx: Any) -> Generator[Any, Any, Any]:
         result = yield ctx.map(list(range(n)), body, name="waits")
         return len(result.get_results())
 

@@ -7,7 +7,7 @@ yielding the new one. The clock starts before the invocation JSON is parsed.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from time import perf_counter
 from typing import Any
 
@@ -72,7 +72,9 @@ def make_replay(workload: Workload) -> Callable[[], Sample]:
     return run
 
 
-def check_replay(out: dict[str, Any], probe: Probe, service: StubService, n: int, new_id: str, pages: int) -> None:
+def check_replay(
+    out: Mapping[str, object], probe: Probe, service: StubService, n: int, new_id: str, pages: int
+) -> None:
     """The output, the last replayed value, no re-run body, exactly the new step's START and SUCCEED sent."""
     expected_last = n - 1 if n else None
     assert out.get("Status") == "SUCCEEDED", out
@@ -110,7 +112,7 @@ def make_first_run(n: int, latency: float, *, pipelined: bool = False) -> Callab
     return run
 
 
-def check_first_run(out: dict[str, Any], probe: Probe, service: StubService, n: int) -> None:
+def check_first_run(out: Mapping[str, object], probe: Probe, service: StubService, n: int) -> None:
     """Every body ran once and every step's START and SUCCEED reached the service, in order."""
     expected_last = n - 1 if n else None
     assert out.get("Status") == "SUCCEEDED", out
