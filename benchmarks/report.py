@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .bench import Result
+from .memory import WARM_IDS, peer_kind
 
 __all__ = ["first_run_table", "import_table", "memory_table", "replay_table", "targets"]
 
@@ -89,7 +90,7 @@ def memory_table(rows: list[dict[str, Any]]) -> str:
                 o
                 for o in rows
                 if o["system"] == "official"
-                and (o["kind"], o["paged"], o["n"]) == (row["kind"], row["paged"], row["n"])
+                and (o["kind"], o["paged"], o["n"]) == (peer_kind(row["kind"]), row["paged"], row["n"])
             ),
             None,
         )
@@ -172,7 +173,7 @@ def targets(
                 o
                 for o in memory
                 if o["system"] == "official"
-                and (o["kind"], o["paged"], o["n"]) == (row["kind"], row["paged"], row["n"])
+                and (o["kind"], o["paged"], o["n"]) == (peer_kind(row["kind"]), row["paged"], row["n"])
             ),
             None,
         )
@@ -187,6 +188,8 @@ def targets(
                 result = "PASS within 1% (the run-to-run noise of this measurement)"
             else:
                 result = verdict(False)
+            if row["kind"] == "first-run" and any(o["kind"] == WARM_IDS for o in memory):
+                result += f" (the growth of the process's root id cache: see {WARM_IDS})"
             out.append(
                 f"- memory {row['kind']} {history}, N={row['n']:,}: {ours * 1024 / row['n']:,.0f} "
                 f"vs official {theirs * 1024 / row['n']:,.0f} bytes/op (target ≤) {result}"

@@ -125,6 +125,25 @@ def test_memory_and_import_probes() -> None:
     )
 
 
+def test_a_first_run_extends_the_root_id_cache_and_the_warm_ids_row_compares_with_the_official_first_run() -> None:
+    from benchmarks import sys_replayflow
+    from benchmarks.memory import WARM_IDS
+    from replayflow._ids import ROOT_IDS
+
+    n = len(ROOT_IDS) + 20  # root steps this process has not seen yet
+    sys_replayflow.make_first_run(n, 0.0)()
+    assert len(ROOT_IDS) >= n + 2  # the N new steps and the final one: what the warm-ids memory row pre-fills
+    rows = [
+        {"system": "official", "kind": "first-run", "paged": False, "n": 10_000, "peak_delta_kb": 400},
+        {"system": "replayflow", "kind": "first-run", "paged": False, "n": 10_000, "peak_delta_kb": 1_400},
+        {"system": "replayflow", "kind": WARM_IDS, "paged": False, "n": 10_000, "peak_delta_kb": 100},
+    ]
+    assert f"| replayflow | {WARM_IDS} | 1 page | 10,000 | 0.1 MB | 10 | 0.25 |" in memory_table(rows)
+    lines = targets([], [], rows, []).splitlines()
+    assert any(line.startswith("- memory first-run 1 page") and WARM_IDS in line for line in lines), lines
+    assert any(line.startswith(f"- memory {WARM_IDS} 1 page") and "PASS" in line for line in lines), lines
+
+
 def test_breakdown_and_scale_sections_run_at_tiny_sizes() -> None:
     from benchmarks.breakdown import breakdown, breakdown_table
     from benchmarks.scale import WORKLOADS, run_scale, scale_table
