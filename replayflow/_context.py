@@ -159,8 +159,7 @@ class DurableContext:
         if (
             not options
             and (name is None or name.__class__ is str)
-            and self._format is None
-            and (fn is self._last_fn or self._common(fn))
+            and (fn is self._last_fn or self._common(fn))  # (never with a payload format: see _common)
         ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
             op: Step[Any] = self._last_class(
                 (fn, args, options, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes)
@@ -182,9 +181,13 @@ class DurableContext:
         return op
 
     def _common(self, fn: Callable[..., Any]) -> bool:
-        """``ctx.step``'s common case for a function other than the last one: keep it and its serdes."""
-        if not callable(fn):
-            return False  # make_step says what is wrong
+        """``ctx.step``'s common case for a function other than the last one: keep it and its serdes.
+
+        Under a payload format (fixed for the context's life) it is never taken, and ``_last_fn`` stays the
+        sentinel: ``ctx.step``'s ``fn is self._last_fn`` is then never true, and the format chooses the serdes.
+        """
+        if self._format is not None or not callable(fn):
+            return False  # (not callable: make_step says what is wrong)
         try:
             chosen = SERDES_BY_CODE[fn.__code__]
         except (AttributeError, KeyError):

@@ -269,6 +269,26 @@ def test_the_official_format_keeps_callbacks_raw_and_invokes_and_the_result_plai
     assert orjson.loads(result.operation("inv").record["ChainedInvokeDetails"]["Result"]) == {"got": {"a": [1]}}
 
 
+def test_the_official_format_envelopes_every_step_of_a_loop_over_one_function() -> None:
+    # ctx.step keeps the last step's function and serdes for a loop's steps; a payload format must still
+    # choose the serdes of each one, on the first run and on the replay.
+    def day(n: int) -> dt.date:
+        return dt.date(2026, 1, n)
+
+    def wf(_: Any, ctx: replayflow.DurableContext) -> Any:
+        days = []
+        for n in (1, 2, 3):
+            days.append((yield ctx.step(day, n, name=f"day{n}")))
+        yield ctx.wait(seconds=1, name="nap")  # suspends: the days are read back from the history
+        return [type(d).__name__ for d in days]
+
+    result = run(replayflow.durable(wf, serdes=replayflow.OFFICIAL_FORMAT))
+    assert result.result == ["date", "date", "date"]
+    assert [result.operation(f"day{n}").payload for n in (1, 2, 3)] == [
+        f'{{"t":"D","v":"2026-01-0{n}"}}' for n in (1, 2, 3)
+    ]
+
+
 def test_a_serdes_option_that_is_not_a_serdes_is_refused() -> None:
     with pytest.raises(replayflow.ValidationError, match="serdes must be a SerDes or a PayloadFormat"):
         replayflow.durable(lambda i, c: None, serdes="official")  # type: ignore[call-overload]
