@@ -161,7 +161,8 @@ class DurableContext:
             and (name is None or name.__class__ is str)
             and (fn is self._last_fn or self._common(fn))  # (never with a payload format: see _common)
         ):  # the common case, built here (make_step gives the same descriptor): it runs on every replay
-            op: Step[Any] = self._last_class(
+            step_class = self._last_class  # (read apart: a call of the slot itself is an unspecialized LOAD_METHOD)
+            op: Step[Any] = step_class(
                 (fn, args, options, default_name(fn) if name is None else name, DEFAULT_CONFIG, self._last_serdes)
             )
         else:
