@@ -78,6 +78,12 @@ def first_run_table(results: list[Result], extrapolated: list[dict[str, Any]]) -
     return "\n".join(lines)
 
 
+def _official_peer(rows: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any] | None:
+    """The official SDK's memory row that ``row`` compares with (same run kind, history form and N)."""
+    key = (peer_kind(row["kind"]), row["paged"], row["n"])
+    return next((o for o in rows if o["system"] == "official" and (o["kind"], o["paged"], o["n"]) == key), None)
+
+
 def memory_table(rows: list[dict[str, Any]]) -> str:
     """Peak RSS growth per operation, fresh process per row."""
     lines = [
@@ -85,15 +91,7 @@ def memory_table(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---:|---:|---:|---:|",
     ]
     for row in rows:
-        official = next(
-            (
-                o
-                for o in rows
-                if o["system"] == "official"
-                and (o["kind"], o["paged"], o["n"]) == (peer_kind(row["kind"]), row["paged"], row["n"])
-            ),
-            None,
-        )
+        official = _official_peer(rows, row)
         ratio = (
             f"{row['peak_delta_kb'] / official['peak_delta_kb']:.2f}"
             if official and official["peak_delta_kb"] and row["system"] != "official"
@@ -168,15 +166,7 @@ def targets(
     for row in memory:
         if row["system"] != "replayflow":
             continue
-        peer = next(
-            (
-                o
-                for o in memory
-                if o["system"] == "official"
-                and (o["kind"], o["paged"], o["n"]) == (peer_kind(row["kind"]), row["paged"], row["n"])
-            ),
-            None,
-        )
+        peer = _official_peer(memory, row)
         if peer:
             ours, theirs = row["peak_delta_kb"], peer["peak_delta_kb"]
             history = "paged" if row["paged"] else "1 page"
