@@ -252,6 +252,8 @@ class Execution:
     order: list[str] = attrs.field(init=False, factory=list)
     changes: list[str] = attrs.field(init=False, factory=list)
     seen: int = attrs.field(init=False, default=0)
+    #: which positions of ``order`` pages hand out, for the (len(order), len(changes)) it was worked out at
+    visible: tuple[tuple[int, int], list[int]] | None = attrs.field(init=False, default=None)
     events: list[dict[str, Any]] = attrs.field(init=False, factory=list)
     tokens: TokenChain = attrs.field(init=False, factory=TokenChain)
     running: bool = attrs.field(init=False, default=False)
