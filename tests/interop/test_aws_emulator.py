@@ -24,10 +24,8 @@ from tests.ports import free_port
 pytestmark = pytest.mark.slow
 
 #: seconds that bound a hang only (the emulator's execution timeout, the test's polling); a run takes about
-#: a second. Known: on a machine loaded far past its cores (six CPU burners on two), the emulator now and
-#: then stops re-invoking after a suspension (its history ends with InvocationCompleted, or with the wait's
-#: WaitSucceeded, and nothing runs) and times the execution out. Reproduced on 2026-12-02 both at the
-#: commit that wrote this and at e5ac8a8 (about 1 run in 15); replayflow's handler had returned PENDING.
+#: a second. The emulator runs through benchmarks.dex_runner, which fixes its race that hung 4-6 runs in 25
+#: under load (a wake-up cancelled after it ended a wait, before it invoked the function; see its docstring).
 _HANG = 120
 
 
