@@ -35,6 +35,7 @@ class Lane:
 
     def executor(self) -> Any:
         def submit(arn: str, task: Any) -> Future[bool]:
+            self.result.set_running_or_notify_cancel()  # the lane runs it now: a cancellation cannot stop it
             self.submitted.set()
             return self.result
 
