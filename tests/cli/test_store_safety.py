@@ -139,10 +139,19 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert foreign.read_bytes() == foreign_bytes  # untouched
 
 
+#: ``python -m replayflow`` with SIGINT doing what it does in a terminal. A shell starts its background jobs
+#: with SIGINT ignored and their children inherit that; Python then installs no KeyboardInterrupt handler,
+#: and a SIGINT is ignored (a suite started with ``&`` or ``nohup`` hung in the test below).
+INTERRUPTIBLE = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'replayflow'; runpy.run_module('replayflow', run_name='__main__')"
+)
+
+
 def test_an_interrupted_run_prints_a_hint_a_shell_can_run(tmp_path: Path) -> None:
     store = tmp_path / "runs.db"
     job = json.dumps({"dir": str(tmp_path)})
-    command = [sys.executable, "-m", "replayflow", "run", WORKFLOW, "--input", job, "--store", str(store)]
+    command = [sys.executable, "-c", INTERRUPTIBLE, "run", WORKFLOW, "--input", job, "--store", str(store)]
     first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: "b-start" in log_lines(tmp_path), "step b never started", first)
