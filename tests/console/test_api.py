@@ -77,7 +77,7 @@ def test_a_callback_answered_through_the_api_finishes_the_run(
     assert _post(server, "/console/api/callback", {"callbackId": callback_id, "action": "heartbeat"})[0] == 200
     answer = {"callbackId": callback_id, "action": "succeed", "result": '"yes"'}
     assert _post(server, "/console/api/callback", answer)[0] == 200
-    assert service.wait(arn, timeout=10).value == {"order": 7, "answer": '"yes"'}  # raw text by default
+    assert service.wait(arn, timeout=60).value == {"order": 7, "answer": '"yes"'}  # raw text by default
     status, again = _post(server, "/console/api/callback", answer)
     assert status == 400 and again["error"] == "CallbackTimeoutException"
 
@@ -90,7 +90,7 @@ def test_failing_a_callback_and_stopping_an_execution(server: LocalHttpServer, s
     assert (
         _post(server, "/console/api/callback", {"callbackId": callback_id, "action": "fail", "error": error})[0] == 200
     )
-    result = service.wait(failed, timeout=10)
+    result = service.wait(failed, timeout=60)
     assert result.status == "FAILED" and result.error is not None and result.error["ErrorType"] == "Rejected"
     assert _post(server, "/console/api/stop", {"arn": stopped})[0] == 200
     assert service.execution(stopped).status == "STOPPED"

@@ -158,7 +158,7 @@ def test_a_callback_answered_on_a_store_opened_by_the_console_goes_on_when_serve
         assert service.execution(arn).status == "RUNNING"  # nothing runs here
     with LocalDurableService(store=store, clock=VirtualClock(autojump=False)) as service:
         service.register("approval", workflows.approval)
-        assert service.wait(arn, timeout=10).value == {"order": 3, "answer": '"ok"'}
+        assert service.wait(arn, timeout=60).value == {"order": 3, "answer": '"ok"'}
 
 
 def test_replayflow_serve_serves_the_console_at_its_root_url(tmp_path: Path) -> None:

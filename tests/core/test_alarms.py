@@ -11,20 +11,21 @@ def test_an_alarm_fires_after_its_delay_and_a_cancelled_one_never_does():
     alarms = Alarms()
     fired = threading.Event()
     skipped = threading.Event()
-    cancel = alarms.schedule(0.05, skipped.set)
-    alarms.schedule(0.1, fired.set)
-    cancel()
-    assert fired.wait(2)
-    assert not skipped.is_set()
+    with alarms._condition:  # the alarm thread waits for this (re-entrant) lock: the cancel is in time
+        cancel = alarms.schedule(0.05, skipped.set)  # however long this thread is kept off the CPU
+        alarms.schedule(0.1, fired.set)
+        cancel()
+    assert fired.wait(30)  # bounds a hang only
+    assert not skipped.is_set()  # it was due first, and cancelled
 
 
 def test_an_earlier_alarm_wakes_the_thread():
     alarms = Alarms()
     late = threading.Event()
     early = threading.Event()
-    alarms.schedule(30, late.set)
+    alarms.schedule(3600, late.set)
     alarms.schedule(0.01, early.set)
-    assert early.wait(2)
+    assert early.wait(30)  # bounds a hang only
     assert not late.is_set()
 
 
@@ -45,5 +46,5 @@ def test_a_failing_action_does_not_stop_the_thread(caplog):
 
     alarms.schedule(0.01, boom)
     alarms.schedule(0.05, after.set)
-    assert after.wait(2)
+    assert after.wait(30)  # bounds a hang only
     assert "a background action failed" in caplog.text

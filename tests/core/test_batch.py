@@ -39,12 +39,19 @@ def test_never_more_than_max_concurrency_branches_run_at_once():
     lock = threading.Lock()
     running = peak = 0
 
+    together = threading.Barrier(3, timeout=30)  # the first three calls meet: three ran at once, whatever the load
+    calls = 0
+
     def work(i):
-        nonlocal running, peak
+        nonlocal running, peak, calls
         with lock:
             running += 1
+            calls += 1
+            first_three = calls <= 3
             peak = max(peak, running)
-        time.sleep(0.05)
+        if first_three:
+            together.wait()
+        time.sleep(0.005)
         with lock:
             running -= 1
         return i

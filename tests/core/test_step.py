@@ -25,7 +25,7 @@ def test_start_and_succeed_travel_together_and_name_defaults_to_the_function():
     def reserve(items):
         return {"reserved": len(items)}
 
-    @replayflow.durable
+    @replayflow.durable(start_checkpoint_delay=30)  # (a body kept off the CPU for 0.1 s sends its START alone)
     def wf(order, ctx):
         return (yield ctx.step(reserve, order["items"]))
 
@@ -55,7 +55,7 @@ def test_finished_work_is_durable_before_the_next_step_body_runs():
         order_of_events.append((name, len(rec.checkpoints)))
         return name
 
-    @replayflow.durable
+    @replayflow.durable(start_checkpoint_delay=30)  # (as above: no START sent alone by a stalled body)
     def wf(_, ctx):
         yield ctx.step(body, "a")
         yield ctx.step(body, "b")
@@ -333,7 +333,9 @@ def test_a_slow_body_has_its_start_checkpointed_while_it_runs():
     seen_during_body = []
 
     def slow():
-        time.sleep(0.4)
+        deadline = time.monotonic() + 30  # bounds a hang only: the START comes about 0.05 s in
+        while not rec.updates and time.monotonic() < deadline:
+            time.sleep(0.01)
         seen_during_body.append([u["Action"] for u in rec.updates])
         return "done"
 

@@ -122,7 +122,7 @@ def test_a_due_wait_is_checked_with_backed_off_empty_checkpoints_while_a_sibling
         return "left"
 
     def right(ctx):
-        return (yield ctx.step(lambda: released.wait(10), name="long"))
+        return (yield ctx.step(lambda: released.wait(60), name="long"))
 
     @replayflow.durable
     def wf(_, ctx):

@@ -19,7 +19,7 @@ from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
 
 from benchmarks.dex_runner import shield_wakeups
 
-_HANG = 10  # seconds that bound a hang only
+_HANG = 30  # seconds that bound a hang only
 
 ORIGINAL = Executor._fire_due_and_invoke_handler
 

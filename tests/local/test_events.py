@@ -162,7 +162,7 @@ def every_event_type(svc: LocalDurableService) -> list[str]:
         return {"Status": "FAILED"}
 
     svc.register("raw", raw_handler(raw))
-    arns.append(svc.wait(svc.start_execution("raw", '{"k": 1}'), timeout=10).arn)
+    arns.append(svc.wait(svc.start_execution("raw", '{"k": 1}'), timeout=60).arn)
 
     @replayflow.durable
     def slow(input: Any, ctx: Any) -> Any:
@@ -174,14 +174,14 @@ def every_event_type(svc: LocalDurableService) -> list[str]:
 
     svc.register("slow", slow, execution_timeout=10)
     svc.register("waits", waits_on_slow)
-    arns.append(svc.wait(svc.start_execution("waits", '"slow"'), timeout=10).arn)
+    arns.append(svc.wait(svc.start_execution("waits", '"slow"'), timeout=60).arn)
     stopped = svc.start_execution("waits", '"slow"')
     svc.advance(0)
     child_arn = svc.get_durable_execution_history(DurableExecutionArn=stopped)["Events"][1][
         "ChainedInvokeStartedDetails"
     ]["DurableExecutionArn"]
     svc.stop_durable_execution(DurableExecutionArn=child_arn)
-    svc.wait(stopped, timeout=10)
+    svc.wait(stopped, timeout=60)
     arns += [stopped, child_arn]
     return arns
 

@@ -44,7 +44,7 @@ def test_reopen_resumes_timers_and_callbacks(tmp_path: Path) -> None:
     assert second.execution(arn).status == "RUNNING"
     assert second.get_durable_execution_history(DurableExecutionArn=arn)["Events"] == history
     second.send_durable_execution_callback_success(CallbackId=callback_id, Result=b"1")
-    result = second.wait(arn, timeout=10)
+    result = second.wait(arn, timeout=60)
     assert result.value == 42
     types = [e["EventType"] for e in second.get_durable_execution_history(DurableExecutionArn=arn)["Events"]]
     assert types == [
@@ -85,7 +85,7 @@ def test_in_flight_invocation_is_retried_after_reopen(tmp_path: Path) -> None:
     second.advance(0)  # its function is not registered yet: the execution waits for it
     assert second.execution(arn).status == "RUNNING"
     second.register("flow", steps_and_a_wait)
-    assert second.wait(arn, timeout=10).value == "abcd"
+    assert second.wait(arn, timeout=60).value == "abcd"
     first_invocation = second.get_durable_execution_history(DurableExecutionArn=arn)["Events"][1]
     assert first_invocation["EventType"] == "InvocationCompleted"
     assert first_invocation["InvocationCompletedDetails"]["RequestId"] == "req-1"

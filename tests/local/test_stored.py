@@ -145,7 +145,7 @@ def test_a_store_with_version_1_rows_is_resumed(tmp_path: Path) -> None:
     events = second.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
     callback_id = next(e["CallbackStartedDetails"]["CallbackId"] for e in events if e["EventType"] == "CallbackStarted")
     second.send_durable_execution_callback_success(CallbackId=callback_id, Result=b'"yes"')
-    assert second.wait(arn, timeout=10).value == '"yes"'
+    assert second.wait(arn, timeout=60).value == '"yes"'
     second.close()
 
 

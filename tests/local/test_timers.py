@@ -194,7 +194,7 @@ def test_real_clock_waits_for_real() -> None:
 
     svc.register("wf", wf)
     started = time.monotonic()
-    assert svc.run("wf", timeout=10).value == "ok"
+    assert svc.run("wf", timeout=60).value == "ok"
     assert time.monotonic() - started > 0.9  # it really waited (a lower bound: load cannot break it)
 
 
@@ -210,7 +210,7 @@ def test_a_wait_that_ends_while_a_sibling_step_runs_resumes_in_the_same_invocati
         return "left"
 
     def right(ctx: Any) -> Any:
-        return (yield ctx.step(lambda: released.wait(10), name="long-step"))  # True once left released it
+        return (yield ctx.step(lambda: released.wait(60), name="long-step"))  # True once left released it
 
     @replayflow.durable
     def wf(input: Any, ctx: Any) -> Any:
@@ -244,7 +244,7 @@ def test_a_retry_and_a_condition_poll_due_while_a_sibling_step_runs_go_on_in_the
         return [charged, polls]
 
     def right(ctx: Any) -> Any:
-        return (yield ctx.step(lambda: released.wait(15), name="long-step"))
+        return (yield ctx.step(lambda: released.wait(60), name="long-step"))
 
     @replayflow.durable
     def wf(input: Any, ctx: Any) -> Any:

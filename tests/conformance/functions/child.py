@@ -41,14 +41,21 @@ def small_value(value: str) -> str:
 
 
 def crash_on_first_run(value: str, first_run: bool) -> str:
-    """Work for a while, then kill the process (a real Lambda runtime crash) on the step's first run.
+    """Work until the step's START is durable, then kill the process (a real Lambda runtime crash), on the
+    step's first run.
 
     The requirement's crash comes *after* ContextStarted and StepStarted are checkpointed. An at-least-once
     step's START travels with its result unless the body is still running after ``start_checkpoint_delay``
-    (0.1 s), so the body works for half a second (as a real body does) before the process dies.
+    (0.1 s): then a background flush sends it. The body waits for that flush's answer (it reads the
+    checkpointer, which only a test may do), however long a loaded machine takes, before the process dies.
     """
     if first_run:
-        time.sleep(0.5)
+        checkpointer = replayflow.step_context()._host.checkpointer  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30  # bounds a hang only
+        while checkpointer.pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with checkpointer._send_lock:  # the send under way, if any, has its answer
+            pass
         os._exit(1)
     return value
 
