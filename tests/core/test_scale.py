@@ -70,9 +70,9 @@ def test_young_collections_traverse_no_list_that_grows_with_the_items(workload: 
     small, large = _young_list_elements_per_item(workload, 1_000), _young_list_elements_per_item(workload, 4_000)
     assert small > 1  # the collections ran and were counted
     # Flat is the same count at both sizes (12.0 and 10.9 on an idle machine); a list of O(n) re-created per
-    # batch would make it grow in proportion to the items (4x from 1k to 4k). How often a young collection comes while a batch
-    # is in flight depends on the threads' timing, so the count moves with the load (8.4 and 12.4 beside
-    # three CPU burners): the bound is 2x, between the two.
+    # batch would make it grow in proportion to the items (4x from 1k to 4k). How often a young collection
+    # comes while a batch is in flight depends on the threads' timing, so the count moves with the load (8.4
+    # and 12.4 beside three CPU burners): the bound is 2x, between the two.
     assert large < small * 2, f"{small:.1f} list elements traversed per item at 1k items, {large:.1f} at 4k"
 
 
