@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import replayflow
-from replayflow import StepSemantics, ValidationError
+from replayflow import MockTransport, StepSemantics, ValidationError
 from replayflow.local import Limits, LocalDurableService, ProcessExit
 
 from .raw import events
@@ -130,13 +130,15 @@ def test_per_step_pipelining_in_an_execution_that_is_not_pipelined() -> None:
 class Unplugged:
     """The service's transport, with a cable to pull: once :meth:`pull` is called, checkpoints wait; when the
     process dies (:meth:`die`) the requests still waiting never arrive, and the dead invocation sends none
-    after them. :meth:`plug` (the next invocation) sends everything through again."""
+    after them. :meth:`plug` (the next invocation) sends everything through again. The handler's side of it
+    is :attr:`transport`, a :class:`replayflow.MockTransport`."""
 
     def __init__(self, svc: LocalDurableService) -> None:
-        self.inner = svc.transport()
+        self.service = svc.transport()
         self.connected = threading.Event()
         self.connected.set()
         self.dead = False
+        self.transport = MockTransport(self._forward)
 
     def pull(self) -> None:
         self.connected.clear()
@@ -148,14 +150,13 @@ class Unplugged:
     def plug(self) -> None:
         self.dead = False
 
-    def checkpoint_durable_execution(self, request: Any) -> Any:
+    def _forward(self, operation: str, request: Any) -> Any:
+        if operation == "GetDurableExecutionState":
+            return self.service.get_durable_execution_state(request)
         assert self.connected.wait(timeout=60)  # bounds a hang only
         if self.dead:
             raise ConnectionError("the process died before this request left it")
-        return self.inner.checkpoint_durable_execution(request)
-
-    def get_durable_execution_state(self, request: Any) -> Any:
-        return self.inner.get_durable_execution_state(request)
+        return self.service.checkpoint_durable_execution(request)
 
 
 def test_a_crash_runs_again_only_the_steps_whose_results_were_not_acknowledged() -> None:
@@ -178,7 +179,7 @@ def test_a_crash_runs_again_only_the_steps_whose_results_were_not_acknowledged()
             raise ProcessExit(1)
         return i
 
-    @replayflow.durable(pipelined=True, transport=cable)
+    @replayflow.durable(pipelined=True, transport=cable.transport)
     def wf(_: Any, ctx: Any) -> Any:
         cable.plug()  # a new invocation: the dead one is gone
         total = 0
