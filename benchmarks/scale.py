@@ -139,16 +139,17 @@ class _CollectorWatch:
 
 
 def run_workload(
-    name: str, n: int, measure: Callable[[], AbstractContextManager[Any]] | None = None
+    name: str, n: int, measure: Callable[[], AbstractContextManager[Any]] | None = None, **options: Any
 ) -> list[Invocation]:
     """Run workload ``name`` at ``n`` items to its end; one :class:`Invocation` per invocation.
 
-    ``measure()`` wraps every invocation (a work counter with a ``lines`` attribute, say).
+    ``measure()`` wraps every invocation (a work counter with a ``lines`` attribute, say); ``options`` go to
+    :func:`replayflow.durable`.
     """
     import replayflow
     from replayflow.local import Limits, LocalDurableService
 
-    durable = replayflow.durable(WORKLOADS[name](n))
+    durable = replayflow.durable(WORKLOADS[name](n), **options)
     invocations: list[Invocation] = []
 
     def handler(event: Any, context: Any) -> Any:
