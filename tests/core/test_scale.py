@@ -1,9 +1,10 @@
 """Nothing quadratic: the SDK's work per item is flat from 1k to 4k items (counted, never timed).
 
-The workloads are the benchmark's scale curves (``benchmarks/scale.py``), run on the local service: half of
-a map's (or a parallel's) items park on a timer while the other half run steps, so every step completion
-used to scan every parked timer. Work is the number of lines the SDK's own modules run on the
-interpreter's thread (``tests/workcount.py``), over the first run and the replay.
+The workloads are the benchmark's four scale curves (``benchmarks/scale.py``), run on the local service: a
+map and a parallel with half their items parked on a timer while the other half run steps (every step
+completion used to scan every parked timer), nested child contexts, and a map whose every item waits.
+Work is the number of lines the SDK's own modules run on the interpreter's thread
+(``tests/workcount.py``), over the first run and the replay.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 import replayflow
-from benchmarks.scale import run_workload
+from benchmarks.scale import WORKLOADS, run_workload
 from tests.workcount import count_lines
 
 
@@ -28,8 +29,8 @@ def _sdk_lines_per_item(workload: str, n: int) -> float:
 
 
 @pytest.mark.slow
-def test_work_per_item_is_flat_with_half_the_items_parked_on_timers() -> None:
-    workload = "map, half on timers"  # parallel branches take the same path (benchmarks show both curves)
+@pytest.mark.parametrize("workload", list(WORKLOADS))
+def test_work_per_item_is_flat(workload: str) -> None:
     small, large = _sdk_lines_per_item(workload, 1_000), _sdk_lines_per_item(workload, 4_000)
     assert small > 100  # the counter sees the SDK's work
     assert large < small * 1.2, f"{small:.0f} lines per item at 1k items, {large:.0f} at 4k"
