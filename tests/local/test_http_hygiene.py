@@ -202,7 +202,9 @@ def test_slow_and_idle_clients_hold_no_threads(server: LocalHttpServer) -> None:
     for sock in slow[:500]:
         sock.sendall(b"GET /2025-12-01/functions/echo/durable-executions HTTP/1.1\r\nHost: x\r\n")  # never finished
     assert json.loads(lam.invoke(FunctionName="echo", Payload=b"2")["Payload"].read()) == 2
-    assert server.http.threads == threads <= 1 + 4  # the I/O thread and the bounded Invoke pool
+    # No thread for the slow clients: they would fill the Invoke pool (4). The second invoke may have started
+    # one more worker, if it came before the first invoke's worker was idle again.
+    assert server.http.threads <= threads + 1 < 1 + 4
     # the trickling ones are answered 408 after request_timeout (1 s); the idle ones stay open, costing no thread
     for sock in slow[:500]:
         assert_service_error(read_response(sock), 408, "RequestTimeoutException")
