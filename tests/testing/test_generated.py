@@ -43,23 +43,25 @@ _POLICIES = ["all_completed", "fail_fast", "min_successful_1", "min_successful_2
 
 
 def bodies(depth: int, crashes: bool) -> st.SearchStrategy[list[Any]]:
-    """Operation lists nested ``depth`` deep; crashes only outside batches (a crash while sibling
-    branches run on worker threads may legitimately re-run a body that finished but was not checkpointed)."""
+    """Operation lists nested ``depth`` deep; ``crashes``: with crashes. A batch's branches may crash only
+    when it and every batch around it run one branch at a time (a crash while sibling branches run on
+    worker threads may legitimately re-run a body that finished but was not checkpointed)."""
     options = [_LEAVES, _CRASH] if crashes else [_LEAVES]
     if depth > 0:
         options.append(st.tuples(st.just("child"), st.just(""), bodies(depth - 1, crashes), st.booleans()))
-        options.append(_batches(depth - 1))
+        options.append(_batches(depth - 1, crashes))
     return st.lists(st.one_of(options), max_size=4)
 
 
-def _batches(depth: int) -> st.SearchStrategy[Any]:
+def _batches(depth: int, crashes: bool) -> st.SearchStrategy[Any]:
     @st.composite
     def batch(draw: Any) -> Any:
         kind = draw(st.sampled_from(["map", "parallel"]))
-        items = draw(st.lists(st.tuples(bodies(depth, False), st.booleans()), min_size=1, max_size=3))
         policy = draw(st.sampled_from(_POLICIES))
         # with a policy that stops early, one branch at a time makes which branches ran deterministic
         concurrency = draw(st.sampled_from([None, 1, 2])) if policy == "all_completed" else 1
+        item = st.tuples(bodies(depth, crashes and concurrency == 1), st.booleans())
+        items = draw(st.lists(item, min_size=1, max_size=3))
         return ("batch", "", kind, items, policy, concurrency)
 
     return batch()
@@ -88,7 +90,16 @@ def run_case(case: list[Any]) -> None:
 
 
 def _crashes(body: list[Any]) -> int:
-    return sum(1 if op[0] == "crash" else _crashes(op[2]) if op[0] == "child" else 0 for op in body)
+    def crashes(op: list[Any]) -> int:
+        if op[0] == "crash":
+            return 1
+        if op[0] == "child":
+            return _crashes(op[2])
+        if op[0] == "batch":
+            return sum(_crashes(item) for item, _ in op[3])
+        return 0
+
+    return sum(crashes(op) for op in body)
 
 
 #: Each crash fails one invocation; the local service, like Lambda, fails the execution after 6 in a row.
