@@ -339,6 +339,12 @@ class Interpreter:
         if self._inflight:
             if checkpointer.has_service_work:
                 checkpointer.flush()  # start timers and invokes now, not when the steps finish
+            elif checkpointer.has_completions:
+                if self._take_completion(block=False):
+                    return True  # what has finished is taken first, and checkpointed together
+                # what finished is made durable now, not when the slowest body still running ends: a crash
+                # meanwhile would lose it (an at-least-once step would run again, an at-most-once one fail)
+                self.before_side_effect()
             if not self._take_completion(block=True, timeout=self._refresh_delay()):
                 self._refresh()
             return True

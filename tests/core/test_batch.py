@@ -35,6 +35,49 @@ def test_step_bodies_of_different_branches_really_run_concurrently():
     assert len(set(threads)) == 2  # two different worker threads, both inside a body at once
 
 
+@pytest.mark.parametrize(
+    "semantics", [replayflow.StepSemantics.AT_LEAST_ONCE_PER_RETRY, replayflow.StepSemantics.AT_MOST_ONCE_PER_RETRY]
+)
+def test_a_finished_step_is_checkpointed_while_a_sibling_body_still_runs(semantics):
+    """A branch's result does not wait for the slowest body still running: a crash meanwhile would lose it (an
+    at-least-once step would run again, an at-most-once one would fail as interrupted)."""
+    rec = Recorder()
+    slow_started, quick_succeeded = threading.Event(), threading.Event()
+    seen_while_running: list[bool] = []
+
+    def handle(operation, request):
+        answer = rec.handle(operation, request)
+        for update in request.get("Updates", ()):
+            if update["Action"] == "START" and update.get("Name") == "slow":
+                slow_started.set()
+            elif update["Action"] == "SUCCEED" and update.get("Name") == "quick":
+                quick_succeeded.set()
+        return answer
+
+    def quick():  # ends after the slow body's START went out (in the background, 0.1 s into the body)
+        assert slow_started.wait(timeout=30)  # the bounds are on a hang only
+        return "quick"
+
+    def slow():
+        seen_while_running.append(quick_succeeded.wait(timeout=30))
+        return "slow"
+
+    @replayflow.durable
+    def wf(_, ctx):
+        result = yield ctx.parallel(
+            [
+                lambda c: (yield c.step(quick, name="quick", semantics=semantics)),
+                lambda c: (yield c.step(slow, name="slow")),
+            ]
+        )
+        return result.get_results()
+
+    with replayflow.use_transport(replayflow.MockTransport(handle)):
+        out = wf(event(), None)
+    assert orjson.loads(out["Result"]) == ["quick", "slow"]
+    assert seen_while_running == [True]  # the quick step's SUCCEED reached the service before the slow body ended
+
+
 def test_never_more_than_max_concurrency_branches_run_at_once():
     lock = threading.Lock()
     running = peak = 0
