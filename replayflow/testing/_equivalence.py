@@ -6,8 +6,9 @@ records, per frame, what it was sent or had thrown into it (a value as its ``rep
 class, message and attributes), what it yielded next, and how it ended. After each invocation the whole
 history, as the service hands it to an invocation, is replayed from scratch with no service and no step
 bodies, and traced too. Every trace is compared with the first-run trace of each frame (the first time
-each event was seen); the first difference is kept as a :class:`~replayflow.ReplayDivergenceError`, raised
-by the toolkit once the service call that caused it returns.
+an invocation that ended normally saw each event: one that crashed may have been handed results it never
+checkpointed); the first difference is kept as a :class:`~replayflow.ReplayDivergenceError`, raised by
+the toolkit once the service call that caused it returns.
 """
 
 from __future__ import annotations
@@ -253,16 +254,22 @@ class Checked:
         non_determinism = isinstance(failure, NonDeterminismError) or (
             "NonDeterminismError" in str((error or {}).get("ErrorType"))
         )
-        self._after(event, trace, token, non_determinism)
+        self._after(event, trace, token, non_determinism, ended=failure is None)
         if failure is not None:
             raise failure
         return output
 
-    def _after(self, event: object, trace: Trace, token: contextvars.Token[Any], live_non_determinism: bool) -> None:
+    def _after(
+        self, event: object, trace: Trace, token: contextvars.Token[Any], live_non_determinism: bool, *, ended: bool
+    ) -> None:
         TRACER.reset(token)
         checker = self.checker
         checker.invocations += 1
-        checker.compare(trace, f"invocation #{checker.invocations}")
+        # An invocation that did not end (the process died, the handler raised) made durable only part of what
+        # it saw: a result it was handed but had not checkpointed yet is gone, and the next invocation sees
+        # what the history says instead (the step runs again, or is interrupted). So it is checked against the
+        # first run, but what it saw for the first time is not the first run: the invocation that records it is.
+        checker.compare(trace, f"invocation #{checker.invocations}", first_run=ended)
         arn = event.get("DurableExecutionArn") if isinstance(event, dict) else None
         if arn:
             self._replay(arn, live_non_determinism)

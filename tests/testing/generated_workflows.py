@@ -290,6 +290,21 @@ def _reason(policy: str, succeeded: int, failed: int) -> str | None:
     return None
 
 
+def at_most_once_keys(body: list[Any], path: str = "") -> set[str]:
+    """The keys (as :func:`step_body` gets them) of the case's at-most-once step bodies."""
+    keys: set[str] = set()
+    for op in body:
+        key = f"{path}{op[1]}"
+        if op[0] in ("step", "crash") and op[-1] == "amo":
+            keys.add(key)
+        elif op[0] == "child":
+            keys |= at_most_once_keys(op[2], f"{key}/")
+        elif op[0] == "batch":
+            for index, (item_body, _) in enumerate(op[3]):
+                keys |= at_most_once_keys(item_body, f"{key}/{index}/")
+    return keys
+
+
 def callbacks_of(body: list[Any]) -> dict[str, Any]:
     """The ``callbacks=`` for :func:`replayflow.testing.run` that answer the case's callbacks."""
     from replayflow.testing import fail, succeed, time_out
