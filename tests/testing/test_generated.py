@@ -205,3 +205,25 @@ def test_a_case_whose_worker_processes_are_killed(tmp_path):
     assert (tmp_path / "crashed").read_text().split() == ["op1", "op2/op3"]
     assert not (tmp_path / "ran-again").exists(), "a completed step body ran again"
     assert invoker.started >= 3  # the killed workers were replaced
+
+
+@pytest.mark.slow
+def test_a_worker_process_killed_while_a_sibling_branch_runs(tmp_path):
+    """A real crash among concurrent branches: the worker process exits in one branch's step while the other
+    branch's at-most-once step runs or has just finished. Whenever it comes, that step's body runs once: its
+    result is recorded, or the next invocation finds it interrupted."""
+    from replayflow.local import LocalDurableService, SubprocessInvoker, VirtualClock
+
+    items = [[[["crash", "op1", "alo"]], False], [[["step", "op2", "ok", "amo"]], False]]
+    case = [["batch", "op0", "map", items, "all_completed", None]]
+    invoker = SubprocessInvoker(env={"REPLAYFLOW_GENERATED_DIR": str(tmp_path)})
+    with LocalDurableService(clock=VirtualClock(), invoker=invoker) as service:
+        result = run(g.generated, case, service=service, check_replay=False)  # (the workflow runs in the workers)
+    assert result.status == "SUCCEEDED", result.explain()
+    assert (tmp_path / "crashed").read_text().split() == ["op0/0/op1"]
+    again = tmp_path / "ran-again"
+    assert "op0/1/op2#1" not in (again.read_text().split() if again.exists() else [])
+    [[kind, [first, second], reason]] = result.result
+    assert (kind, reason) == ("batch", "ALL_COMPLETED")
+    assert first == ["SUCCEEDED", [["step", "op0/0/op1"]]]  # at least once: it ran again and succeeded
+    assert second in (["SUCCEEDED", [["step", "op0/1/op2"]]], ["SUCCEEDED", [["caught", "StepInterruptedError"]]])
