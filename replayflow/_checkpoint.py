@@ -66,6 +66,7 @@ class Checkpointer:
         "arn",
         "calls",
         "finished",
+        "has_barrier",
         "has_completions",
         "has_service_work",
         "on_update",
@@ -83,6 +84,8 @@ class Checkpointer:
         self.records = records
         self.pending: list[OperationUpdateDict] = []
         self.has_completions = False
+        #: Whether what is queued must be durable before the next side effect, even a pipelined one.
+        self.has_barrier = False
         #: Whether a queued update starts something the service runs on its own (a timer, an invoke).
         self.has_service_work = False
         self.finished = False
@@ -120,7 +123,7 @@ class Checkpointer:
         with self._send_lock:
             with self._lock:
                 self._raise_failure()
-                self.has_completions = self.has_service_work = False
+                self.has_completions = self.has_service_work = self.has_barrier = False
                 received, self._received = self._received, []
                 pending, self.pending = self.pending, []
                 self.sending = False

@@ -606,11 +606,15 @@ class Interpreter:
         on at once; a crash before the service acknowledges it runs the steps it records again.
         """
         checkpointer = self.checkpointer
-        if self.pipelined if pipelined is None else pipelined:
+        if (self.pipelined if pipelined is None else pipelined) and not checkpointer.has_barrier:
             if checkpointer.has_completions:
                 checkpointer.send_in_background()
         elif checkpointer.has_completions or checkpointer.sending:
             checkpointer.flush()
+
+    def barrier(self) -> None:
+        """What is queued now is made durable before the next side effect runs, even a pipelined one."""
+        self.checkpointer.has_barrier = True
 
     def waiting_on(self) -> list[str]:
         """Ids of the operations that parked frames wait for the service to change."""

@@ -121,6 +121,9 @@ class Host(Protocol):
     def before_side_effect(self, pipelined: bool | None = None) -> None:
         """Make finished work durable (or start sending it, pipelined) before user side effects run."""
 
+    def barrier(self) -> None:
+        """What is queued now is made durable before the next side effect runs, even a pipelined one."""
+
     def run_side_effect(
         self,
         frame: Frame,

@@ -248,7 +248,8 @@ class Step(DurableOperation[T]):
             it.enqueue(self._update(frame, op_id, "START"))
             if attempt == 1 and hooks.active:  # (outcome.start, inline: once per step of every first run)
                 it.operation_started(frame, op_id, "STEP", "Step", self.name)
-        if self.options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
+        at_most_once = self.options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
+        if at_most_once:
             it.flush()  # the START must be durable before the body may run
         else:
             it.before_side_effect(self.options.pipelined)
@@ -267,6 +268,8 @@ class Step(DurableOperation[T]):
                 raise self._unserializable(exc) from exc
 
         def finish(ok: bool, outcome: Any) -> Any:
+            if at_most_once:  # its outcome is durable before anything after it runs: a crash would make it unknown
+                it.barrier()
             if info is not None:
                 hooks.emit("on_attempt_end", info, attempt, "SUCCEEDED" if ok else "FAILED", None if ok else outcome)
             if not ok:

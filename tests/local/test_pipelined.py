@@ -8,12 +8,15 @@ by reading the service's own history: what the service has made durable when the
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
 from typing import Any
 
+import pytest
+
 import replayflow
-from replayflow import MockTransport, StepSemantics, ValidationError
+from replayflow import MockTransport, RetryPresets, StepError, StepSemantics, ValidationError
 from replayflow.local import Limits, LocalDurableService, ProcessExit
 
 from .raw import events
@@ -74,6 +77,35 @@ def test_an_at_most_once_step_starts_only_once_everything_before_it_is_durable()
     svc.register("wf", wf)
     assert svc.run("wf").value == "ok"
     assert seen == [names(N), [*names(N), "once"]]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_an_at_most_once_step_ends_durably_before_the_next_pipelined_step_starts(fails: bool) -> None:
+    """Its outcome, success or failure, must not be lost to a crash in a step after it: the next invocation
+    would find it interrupted (its body ran once; whether it did its work would be unknown)."""
+    svc = LocalDurableService(latency=0.005)
+    seen: list[list[str]] = []
+
+    def once() -> str:
+        if fails:
+            raise ValueError("declined")
+        return "done"
+
+    def ended() -> list[str]:
+        arn = replayflow.step_context().execution_arn
+        page = svc.history(arn, max_items=1000)["Events"]
+        return [e["Name"] for e in page if e["EventType"] in ("StepSucceeded", "StepFailed")]
+
+    @replayflow.durable(pipelined=True)
+    def wf(_: Any, ctx: Any) -> Any:
+        with contextlib.suppress(StepError):
+            yield ctx.step(once, name="once", semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY, retry=RetryPresets.none())
+        yield ctx.step(lambda: seen.append(ended()), name="after")  # pipelined
+        return "ok"
+
+    svc.register("wf", wf)
+    assert svc.run("wf").value == "ok"
+    assert seen == [["once"]]
 
 
 def test_a_callback_id_leaves_the_process_only_after_the_steps_before_it_are_durable() -> None:
