@@ -225,6 +225,12 @@ def generated(case: list[Any], ctx: Any) -> Any:
     return (yield from interpret(ctx, case, ""))
 
 
+@replayflow.durable(pipelined=True)
+def generated_pipelined(case: list[Any], ctx: Any) -> Any:
+    """The same, with pipelined checkpoints."""
+    return (yield from interpret(ctx, case, ""))
+
+
 # -- the reference: what the case returns, read straight through -----------------------------------------------
 
 _CALLBACK = {
