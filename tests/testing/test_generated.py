@@ -140,9 +140,28 @@ def test_generated_workflows_pipelined_match_the_reference(case):
     assert run_crashing_case(case, g.generated_pipelined).result == g.expected(case)
 
 
-def run_crashing_case(case: list[Any], workflow: Any = g.generated) -> Any:
+@settings(settings.get_profile("replayflow-ci"))
+@given(
+    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
+        lambda case: _crashes(case) <= MAX_CRASHES
+    ),
+    st.integers(1, 3),
+    st.booleans(),
+)
+def test_generated_workflows_match_the_reference_when_the_state_comes_in_pages(case, page_size, pipelined):
+    """Every invocation loads its history in pages of one to three operations (or 400 bytes) instead of one."""
+    from replayflow.local import Limits, LocalDurableService, VirtualClock
+
+    workflow = g.generated_pipelined if pipelined else g.generated
+    with LocalDurableService(clock=VirtualClock(), limits=Limits(page_size=page_size, page_bytes=400)) as service:
+        assert run_crashing_case(case, workflow, service).result == g.expected(case)
+    if not pipelined:
+        assert g.RAN_AGAIN == [], "a completed step body ran again"
+
+
+def run_crashing_case(case: list[Any], workflow: Any = g.generated, service: Any = None) -> Any:
     g.reset()
-    result = run(workflow, case, callbacks=g.callbacks_of(case), functions=g.FUNCTIONS)  # the checker is on
+    result = run(workflow, case, callbacks=g.callbacks_of(case), functions=g.FUNCTIONS, service=service)  # checked
     assert result.status == "SUCCEEDED", result.explain()
     at_most_once = g.at_most_once_keys(case)
     assert [done for done in g.RAN_AGAIN if done[0] in at_most_once] == []
