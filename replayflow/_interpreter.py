@@ -15,6 +15,11 @@ bodies are running, a frame parked on a timer (a wait, a step's retry delay, a c
 not sit out the rest of the invocation: when the timer is due, an empty checkpoint asks the service what
 changed, and the frame resumes if the wait is over or the next attempt is READY.
 
+Replay comes first: while any frame may still replay recorded operations (it is ready to run), no frame
+starts new work, neither an operation without a record nor another attempt of a body; it waits, and goes
+on once every frame has replayed what it can. So a frame whose code no longer matches the history stops
+the invocation (``NonDeterminismError``) before another frame's new step body could run.
+
 Step bodies run inline on the interpreter's thread unless another frame could make progress meanwhile;
 then they go to a thread pool, so branches of a parallel really run at the same time. Replay itself never
 touches a thread, a lock or a copy.
@@ -84,6 +89,15 @@ class _Later:
 
     def __init__(self, fn: Callable[[], Any]) -> None:
         self.fn = fn
+
+
+class _Deferred:
+    """A ready-queue entry: ``op`` (new work) waited for replay to end in every frame; run it now."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: Any) -> None:
+        self.op = op
 
 
 class Park(Exception):
@@ -190,6 +204,7 @@ class Interpreter:
         "_cancellations",
         "_children",
         "_completions",
+        "_deferred",
         "_done",
         "_error",
         "_inflight",
@@ -199,6 +214,7 @@ class Interpreter:
         "_ready",
         "_refresh_backoff",
         "_refresh_not_before",
+        "_replaying",
         "_result",
         "_timer_ids",
         "_timers",
@@ -272,6 +288,9 @@ class Interpreter:
         self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
         self.max_workers = max_workers
         self._ready: collections.deque[tuple[Frame, Any, BaseException | None]] = collections.deque()
+        #: Replay may not be over in every frame yet: new work waits in ``_deferred`` while frames are ready.
+        self._replaying = True
+        self._deferred: list[tuple[Frame, Any, BaseException | None]] = []
         self._waiting: dict[str, list[tuple[Frame, Callable[[OperationDict], Any]]]] = {}
         self._inflight = 0
         # (due epoch ms or _NO_DUE, op id) for the WAITs and retrying steps frames park on; an entry is
@@ -322,6 +341,10 @@ class Interpreter:
                     frame, value, exc = ready.popleft()
                     if not frame.closed:
                         self._drive(frame, value, exc)
+                elif self._deferred:  # every frame has replayed what it can: the new work waiting goes on
+                    self._replaying = False
+                    ready.extend(self._deferred)
+                    self._deferred.clear()
                 elif not self._wait_for_work():
                     return ("PENDING", None)
         finally:
@@ -365,6 +388,11 @@ class Interpreter:
             value, exc = _go_on(value)
             if value is BLOCKED:
                 return
+        elif value.__class__ is _Deferred:
+            started = self._start(frame, value.op)
+            if started is None:
+                return
+            value, exc = started
         gen = frame.gen
         send = gen.send
         scope = frame.scope
@@ -429,28 +457,44 @@ class Interpreter:
                         continue
                 except (KeyError, AttributeError, TypeError, ValueError):
                     pass
-            try:
-                run = op.run
-            except AttributeError:
-                exc, value = _not_an_operation(op), None
-                continue
-            try:
-                value = run(self, frame)
-            except Throw as throw:
-                exc, value = throw.error, None
-                continue
-            except Park as park:
-                if self.side_effects is not None:
-                    self.side_effects.stopped(op, park, frame)
+            if self._replaying and get(scope.next_id) is None and self._must_wait(frame, _Deferred(op)):
+                return  # new work, while other frames may still replay
+            started = self._start(frame, op)
+            if started is None:
                 return
-            except _ABORTS:
-                raise
-            except Exception as error:  # user code run while starting the operation (a namer, a serdes...)
-                check_claimed(self.records, frame.scope, error)  # ...or a malformed record: that ends the invocation
-                exc, value = error, None
-                continue
-            if value is BLOCKED:
-                return
+            value, exc = started
+
+    def _start(self, frame: Frame, op: Any) -> tuple[Any, BaseException | None] | None:
+        """Hand ``op`` the frame: ``(value, None)`` to send, ``(None, error)`` to raise, ``None``: it waits."""
+        try:
+            run = op.run
+        except AttributeError:
+            return None, _not_an_operation(op)
+        try:
+            value = run(self, frame)
+        except Throw as throw:
+            return None, throw.error
+        except Park as park:
+            if self.side_effects is not None:
+                self.side_effects.stopped(op, park, frame)
+            return None
+        except _ABORTS:
+            raise
+        except Exception as error:  # user code run while starting the operation (a namer, a serdes...)
+            check_claimed(self.records, frame.scope, error)  # ...or a malformed record: that ends the invocation
+            return None, error
+        if value is BLOCKED:
+            return None
+        return value, None
+
+    def _must_wait(self, frame: Frame, entry: Any) -> bool:
+        """New work in ``frame``: while other frames are ready (they may replay yet, and find the code
+        changed), it waits (``entry`` goes back on the ready queue once none is); else replay is over."""
+        if self._ready and self.side_effects is None:  # (a dry run stops at new work anyway)
+            self._deferred.append((frame, entry, None))
+            return True
+        self._replaying = False
+        return False
 
     def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
         frame.closed = True
@@ -683,6 +727,10 @@ class Interpreter:
         """
         if self.side_effects is not None and not self.side_effects.allows(op_id, "attempt", attempt):
             raise Park(op_id, "attempt", attempt)
+        if self._replaying and self._must_wait(
+            frame, _Later(lambda: self.run_side_effect(frame, work, finish, op_id, attempt))
+        ):
+            return BLOCKED  # another attempt of a recorded body: new work too
         if self.gc_pause is not None or self.at_new_work is not None:
             self._new_work_starts()  # a body that ran before and runs again (a retry) is new work too
         checkpointer = self.checkpointer

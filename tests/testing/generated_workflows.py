@@ -59,6 +59,7 @@ STATE_DIR = os.environ.get("REPLAYFLOW_GENERATED_DIR")
 
 
 def reset() -> None:
+    CHANGES.clear()
     COMPLETED.clear()
     RAN_AGAIN.clear()
     CRASHED.clear()
@@ -134,12 +135,24 @@ def _completion(policy: str) -> CompletionConfig:
     return CompletionConfig(min_successful=int(policy.rsplit("_", 1)[1]))
 
 
+#: The code changed under a running execution: label -> "rename" (the operation gets another name), "drop"
+#: (it is no longer there) or "insert" (a new step comes before it). Empty: the case as generated.
+CHANGES: dict[str, str] = {}
+
+
 def interpret(ctx: Any, body: list[Any], path: str) -> Any:
     """Run ``body``; returns its log."""
     log: list[Any] = []
     for op in body:
         kind, label = op[0], op[1]
         key = f"{path}{label}"
+        change = CHANGES.get(label)
+        if change == "drop":
+            continue
+        if change == "insert":
+            yield ctx.step(step_body, f"{key}+", "ok", name=f"{label}+")
+        elif change == "rename":
+            label = f"{label}~"  # (the key stays: it is the operation's identity in the test's records)
         try:
             if kind == "step":
                 _, _, outcome, semantics = op
@@ -183,7 +196,7 @@ def interpret(ctx: Any, body: list[Any], path: str) -> Any:
                 value = yield ctx.run_in_child_context(functools.partial(_child, op[2], op[3], f"{key}/"), name=label)
                 log.append(["child", value])
             elif kind == "batch":
-                log.append((yield from _batch(ctx, op, key)))
+                log.append((yield from _batch(ctx, op, key, label)))
             else:  # pragma: no cover - the grammar has no other operations
                 raise AssertionError(f"unknown operation {op!r}")
         except DurableOperationError as error:
@@ -208,8 +221,8 @@ def _branch(items: list[Any], path: str, index: int, ctx: Any) -> Any:
     return (yield from _child(body, raises, f"{path}/{index}/", ctx))
 
 
-def _batch(ctx: Any, op: list[Any], key: str) -> Any:
-    _, label, kind, items, policy, max_concurrency = op
+def _batch(ctx: Any, op: list[Any], key: str, label: str) -> Any:
+    _, _, kind, items, policy, max_concurrency = op
     options = {"name": label, "completion": _completion(policy), "max_concurrency": max_concurrency}
     if kind == "map":
         result = yield ctx.map(list(range(len(items))), functools.partial(_item, items, key), **options)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import replayflow
 from replayflow.testing import run
 
 from . import generated_workflows as g
@@ -259,3 +261,99 @@ def test_a_worker_process_killed_while_a_sibling_branch_runs(tmp_path):
     assert (kind, reason) == ("batch", "ALL_COMPLETED")
     assert first == ["SUCCEEDED", [["step", "op0/0/op1"]]]  # at least once: it ran again and succeeded
     assert second in (["SUCCEEDED", [["step", "op0/1/op2"]]], ["SUCCEEDED", [["caught", "StepInterruptedError"]]])
+
+
+# -- the code changed under a running execution -------------------------------------------------------------
+
+_CHANGES = st.sampled_from(["rename", "drop", "insert"])
+
+
+@settings(settings.get_profile("replayflow-ci"))
+@given(
+    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
+        lambda case: case and _crashes(case) <= MAX_CRASHES
+    ),
+    st.data(),
+)
+def test_a_changed_operation_is_named_when_the_history_replays(case, data):
+    """Any top-level operation of a finished execution renamed, dropped, or with a step inserted before it: a
+    replay of the history stops with a NonDeterminismError that shows the operation's record."""
+    from replayflow.testing import replay
+
+    g.reset()
+    result = run(g.generated, case, callbacks=g.callbacks_of(case), functions=g.FUNCTIONS)
+    label = data.draw(st.sampled_from([op[1] for op in case]))
+    g.CHANGES[label] = data.draw(_CHANGES)
+    changed = replay(g.generated, result).non_determinism
+    assert changed is not None
+    assert repr(label) in (changed.recorded or ""), (g.CHANGES, changed.recorded, changed.attempted)
+
+
+@settings(settings.get_profile("replayflow-ci"))
+@given(
+    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
+        lambda case: case and _crashes(case) <= MAX_CRASHES
+    ),
+    st.data(),
+)
+def test_code_changed_under_a_running_execution_stops_it_before_any_body_runs(case, data):
+    """Before the second invocation, an operation the history holds (at any depth: inside a child context or a
+    branch too) is renamed, dropped or gets a step inserted before it. The execution fails with a
+    NonDeterminismError, and no step body runs in that invocation: not even one a sibling branch would
+    run next, before the changed branch's replay reached the change."""
+    from replayflow.local import LocalDurableService, VirtualClock
+
+    labels = set(re.findall(r"op\d+", str(case)))
+    changed: list[Any] = []
+    service = LocalDurableService(clock=VirtualClock())
+
+    class ChangeTheCode(replayflow.Plugin):
+        def on_invocation_start(self, info: replayflow.InvocationInfo) -> None:
+            if info.is_first_invocation or changed:
+                return
+            held = [op["Name"] for op in service.invocation_operations(info.execution_arn) if op.get("Name") in labels]
+            if held:
+                label = data.draw(st.sampled_from(held))
+                g.CHANGES[label] = data.draw(_CHANGES)
+                changed.append((label, len(g.COMPLETED), len(g.CRASHED)))
+
+    g.reset()
+    workflow = replayflow.durable(plugins=[ChangeTheCode()])(g.generated.workflow)
+    with service:
+        result = run(
+            workflow, case, callbacks=g.callbacks_of(case), functions=g.FUNCTIONS, service=service, check_replay=False
+        )  # (the checker would report the change itself, as a divergence)
+    assume(changed)  # (a case that ends in its first invocation has nothing to change under)
+    [(label, completed, crashed)] = changed
+    assert result.status == "FAILED", (label, g.CHANGES, result.explain())
+    assert "NonDeterminismError" in str(result.error), result.error
+    assert (len(g.COMPLETED), len(g.CRASHED)) == (completed, crashed), f"a body ran after {g.CHANGES}"
+
+
+@pytest.mark.parametrize("kind", ["map", "parallel"])
+@pytest.mark.parametrize("concurrency", [None, 2])
+def test_regression_a_sibling_branch_ran_new_work_before_the_changed_branch_replayed(kind, concurrency):
+    """Found by the property above: branch 0's timer fired, and in the next invocation it started its step
+    before branch 1, whose recorded step had been renamed, was replayed. Now new work waits until every
+    frame has replayed what it can."""
+    from replayflow.local import LocalDurableService, VirtualClock
+
+    first = [["wait", "op1", 1], ["step", "op2", "ok", "alo"]]
+    second = [["step", "op3", "ok", "alo"], ["step", "op4", "ok", "alo"], ["wait", "op5", 5]]
+    case = [["batch", "op0", kind, [[first, False], [second, False]], "all_completed", concurrency]]
+    invocations: list[str] = []
+
+    class RenameOp4(replayflow.Plugin):
+        def on_invocation_start(self, info: replayflow.InvocationInfo) -> None:
+            invocations.append(info.execution_arn)
+            if len(invocations) == 2:
+                g.CHANGES["op4"] = "rename"
+
+    g.reset()
+    workflow = replayflow.durable(plugins=[RenameOp4()])(g.generated.workflow)
+    with LocalDurableService(clock=VirtualClock()) as service:
+        result = run(workflow, case, service=service, check_replay=False)
+    assert len(invocations) == 2
+    assert result.status == "FAILED" and "NonDeterminismError" in str(result.error)
+    assert "op4" in str(result.error)
+    assert sorted(g.COMPLETED) == [("op0/1/op3", 1), ("op0/1/op4", 1)]  # op2 never ran
