@@ -108,22 +108,21 @@ def _crashes(body: list[Any]) -> int:
 MAX_CRASHES = 4
 
 
-@settings(settings.get_profile("replayflow-ci"))
-@given(
-    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
-        lambda case: _crashes(case) <= MAX_CRASHES
+def cases(*, anywhere: bool = False, empty: bool = True) -> st.SearchStrategy[list[Any]]:
+    """Labelled cases two deep with at most :data:`MAX_CRASHES` crashes (``anywhere``: see :func:`bodies`)."""
+    return st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True, anywhere)).filter(
+        lambda case: (empty or bool(case)) and _crashes(case) <= MAX_CRASHES
     )
-)
+
+
+@settings(settings.get_profile("replayflow-ci"))
+@given(cases())
 def test_generated_workflows_replay_equivalently_and_match_the_reference(case):
     run_case(case)
 
 
 @settings(settings.get_profile("replayflow-ci"))
-@given(
-    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True, anywhere=True)).filter(
-        lambda case: _crashes(case) <= MAX_CRASHES
-    )
-)
+@given(cases(anywhere=True))
 def test_crashes_among_concurrent_branches_never_run_an_at_most_once_body_twice(case):
     """A crash while sibling branches run: an at-least-once body that finished but was not checkpointed may
     run again (so the result is not the reference's), an at-most-once one never; replays stay equivalent."""
@@ -131,11 +130,7 @@ def test_crashes_among_concurrent_branches_never_run_an_at_most_once_body_twice(
 
 
 @settings(settings.get_profile("replayflow-ci"))
-@given(
-    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
-        lambda case: _crashes(case) <= MAX_CRASHES
-    )
-)
+@given(cases())
 def test_generated_workflows_pipelined_match_the_reference(case):
     """Pipelined: an at-least-once step whose result was not acknowledged at a crash runs again (the bodies
     are deterministic, so the result is the reference's), an at-most-once one never does."""
@@ -144,9 +139,7 @@ def test_generated_workflows_pipelined_match_the_reference(case):
 
 @settings(settings.get_profile("replayflow-ci"))
 @given(
-    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
-        lambda case: _crashes(case) <= MAX_CRASHES
-    ),
+    cases(),
     st.integers(1, 3),
     st.booleans(),
 )
@@ -269,12 +262,7 @@ _CHANGES = st.sampled_from(["rename", "drop", "insert"])
 
 
 @settings(settings.get_profile("replayflow-ci"))
-@given(
-    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
-        lambda case: case and _crashes(case) <= MAX_CRASHES
-    ),
-    st.data(),
-)
+@given(cases(empty=False), st.data())
 def test_a_changed_operation_is_named_when_the_history_replays(case, data):
     """Any top-level operation of a finished execution renamed, dropped, or with a step inserted before it: a
     replay of the history stops with a NonDeterminismError that shows the operation's record."""
@@ -290,12 +278,7 @@ def test_a_changed_operation_is_named_when_the_history_replays(case, data):
 
 
 @settings(settings.get_profile("replayflow-ci"))
-@given(
-    st.builds(lambda body: _labelled(body, itertools.count()), bodies(2, True)).filter(
-        lambda case: case and _crashes(case) <= MAX_CRASHES
-    ),
-    st.data(),
-)
+@given(cases(empty=False), st.data())
 def test_code_changed_under_a_running_execution_stops_it_before_any_body_runs(case, data):
     """Before the second invocation, an operation the history holds (at any depth: inside a child context or a
     branch too) is renamed, dropped or gets a step inserted before it. The execution fails with a
