@@ -24,11 +24,12 @@ from .raw import events
 N = 120
 
 
-def durable_steps(svc: LocalDurableService) -> list[str]:
-    """Names of the steps the service recorded as succeeded, in order (what survives a crash)."""
+def durable_steps(svc: LocalDurableService, ended: tuple[str, ...] = ("StepSucceeded",)) -> list[str]:
+    """Names of the steps the service recorded as ``ended`` (default: succeeded), in order (what survives a
+    crash)."""
     arn = replayflow.step_context().execution_arn
     page = svc.history(arn, max_items=1000)["Events"]
-    return [e["Name"] for e in page if e["EventType"] == "StepSucceeded"]
+    return [e["Name"] for e in page if e["EventType"] in ended]
 
 
 def names(n: int) -> list[str]:
@@ -91,16 +92,13 @@ def test_an_at_most_once_step_ends_durably_before_the_next_pipelined_step_starts
             raise ValueError("declined")
         return "done"
 
-    def ended() -> list[str]:
-        arn = replayflow.step_context().execution_arn
-        page = svc.history(arn, max_items=1000)["Events"]
-        return [e["Name"] for e in page if e["EventType"] in ("StepSucceeded", "StepFailed")]
+    ended = ("StepSucceeded", "StepFailed")
 
     @replayflow.durable(pipelined=True)
     def wf(_: Any, ctx: Any) -> Any:
         with contextlib.suppress(StepError):
             yield ctx.step(once, name="once", semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY, retry=RetryPresets.none())
-        yield ctx.step(lambda: seen.append(ended()), name="after")  # pipelined
+        yield ctx.step(lambda: seen.append(durable_steps(svc, ended)), name="after")  # pipelined
         return "ok"
 
     svc.register("wf", wf)
