@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -309,39 +310,27 @@ def _reason(policy: str, succeeded: int, failed: int) -> str | None:
     return None
 
 
-def at_most_once_keys(body: list[Any], path: str = "") -> set[str]:
-    """The keys (as :func:`step_body` gets them) of the case's at-most-once step bodies."""
-    keys: set[str] = set()
+def walk(body: list[Any], path: str = "") -> Iterator[tuple[list[Any], str]]:
+    """Every operation of the case at any depth (in child bodies and batch items too), with its key (as
+    :func:`step_body` gets it)."""
     for op in body:
         key = f"{path}{op[1]}"
-        if op[0] in ("step", "crash") and op[-1] == "amo":
-            keys.add(key)
-        elif op[0] == "child":
-            keys |= at_most_once_keys(op[2], f"{key}/")
+        yield op, key
+        if op[0] == "child":
+            yield from walk(op[2], f"{key}/")
         elif op[0] == "batch":
             for index, (item_body, _) in enumerate(op[3]):
-                keys |= at_most_once_keys(item_body, f"{key}/{index}/")
-    return keys
+                yield from walk(item_body, f"{key}/{index}/")
+
+
+def at_most_once_keys(body: list[Any]) -> set[str]:
+    """The keys of the case's at-most-once step bodies."""
+    return {key for op, key in walk(body) if op[0] in ("step", "crash") and op[-1] == "amo"}
 
 
 def callbacks_of(body: list[Any]) -> dict[str, Any]:
     """The ``callbacks=`` for :func:`replayflow.testing.run` that answer the case's callbacks."""
     from replayflow.testing import fail, succeed, time_out
 
-    actions: dict[str, Any] = {}
-    for op in body:
-        if op[0] == "callback":
-            answer = op[2]
-            actions[op[1]] = (
-                succeed("yes", after=5)
-                if answer == "succeed"
-                else fail("no", after=5)
-                if answer == "fail"
-                else time_out()
-            )
-        elif op[0] == "child":
-            actions.update(callbacks_of(op[2]))
-        elif op[0] == "batch":
-            for item_body, _ in op[3]:
-                actions.update(callbacks_of(item_body))
-    return actions
+    answers = {"succeed": lambda: succeed("yes", after=5), "fail": lambda: fail("no", after=5)}
+    return {op[1]: answers.get(op[2], time_out)() for op, _ in walk(body) if op[0] == "callback"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from typing import Any
 
 import pytest
@@ -92,16 +91,7 @@ def run_case(case: list[Any]) -> None:
 
 
 def _crashes(body: list[Any]) -> int:
-    def crashes(op: list[Any]) -> int:
-        if op[0] == "crash":
-            return 1
-        if op[0] == "child":
-            return _crashes(op[2])
-        if op[0] == "batch":
-            return sum(_crashes(item) for item, _ in op[3])
-        return 0
-
-    return sum(crashes(op) for op in body)
+    return sum(op[0] == "crash" for op, _ in g.walk(body))
 
 
 #: Each crash fails one invocation; the local service, like Lambda, fails the execution after 6 in a row.
@@ -286,7 +276,7 @@ def test_code_changed_under_a_running_execution_stops_it_before_any_body_runs(ca
     run next, before the changed branch's replay reached the change."""
     from replayflow.local import LocalDurableService, VirtualClock
 
-    labels = set(re.findall(r"op\d+", str(case)))
+    labels = {op[1] for op, _ in g.walk(case)}
     changed: list[Any] = []
     service = LocalDurableService(clock=VirtualClock())
 
