@@ -18,6 +18,9 @@ collections wait for :data:`YOUNG_FACTOR` times more allocations than before, so
 invocation ends (:meth:`GcPause.end`) everything frozen is unfrozen (garbage among it is collected as
 usual afterwards) and the thresholds are restored: the process's collector is as it was.
 
+Both are set up lazily, when the collector comes back on (a replay that never reaches new work leaves
+the thresholds and callbacks alone).
+
 When the collector was already off at the first pause (the application turned it off), or the
 application froze objects itself (``gc.get_freeze_count()``), pauses leave the collector alone.
 """
@@ -33,7 +36,8 @@ __all__ = ["GcPause", "holders"]
 _lock = threading.RLock()  # re-entered by a collection that a holder's own allocation sets off
 _holders = 0  # pauses held now; the collector is off while this is positive
 _active = 0  # invocations in progress (that manage the collector)
-_freezing = False  # survivors are frozen (the first active invocation found nothing frozen)
+_begun = False  # the collector came back on during invocations: thresholds raised, survivors frozen
+_freezing = False  # survivors are frozen (when it came back on, nothing was frozen)
 _thresholds: tuple[int, ...] = ()  # the collector's thresholds before the first active invocation raised them
 #: while invocations run, a young collection waits for this many times more allocations than it did before
 YOUNG_FACTOR = 10
@@ -56,11 +60,12 @@ class GcPause:
                 _holders += 1
                 gc.disable()
                 _active += 1
-                if _active == 1:
-                    _begin()
 
     def release(self) -> None:
         """Give the hold back (a second call does nothing); the last holder turns the collector on."""
+        self._release(continuing=True)
+
+    def _release(self, continuing: bool) -> None:
         global _holders
         if not self.held:
             return
@@ -70,6 +75,8 @@ class GcPause:
             self.held = False
             _holders -= 1
             if _holders == 0:
+                if not _begun and (continuing or _active > 1):  # new work runs with the collector on
+                    _begin()
                 if _freezing:
                     gc.freeze()  # what replay built (and what the process held) is not rescanned
                 gc.enable()
@@ -77,7 +84,7 @@ class GcPause:
     def end(self) -> None:
         """The invocation returns: the pause is released; the last invocation unfreezes what was frozen."""
         global _active
-        self.release()
+        self._release(continuing=False)
         if not self.active:
             return
         with _lock:
@@ -90,8 +97,9 @@ class GcPause:
 
 
 def _begin() -> None:
-    """The first invocation in progress: survivors will be frozen, young collections made rarer."""
-    global _freezing, _thresholds
+    """The collector comes back on under invocations: survivors will be frozen, young collections rarer."""
+    global _begun, _freezing, _thresholds
+    _begun = True
     if gc.get_freeze_count() == 0:
         _freezing = True
         gc.callbacks.append(_freeze_survivors)
@@ -102,7 +110,10 @@ def _begin() -> None:
 
 def _finish() -> None:
     """The last invocation in progress ended: the collector is as it was before the first began."""
-    global _freezing, _thresholds
+    global _begun, _freezing, _thresholds
+    if not _begun:
+        return
+    _begun = False
     if _thresholds:
         gc.set_threshold(*_thresholds)
         _thresholds = ()
