@@ -21,6 +21,7 @@ the class each failure raised; :func:`expected` says what the result must be.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,13 +237,22 @@ def _batch(ctx: Any, op: list[Any], key: str, label: str) -> Any:
 @replayflow.durable
 def generated(case: list[Any], ctx: Any) -> Any:
     """The workflow that runs a generated case."""
+    _load_changes()
     return (yield from interpret(ctx, case, ""))
 
 
 @replayflow.durable(pipelined=True)
 def generated_pipelined(case: list[Any], ctx: Any) -> Any:
     """The same, with pipelined checkpoints."""
+    _load_changes()
     return (yield from interpret(ctx, case, ""))
+
+
+def _load_changes() -> None:
+    """In worker processes: the code change a test made (``changes`` in :data:`STATE_DIR`, a JSON object
+    as :data:`CHANGES` holds) is the code of every invocation that starts after it."""
+    if STATE_DIR is not None and (path := Path(STATE_DIR) / "changes").exists():
+        CHANGES.update(json.loads(path.read_text()))
 
 
 # -- the reference: what the case returns, read straight through -----------------------------------------------

@@ -8,6 +8,7 @@ default (the ``replayflow-ci`` profile) keeps the suite's share to well under a 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from typing import Any
 
@@ -330,3 +331,30 @@ def test_regression_a_sibling_branch_ran_new_work_before_the_changed_branch_repl
     assert result.status == "FAILED" and "NonDeterminismError" in str(result.error)
     assert "op4" in str(result.error)
     assert sorted(g.COMPLETED) == [("op0/1/op3", 1), ("op0/1/op4", 1)]  # op2 never ran
+
+
+@pytest.mark.slow
+def test_a_sibling_branch_waits_for_the_changed_branch_in_worker_processes(tmp_path):
+    """The regression above with the workflow in real worker processes (``SubprocessInvoker``): the code
+    changes (the ``changes`` file the workers read) before the second invocation, and no body runs in it."""
+    from replayflow.local import LocalDurableService, SubprocessInvoker, VirtualClock
+
+    class ChangeTheCodeBeforeTheSecondInvocation(SubprocessInvoker):
+        invocations = 0
+
+        def invoke(self, function: Any, event: Any, context: Any, transport: Any) -> Any:
+            self.invocations += 1
+            if self.invocations == 2:
+                (tmp_path / "changes").write_text(json.dumps({"op4": "rename"}))
+            return super().invoke(function, event, context, transport)
+
+    first = [["wait", "op1", 1], ["step", "op2", "ok", "alo"]]
+    second = [["step", "op3", "ok", "alo"], ["step", "op4", "ok", "alo"], ["wait", "op5", 5]]
+    case = [["batch", "op0", "map", [[first, False], [second, False]], "all_completed", None]]
+    invoker = ChangeTheCodeBeforeTheSecondInvocation(env={"REPLAYFLOW_GENERATED_DIR": str(tmp_path)})
+    with LocalDurableService(clock=VirtualClock(), invoker=invoker) as service:
+        result = run(g.generated, case, service=service, check_replay=False)  # (the workflow runs in the workers)
+    assert invoker.invocations == 2
+    assert result.status == "FAILED" and "NonDeterminismError" in str(result.error), result.explain()
+    assert "op4" in str(result.error)
+    assert sorted((tmp_path / "completed").read_text().split()) == ["op0/1/op3#1", "op0/1/op4#1"]  # op2 never ran
