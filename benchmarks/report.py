@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,20 @@ def _find(results: Sequence[Result], system: str, variant: str, n: int) -> Resul
         if (r.system, r.variant, r.n) == (system, variant, n):
             return r
     return None
+
+
+def _round_range(ours: Result, theirs: Result, slower: bool) -> str:
+    """The ratio of each interleaved round (ours ÷ theirs from handler entry, or theirs ÷ ours when
+    ``slower``): its middle half and its whole range, e.g. ``"rounds: 1.61-1.88x, all 1.40-2.31x"``."""
+    ratios = sorted(
+        (b.reach - b.parse) / (a.reach - a.parse) if slower else (a.reach - a.parse) / (b.reach - b.parse)
+        for a, b in zip(ours.samples, theirs.samples, strict=False)
+    )
+    if len(ratios) < 4:
+        return f"rounds: {', '.join(f'{x:.2f}x' for x in ratios)}"
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    digits = 1 if slower else 2
+    return f"rounds: middle half {q1:.{digits}f}-{q3:.{digits}f}x, all {ratios[0]:.{digits}f}-{ratios[-1]:.{digits}f}x"
 
 
 def _ms(seconds: float) -> str:
@@ -124,7 +139,8 @@ def targets(
     imports: list[dict[str, Any]],
     pipelined: Sequence[Result] = (),
 ) -> str:
-    """The issue's targets, each with the measured figure and PASS / MISS."""
+    """The issue's targets, each with the measured figure and PASS / MISS (replay: the median, then the
+    range of the ratio over the interleaved rounds)."""
     out = []
 
     def verdict(ok: bool) -> str:
@@ -139,13 +155,13 @@ def targets(
             x = r.handler / floor.handler
             out.append(
                 f"- replay {r.variant}, N={r.n:,}, from handler entry: {x:.2f}x the tight floor (target ≤ 1.5x) "
-                f"{verdict(x <= 1.5)}"
+                f"{verdict(x <= 1.5)} ({_round_range(r, floor, slower=False)})"
             )
         if official:
             s = official.handler / r.handler
             out.append(
                 f"- replay {r.variant}, N={r.n:,}, from handler entry: {s:.1f}x faster than official "
-                f"(target ≥ 20x) {verdict(s >= 20)}"
+                f"(target ≥ 20x) {verdict(s >= 20)} ({_round_range(r, official, slower=True)})"
             )
     for r in first:
         if r.system != "replayflow":
