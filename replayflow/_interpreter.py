@@ -733,10 +733,12 @@ class Interpreter:
             return BLOCKED  # another attempt of a recorded body: new work too
         if self.gc_pause is not None or self.at_new_work is not None:
             self._new_work_starts()  # a body that ran before and runs again (a retry) is new work too
-        checkpointer = self.checkpointer
-        # a body still running after a moment gets its START checkpointed without waiting for its result
-        cancel = checkpointer.flush_soon(self.start_checkpoint_delay) if checkpointer.pending else _no_op
+        checkpointer, delay = self.checkpointer, self.start_checkpoint_delay
+        # A body still running after a moment gets its START checkpointed without waiting for its result. The
+        # moment counts from the body's start to its end: not the time it queued for a worker thread, nor the
+        # time its outcome waits for the interpreter (a large map's quick bodies would all flush their STARTs).
         if not self._ready and not self._inflight and not (self._timers and self._timer_waiters()):
+            cancel = checkpointer.flush_soon(delay) if checkpointer.pending else _no_op
             try:
                 outcome = work()
             except Exception as error:
@@ -752,15 +754,16 @@ class Interpreter:
         self._inflight += 1
         completions = self._completions
 
-        def done(ok: bool, value: Any) -> Any:
-            cancel()
-            return finish(ok, value)
-
-        def task() -> None:
+        def task() -> None:  # (on a worker thread: an empty queue means this body's START has left already)
+            cancel = checkpointer.flush_soon(delay) if checkpointer.pending else _no_op
             try:
-                completions.put((frame, done, True, work()))
+                value = work()
             except BaseException as error:
-                completions.put((frame, done, False, error))
+                cancel()
+                completions.put((frame, finish, False, error))
+            else:
+                cancel()
+                completions.put((frame, finish, True, value))
 
         self._pool.submit(contextvars.copy_context().run, task)  # ContextVars set by the workflow, as inline
         return BLOCKED
