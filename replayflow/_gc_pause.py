@@ -7,16 +7,24 @@ and back on when the last one lets go. The local service drives several invocati
 threads: a counter, not each invocation's view of ``gc.isenabled()``, decides, so one invocation never
 turns the collector back on under another that is still replaying.
 
-New work keeps the collector on, but a full collection must not rescan what is known to live on: when
-the collector comes back on, everything alive (the replayed objects, the process's own) is frozen
-(``gc.freeze()``), and so is whatever survives each full collection during an invocation. Every object
+New work keeps the collector on, but a full collection must not rescan what is known to live on: whatever
+survives a full collection during an invocation is frozen (``gc.freeze()``), and so, when the collector
+comes back on after a replay that left at least :data:`FREEZE_AT` young objects (a long map's frames and
+contexts), is everything alive: that replay's objects are first scanned once (``gc.collect(1)``: what it
+left unreachable is collected, and the rest is promoted as the collector counts promotions). Every object
 is then scanned by at most one full collection per invocation, so a first run's collector work stays flat
 per item however many frames, records and branches it holds (the collector's own rule would rescan the
 whole heap every 70,000 allocations or so: quadratic up to a few hundred thousand objects). Young
 collections wait for :data:`YOUNG_FACTOR` times more allocations than before, so fewer short-lived objects
 (a branch's frame, a step's bookkeeping) outlive one and end up in the older generations. When the last
-invocation ends (:meth:`GcPause.end`) everything frozen is unfrozen (garbage among it is collected as
-usual afterwards) and the thresholds are restored: the process's collector is as it was.
+invocation ends (:meth:`GcPause.end`) everything frozen is unfrozen and the thresholds are restored: the
+process's collector is as it was.
+
+A short replay's young objects are never frozen. Frozen objects come back (unfrozen) in the oldest
+generation without being counted as promoted, and freezing resets the young generation's count: a warm
+process serving many short invocations that each froze its young objects never ran a full collection, and
+every invocation's cyclic garbage (its interpreter, frames and contexts) piled up (1.15 million objects,
+225 MB, after 50,000 invocations; ``tests/core/test_interpreter.py`` checks that it stays bounded).
 
 Both are set up lazily, when the collector comes back on (a replay that never reaches new work leaves
 the thresholds and callbacks alone).
@@ -41,6 +49,8 @@ _freezing = False  # survivors are frozen (when it came back on, nothing was fro
 _thresholds: tuple[int, ...] = ()  # the collector's thresholds before the first active invocation raised them
 #: while invocations run, a young collection waits for this many times more allocations than it did before
 YOUNG_FACTOR = 10
+#: a replay that leaves at least this many young objects (``gc.get_count()[0]``) has them frozen at new work
+FREEZE_AT = 50_000
 
 
 class GcPause:
@@ -77,8 +87,14 @@ class GcPause:
             if _holders == 0:
                 if not _begun and (continuing or _active > 1):  # new work runs with the collector on
                     _begin()
-                if _freezing:
-                    gc.freeze()  # what replay built (and what the process held) is not rescanned
+                if _freezing and gc.get_count()[0] >= FREEZE_AT:
+                    # A long replay's objects are scanned once here (what it left unreachable is collected;
+                    # the rest is promoted, as the collector counts promotions) and frozen with what the
+                    # process held: full collections during the new work do not rescan them. A short one's
+                    # are left to the collector: freezing young objects takes them past its accounting (the
+                    # unfrozen come back uncounted), and a warm process's full collections would starve.
+                    gc.collect(1)
+                    gc.freeze()
                 gc.enable()
 
     def end(self) -> None:
