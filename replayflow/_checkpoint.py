@@ -177,7 +177,9 @@ class Checkpointer:
                 self._wanted.notify()
 
     def stop(self) -> None:
-        """End the sender thread (after the handler's last flush)."""
+        """End the sender thread (after the handler's last flush); nothing is notified of updates any more
+        (which also lets the interpreter and the checkpointer be freed without the cyclic collector)."""
+        self.on_update = _ignore
         with self._lock:
             sender, self._sender = self._sender, None
             self._stopping = True

@@ -674,3 +674,43 @@ def test_a_succeeded_plain_json_step_replays_without_step_run_and_anything_else_
     out = invoke(wf, event(*history))
     assert out == {"Status": "SUCCEEDED", "Result": '[0,{"k":[1]},null,{"t":"x"},2,"new"]'}, out
     assert ran == ["s3", "failed", "typed", "new"]
+
+
+def test_an_invocation_frees_its_interpreter_without_the_cyclic_collector(monkeypatch):
+    """When the handler returns, its interpreter, checkpointer, frames and contexts are freed by reference
+    counting alone: a warm process's collector has nothing of the SDK's to find (the checkpointer's update
+    hook, a bound method of the interpreter, kept the two in a cycle)."""
+    import weakref
+
+    made: list[weakref.ref[Any]] = []
+    interpreter = replayflow.DurableHandler.interpreter
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        it = interpreter(self, *args, **kwargs)
+        made.append(weakref.ref(it))
+        return it
+
+    monkeypatch.setattr(replayflow.DurableHandler, "interpreter", recording)
+
+    def item(c, x, index, items):
+        return (yield c.step(abs, x, name="abs"))
+
+    def fails():
+        raise ValueError("no")
+
+    @replayflow.durable
+    def wf(_, ctx):
+        first = yield ctx.step(body_must_not_run, name="one")
+        mapped = yield ctx.map([1, -2, 3], item, name="items")
+        with contextlib.suppress(StepError):
+            yield ctx.step(fails, name="fails", retry=replayflow.RetryPresets.none())
+        child = yield ctx.run_in_child_context(lambda c: item(c, -5, 0, None), name="child")
+        return first + sum(mapped.get_results()) + child
+
+    gc.collect()
+    gc.disable()  # (only reference counting frees anything now)
+    try:
+        assert invoke(wf, event(step(1, name="one", result=1)))["Result"] == "12"
+        assert made and all(ref() is None for ref in made), "the interpreter outlived its invocation"
+    finally:
+        gc.enable()
