@@ -738,7 +738,7 @@ class Interpreter:
         # moment counts from the body's start to its end: not the time it queued for a worker thread, nor the
         # time its outcome waits for the interpreter (a large map's quick bodies would all flush their STARTs).
         if not self._ready and not self._inflight and not (self._timers and self._timer_waiters()):
-            cancel = checkpointer.flush_soon(delay) if checkpointer.pending else _no_op
+            cancel = checkpointer.flush_soon(delay)
             try:
                 outcome = work()
             except Exception as error:
@@ -754,16 +754,14 @@ class Interpreter:
         self._inflight += 1
         completions = self._completions
 
-        def task() -> None:  # (on a worker thread: an empty queue means this body's START has left already)
-            cancel = checkpointer.flush_soon(delay) if checkpointer.pending else _no_op
+        def task() -> None:  # (on a worker thread; nothing queued: this body's START has left already)
+            cancel = checkpointer.flush_soon(delay)
             try:
-                value = work()
+                outcome = (frame, finish, True, work())
             except BaseException as error:
-                cancel()
-                completions.put((frame, finish, False, error))
-            else:
-                cancel()
-                completions.put((frame, finish, True, value))
+                outcome = (frame, finish, False, error)
+            cancel()
+            completions.put(outcome)
 
         self._pool.submit(contextvars.copy_context().run, task)  # ContextVars set by the workflow, as inline
         return BLOCKED
@@ -932,10 +930,6 @@ _OPERATION_ITER = DurableOperation.__iter__.__code__
 
 def _not_an_operation(op: object) -> TypeError:
     return TypeError(f"a workflow must yield operations built by ctx (ctx.step(...), ctx.wait(...), ...); got {op!r}")
-
-
-def _no_op() -> None:
-    return None
 
 
 def _describe(what: object) -> str:
