@@ -23,6 +23,8 @@ import replayflow
 from benchmarks.scale import WORKLOADS, run_workload
 from tests.workcount import count_lines
 
+from .alarms import ManualAlarms
+
 
 def _sdk_lines_per_item(workload: str, n: int) -> float:
     invocations = run_workload(workload, n, lambda: count_lines("/replayflow/_"))
@@ -182,40 +184,18 @@ def test_a_full_collection_during_an_invocation_never_rescans_what_an_earlier_on
     assert gc.get_freeze_count() == 0 and gc.isenabled()  # the process's collector is as it was
 
 
-class _ExpiringAlarms:
-    """Stands for ``replayflow._alarms.ALARMS`` on a slow interpreter: every delay still armed when the
-    interpreter takes a step body's outcome has expired by then (as on a 16k-item map, or a loaded machine)."""
-
-    def __init__(self) -> None:
-        self.armed: list[list[Any]] = []  # [action, done]
-        self.fired = 0
-
-    def schedule(self, delay: float, action: Callable[[], None]) -> Callable[[], None]:
-        entry: list[Any] = [action, False]
-        self.armed.append(entry)
-        return lambda: entry.__setitem__(1, True)
-
-    def expire(self) -> None:
-        armed, self.armed = self.armed, []
-        for entry in armed:
-            if not entry[1]:
-                entry[1] = True
-                self.fired += 1
-                entry[0]()
-
-
 @pytest.mark.parametrize("workload", ["map, half on timers", "parallel, half on timers"])
 def test_no_start_delay_of_a_quick_body_expires_however_long_its_outcome_waits(workload: str) -> None:
     """A step body's START delay covers the body's own run. It used to run until the interpreter took the
     outcome, so on a busy interpreter every quick body's delay expired and sent its START in a background
     flush of its own: 7,115 checkpoint calls for the 16k-item map's first run, 4 now (and 500 expiries
     at 1k items here, where every outcome is taken late)."""
-    alarms = _ExpiringAlarms()
+    alarms = ManualAlarms()  # every delay still armed has passed when the interpreter takes an outcome
 
     class Outcomes(queue.SimpleQueue):  # type: ignore[type-arg]
         def get(self, block: bool = True, timeout: float | None = None) -> Any:
             outcome = super().get(block, timeout)
-            alarms.expire()  # the interpreter takes this outcome late
+            alarms.fire()  # the interpreter takes this outcome late
             return outcome
 
     with pytest.MonkeyPatch.context() as patched:

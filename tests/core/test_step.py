@@ -7,7 +7,6 @@ import inspect
 import os
 import threading
 import time
-from typing import Any
 
 import orjson
 import pytest
@@ -16,6 +15,7 @@ import replayflow
 from replayflow import RetryPresets, StepError, StepInterruptedError, StepSemantics
 from replayflow.testing import run
 
+from .alarms import ManualAlarms
 from .wire import Recorder, event, invoke, op_id, step
 
 
@@ -375,33 +375,12 @@ def test_a_slow_body_on_a_worker_thread_has_its_start_checkpointed_while_it_runs
     assert seen_during_body == [["START"]]  # durable before the body finished: a crash would show it
 
 
-class _ManualAlarms:
-    """Stands for ``replayflow._alarms.ALARMS``: an alarm fires when the test says its delay has passed."""
-
-    def __init__(self) -> None:
-        self.armed: list[list[Any]] = []  # [action, done]
-
-    def schedule(self, delay: float, action: Any) -> Any:
-        entry = [action, False]
-        self.armed.append(entry)
-        return lambda: entry.__setitem__(1, True)
-
-    def pending(self) -> int:
-        return sum(not done for _, done in self.armed)
-
-    def fire(self) -> None:  # every alarm armed and not cancelled: its delay has passed
-        for entry in list(self.armed):
-            if not entry[1]:
-                entry[1] = True
-                entry[0]()
-
-
 def test_a_quick_body_on_a_worker_thread_sends_its_start_with_its_result_while_the_workflow_is_busy(monkeypatch):
     """The START delay counts the body's own run: a body that finished at once, but whose outcome then waited
     for the interpreter (busy in another branch's code) past the delay, sends no START on its own. Before,
     the delay ran until the interpreter took the outcome: a large map's quick bodies all sent their STARTs in
     background flushes, one call each (7,115 calls for a 16k-item map's first run, against 4 now)."""
-    alarms = _ManualAlarms()
+    alarms = ManualAlarms()
     monkeypatch.setattr("replayflow._checkpoint.ALARMS", alarms)
     body_done = threading.Event()
 
