@@ -23,11 +23,11 @@ process's collector is as it was.
 A short replay's young objects are never frozen. Frozen objects come back (unfrozen) in the oldest
 generation without being counted as promoted, and freezing resets the young generation's count: a warm
 process serving many short invocations that each froze its young objects never ran a full collection, and
-every invocation's cyclic garbage (its interpreter, frames and contexts) piled up (1.15 million objects,
-225 MB, after 50,000 invocations; ``tests/core/test_interpreter.py`` checks that it stays bounded).
+the cyclic garbage its invocations made piled up (1.15 million objects, 225 MB, after 50,000 invocations;
+``tests/core/test_interpreter.py`` checks that it stays bounded).
 
-Both are set up lazily, when the collector comes back on (a replay that never reaches new work leaves
-the thresholds and callbacks alone).
+The raised thresholds and the freeze hook are set up lazily, when the collector comes back on (a replay
+that never reaches new work leaves them alone).
 
 When the collector was already off at the first pause (the application turned it off), or the
 application froze objects itself (``gc.get_freeze_count()``), pauses leave the collector alone.

@@ -304,6 +304,13 @@ def test_code_changed_under_a_running_execution_stops_it_before_any_body_runs(ca
     assert (len(g.COMPLETED), len(g.CRASHED)) == (completed, crashed), f"a body ran after {g.CHANGES}"
 
 
+def _sibling_case(kind: str, concurrency: int | None) -> list[Any]:
+    """Branch 0 waits 1 s, then runs op2; branch 1 runs op3 and op4, then waits 5 s (op4 is the one renamed)."""
+    first = [["wait", "op1", 1], ["step", "op2", "ok", "alo"]]
+    second = [["step", "op3", "ok", "alo"], ["step", "op4", "ok", "alo"], ["wait", "op5", 5]]
+    return [["batch", "op0", kind, [[first, False], [second, False]], "all_completed", concurrency]]
+
+
 @pytest.mark.parametrize("kind", ["map", "parallel"])
 @pytest.mark.parametrize("concurrency", [None, 2])
 def test_regression_a_sibling_branch_ran_new_work_before_the_changed_branch_replayed(kind, concurrency):
@@ -312,9 +319,7 @@ def test_regression_a_sibling_branch_ran_new_work_before_the_changed_branch_repl
     frame has replayed what it can."""
     from replayflow.local import LocalDurableService, VirtualClock
 
-    first = [["wait", "op1", 1], ["step", "op2", "ok", "alo"]]
-    second = [["step", "op3", "ok", "alo"], ["step", "op4", "ok", "alo"], ["wait", "op5", 5]]
-    case = [["batch", "op0", kind, [[first, False], [second, False]], "all_completed", concurrency]]
+    case = _sibling_case(kind, concurrency)
     invocations: list[str] = []
 
     class RenameOp4(replayflow.Plugin):
@@ -348,9 +353,7 @@ def test_a_sibling_branch_waits_for_the_changed_branch_in_worker_processes(tmp_p
                 (tmp_path / "changes").write_text(json.dumps({"op4": "rename"}))
             return super().invoke(function, event, context, transport)
 
-    first = [["wait", "op1", 1], ["step", "op2", "ok", "alo"]]
-    second = [["step", "op3", "ok", "alo"], ["step", "op4", "ok", "alo"], ["wait", "op5", 5]]
-    case = [["batch", "op0", "map", [[first, False], [second, False]], "all_completed", None]]
+    case = _sibling_case("map", None)
     invoker = ChangeTheCodeBeforeTheSecondInvocation(env={"REPLAYFLOW_GENERATED_DIR": str(tmp_path)})
     with LocalDurableService(clock=VirtualClock(), invoker=invoker) as service:
         result = run(g.generated, case, service=service, check_replay=False)  # (the workflow runs in the workers)
