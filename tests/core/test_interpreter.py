@@ -8,6 +8,7 @@ import datetime as dt
 import gc
 import os
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -348,9 +349,24 @@ def test_the_recording_transport_keeps_every_update_in_order_and_the_token_stays
 # -- the garbage collector's pause ------------------------------------------------------------------------
 
 
-def test_the_collector_is_back_on_when_the_last_of_several_pauses_is_released():
+@pytest.fixture
+def pause() -> Iterator[Callable[[], GcPause]]:
+    """Makes pauses and ends them all after the test: one that fails half-way must not leave the collector
+    paused, its thresholds raised or objects frozen for the rest of the suite."""
+    made: list[GcPause] = []
+
+    def make() -> GcPause:
+        made.append(GcPause())
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.end()
+
+
+def test_the_collector_is_back_on_when_the_last_of_several_pauses_is_released(pause):
     assert gc.isenabled()
-    first, second = GcPause(), GcPause()
+    first, second = pause(), pause()
     assert not gc.isenabled() and holders() == 2
     first.release()
     first.release()  # a second release gives nothing back twice
@@ -362,23 +378,24 @@ def test_the_collector_is_back_on_when_the_last_of_several_pauses_is_released():
     assert gc.isenabled() and holders() == 0 and gc.get_freeze_count() == 0
 
 
-def test_a_pause_leaves_a_collector_the_application_turned_off_alone():
+def test_a_pause_leaves_a_collector_the_application_turned_off_alone(pause):
     gc.disable()
     try:
-        pause = GcPause()
-        pause.release()
+        off = pause()
+        off.release()
         assert not gc.isenabled() and holders() == 0
-        pause.end()
+        off.end()
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
 
 
-def test_what_lives_on_is_frozen_while_invocations_run_new_work_and_unfrozen_when_the_last_one_ends():
+def test_what_lives_on_is_frozen_while_invocations_run_new_work_and_unfrozen_when_the_last_one_ends(pause):
     callbacks, threshold = list(gc.callbacks), gc.get_threshold()
     gc.collect()
-    first, second = GcPause(), GcPause()
-    replayed = [[] for _ in range(FREEZE_AT)]  # what a long replay builds
+    first, second = pause(), pause()
+    # what a long replay builds (well over the mark: objects freed meanwhile, on any thread, lower the count)
+    replayed = [[] for _ in range(2 * FREEZE_AT)]
     first.release()
     assert gc.get_freeze_count() == 0  # the second one still replays: the collector stays off
     second.release()
@@ -451,14 +468,14 @@ def test_a_warm_process_serving_many_invocations_keeps_its_cyclic_garbage_bounde
     assert counts["left"] < 60_000, counts
 
 
-def test_pauses_leave_what_the_application_froze_alone():
+def test_pauses_leave_what_the_application_froze_alone(pause):
     kept = [[]]  # one of the application's objects
     gc.freeze()
     try:
-        pause = GcPause()
-        pause.release()
+        held = pause()
+        held.release()
         gc.collect()
-        pause.end()
+        held.end()
         assert gc.isenabled() and gc.get_freeze_count() > 0
         assert not any(o is kept for o in gc.get_objects())  # still frozen: the pauses never unfroze it
     finally:
