@@ -28,7 +28,14 @@ class _Alarm:
     def cancel(self) -> None:
         if not self.cancelled:
             self.cancelled = True
+            # A cancelled alarm stays in the heap until it reaches the top or the heap is compacted (a
+            # deadline's, some 64 invocations later): what its action holds (an interpreter) is let go now.
+            self.action = _nothing
             self.owner._cancelled()
+
+
+def _nothing() -> None:
+    """A cancelled alarm's action."""
 
 
 class Alarms:
@@ -81,9 +88,10 @@ class Alarms:
                         alarm = heapq.heappop(heap)[2]
                         break
                     self._condition.wait(due)
+            action = alarm.action  # (read before the flag: a cancel in between leaves it unrun)
             if not alarm.cancelled:
                 try:
-                    alarm.action()
+                    action()
                 except Exception:  # an action must never kill the thread every invocation relies on
                     import logging
 

@@ -48,3 +48,22 @@ def test_a_failing_action_does_not_stop_the_thread(caplog):
     alarms.schedule(0.05, after.set)
     assert after.wait(30)  # bounds a hang only
     assert "a background action failed" in caplog.text
+
+
+def test_a_cancelled_alarm_lets_go_of_its_action_at_once():
+    # a deadline's alarm, 15 minutes away, stays in the heap until it is compacted: its action (a bound
+    # method of an invocation's interpreter) must not keep the interpreter alive meanwhile
+    import weakref
+
+    class Invocation:
+        def begin_shutdown(self) -> None:
+            raise AssertionError("a cancelled alarm fired")
+
+    alarms = Alarms()
+    invocation = Invocation()
+    gone = weakref.ref(invocation)
+    cancel = alarms.schedule(900, invocation.begin_shutdown)
+    del invocation
+    assert gone() is not None  # scheduled: the alarm holds it
+    cancel()
+    assert gone() is None and len(alarms._heap) == 1  # still in the heap, holding nothing
