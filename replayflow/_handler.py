@@ -190,6 +190,7 @@ class DurableHandler(Generic[R]):
             checkpointer.stop()
             if it.cancel_deadline is not None:
                 it.cancel_deadline()
+            it.end()
 
     def _aborted(
         self, checkpointer: Checkpointer, arn: str, error: NonDeterminismError | SerDesError

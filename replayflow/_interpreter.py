@@ -195,6 +195,10 @@ class Frame:
         return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+def _dropped(frame: Frame, ok: bool, value: Any) -> None:
+    """The ``on_done`` of a frame the invocation let go (:meth:`Interpreter.end`)."""
+
+
 class Interpreter:
     """Drives one invocation's frames; see the module docstring."""
 
@@ -207,6 +211,7 @@ class Interpreter:
         "_deferred",
         "_done",
         "_error",
+        "_frames",
         "_inflight",
         "_log_target",
         "_logger",
@@ -288,6 +293,8 @@ class Interpreter:
         self._children: dict[int, list[threading.Event]] = {}  # signal -> the signals derived from it
         self.max_workers = max_workers
         self._ready: collections.deque[tuple[Frame, Any, BaseException | None]] = collections.deque()
+        #: the frames spawned and not yet finished or closed (an ordered set): :meth:`end` closes them
+        self._frames: dict[Frame, None] = {}
         #: Replay may not be over in every frame yet: new work waits in ``_deferred`` while frames are ready.
         self._replaying = True
         self._deferred: list[tuple[Frame, Any, BaseException | None]] = []
@@ -498,6 +505,7 @@ class Interpreter:
 
     def _finish(self, frame: Frame, ok: bool, value: Any) -> None:
         frame.closed = True
+        self._frames.pop(frame, None)
         if self.unyielded is not None or (ok and isinstance(value, DurableOperation)):
             ok, value = _unyielded.at_end(self, frame, ok, value)
         scope = frame.scope
@@ -532,6 +540,7 @@ class Interpreter:
         if self.tracer is not None:
             gen = self.tracer.wrap(gen, scope)
         frame = Frame(gen, scope, on_done, self.shutdown if cancel is None else cancel)
+        self._frames[frame] = None
         self._ready.append((frame, None, None))
         return frame
 
@@ -566,8 +575,24 @@ class Interpreter:
             self._cancel(frame.cancel)
         if not frame.closed:
             frame.closed = True
+            del self._frames[frame]
             with contextlib.suppress(Exception):  # a failing finally block in user code: the branch is gone
                 frame.gen.close()
+
+    def end(self) -> None:
+        """The invocation is over: the frames still suspended (on a wait, a callback, a retry, an invoke, a
+        batch) are closed as abandoned branches are, innermost first, and let go. Reference counting then
+        frees them, their contexts and this interpreter at once. (A suspended frame's generator holds its
+        ``ctx``, which holds the interpreter, which held the frame: a cycle that outlived the invocation
+        until a collection found it, maybe in the middle of the next invocation, and closed it then.)"""
+        self._waiting.clear()
+        self._ready.clear()
+        self._deferred.clear()
+        self._timers.clear()
+        self._timer_ids.clear()
+        for frame in reversed(list(self._frames)):  # (a branch was spawned after its parent)
+            self.close(frame)
+            frame.on_done = _dropped  # a batch's bookkeeping refers back through it
 
     def claim(
         self, frame: Frame, op_type: str, sub_type: str | None, name: str | None

@@ -703,12 +703,65 @@ class _LambdaContext:
         return 900_000
 
 
+def _item(c, x, index, items):
+    if x == "nap":  # a branch that suspends
+        yield c.wait(seconds=5, name="nap")
+    return (yield c.step(abs, x, name="abs"))
+
+
+def _fails():
+    raise ValueError("no")
+
+
+def _finishes(ctx):
+    first = yield ctx.step(body_must_not_run, name="one")
+    mapped = yield ctx.map([1, -2, 3], _item, name="items")
+    with contextlib.suppress(StepError):
+        yield ctx.step(_fails, name="fails", retry=replayflow.RetryPresets.none())
+    child = yield ctx.run_in_child_context(lambda c: _item(c, -5, 0, None), name="child")
+    return first + sum(mapped.get_results()) + child
+
+
+def _inner_map(c):
+    return (yield c.map([1, "nap", 2], _item, name="inner"))  # a batch in a batch: three levels of frames
+
+
+def _suspends_in_nested_batches(ctx):
+    yield ctx.step(body_must_not_run, name="one")
+    yield ctx.parallel([_inner_map, lambda c: _item(c, "nap", 0, None)], name="outer")
+
+
+def _suspends_everywhere(ctx):
+    yield ctx.step(body_must_not_run, name="one")
+    yield ctx.step(_fails, name="retried")  # a retry delay
+    yield ctx.wait_for_callback(lambda callback_id: None, name="approval")
+
+
+def _suspends_in_a_finally(ctx):
+    yield ctx.step(body_must_not_run, name="one")
+    try:
+        yield ctx.wait(seconds=5, name="nap")
+    finally:
+        yield ctx.step(abs, -1, name="cleanup")  # a yield while closed: Python refuses it, the frame goes
+
+
+_WORKFLOWS = {
+    "finishes": (_finishes, "SUCCEEDED"),
+    "suspends in nested batches": (_suspends_in_nested_batches, "PENDING"),
+    "suspends on a retry and a callback": (_suspends_everywhere, "PENDING"),
+    "suspends in a try-finally": (_suspends_in_a_finally, "PENDING"),
+}
+
+
 @pytest.mark.parametrize("context", [None, _LambdaContext()], ids=["no context", "Lambda context"])
-def test_an_invocation_frees_its_interpreter_without_the_cyclic_collector(monkeypatch, context):
+@pytest.mark.parametrize("workflow", list(_WORKFLOWS))
+def test_an_invocation_frees_its_interpreter_without_the_cyclic_collector(monkeypatch, context, workflow):
     """When the handler returns, its interpreter, checkpointer, frames and contexts are freed by reference
-    counting alone: a warm process's collector has nothing of the SDK's to find (the checkpointer's update
-    hook, a bound method of the interpreter, kept the two in a cycle), and nothing keeps them (a cancelled
-    deadline alarm held the interpreter until the alarms' heap dropped it, some 64 invocations later)."""
+    counting alone: a warm process's collector has nothing of the SDK's to find, and nothing keeps them.
+    Before: the checkpointer's update hook (a bound method of the interpreter) kept the two in a cycle; a
+    cancelled deadline alarm held the interpreter until the alarms' heap dropped it, some 64 invocations
+    later; and a suspended frame's generator held its ``ctx``, which held the interpreter, which held the
+    frame (a cycle in every invocation that suspends)."""
     import weakref
 
     made: list[weakref.ref[Any]] = []
@@ -720,26 +773,13 @@ def test_an_invocation_frees_its_interpreter_without_the_cyclic_collector(monkey
         return it
 
     monkeypatch.setattr(replayflow.DurableHandler, "interpreter", recording)
-
-    def item(c, x, index, items):
-        return (yield c.step(abs, x, name="abs"))
-
-    def fails():
-        raise ValueError("no")
-
-    @replayflow.durable
-    def wf(_, ctx):
-        first = yield ctx.step(body_must_not_run, name="one")
-        mapped = yield ctx.map([1, -2, 3], item, name="items")
-        with contextlib.suppress(StepError):
-            yield ctx.step(fails, name="fails", retry=replayflow.RetryPresets.none())
-        child = yield ctx.run_in_child_context(lambda c: item(c, -5, 0, None), name="child")
-        return first + sum(mapped.get_results()) + child
-
+    body, status = _WORKFLOWS[workflow]
+    wf = replayflow.durable(lambda _, ctx: body(ctx))
     gc.collect()
     gc.disable()  # (only reference counting frees anything now)
     try:
-        assert invoke(wf, event(step(1, name="one", result=1)), context=context)["Result"] == "12"
+        out = invoke(wf, event(step(1, name="one", result=1)), context=context)
+        assert out["Status"] == status and out.get("Result", "12") == "12", out
         assert made and all(ref() is None for ref in made), "the interpreter outlived its invocation"
     finally:
         gc.enable()
