@@ -282,7 +282,10 @@ def replay(
     outcome, result, error = _run_dry(handler, it, arn, records)
     checkpointer.flush()
     checkpointer.stop()
-    return _report(it, dry_run, sent, _workflow_name(handler.workflow), outcome, result, error, operations)
+    try:
+        return _report(it, dry_run, sent, _workflow_name(handler.workflow), outcome, result, error, operations)
+    finally:
+        it.end()  # as an invocation ends: the frames still suspended are closed (their finally blocks run)
 
 
 def _replay_handler(workflow: Callable[..., Any]) -> DurableHandler[Any]:

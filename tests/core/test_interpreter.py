@@ -783,3 +783,22 @@ def test_an_invocation_frees_its_interpreter_without_the_cyclic_collector(monkey
         assert made and all(ref() is None for ref in made), "the interpreter outlived its invocation"
     finally:
         gc.enable()
+
+
+def test_a_suspended_workflow_is_closed_when_the_invocation_ends_as_the_readme_says():
+    # its finally blocks run then (GeneratorExit at the yield), and a durable operation yielded there never runs
+    ran: list[str] = []
+
+    @replayflow.durable
+    def wf(_, ctx):
+        try:
+            yield ctx.wait(seconds=5, name="nap")
+            ran.append("after the wait")
+        finally:
+            ran.append("finally")
+            yield ctx.step(body_must_not_run, name="cleanup")  # refused: a closed generator cannot yield
+
+    recorder = Recorder()
+    assert invoke(wf, event(), recorder)["Status"] == "PENDING"
+    assert ran == ["finally"]
+    assert recorder.actions() == [("WAIT", "START", "nap")]  # nothing from the finally block
