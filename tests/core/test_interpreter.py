@@ -802,3 +802,59 @@ def test_a_suspended_workflow_is_closed_when_the_invocation_ends_as_the_readme_s
     assert invoke(wf, event(), recorder)["Status"] == "PENDING"
     assert ran == ["finally"]
     assert recorder.actions() == [("WAIT", "START", "nap")]  # nothing from the finally block
+
+
+_SUSPENDING_PROCESS = """
+import gc, json, replayflow
+from tests.core.wire import event, step
+
+class Service:  # a transport that makes no cycle of its own: what the collector finds is the SDK's
+    def checkpoint_durable_execution(self, request):
+        return {"CheckpointToken": request["CheckpointToken"] + "+", "NewExecutionState": {"Operations": []}}
+
+    def get_durable_execution_state(self, request):
+        return {"Operations": []}
+
+class LambdaContext:
+    aws_request_id = "request"
+
+    def get_remaining_time_in_millis(self):
+        return 900_000
+
+def item(c, x, index, items):
+    if x % 2:
+        yield c.wait(seconds=5, name="nap")  # half the branches suspend
+    return (yield c.step(abs, x, name="abs"))
+
+@replayflow.durable(transport=Service())
+def wf(_, ctx):
+    first = yield ctx.step(abs, -1, name="one")
+    yield ctx.map(list(range(10)), item, name="items")
+    return first
+
+evt = event(step(1, name="one", result=1))
+found = [0]
+gc.callbacks.append(lambda phase, info: found.__setitem__(0, found[0] + info["collected"] * (phase == "stop")))
+gc.collect()
+found[0] = 0
+for _ in range(2_000):
+    assert wf(evt, LambdaContext())["Status"] == "PENDING"
+gc.collect()
+print(json.dumps({"found": found[0]}))
+"""
+
+
+def test_a_warm_process_serving_suspending_invocations_makes_no_cyclic_garbage():
+    """2,000 invocations in a fresh process, each suspending in a map with a Lambda context, as a warm
+    process serves them: the collector finds nothing of theirs (before Interpreter.end, each left its
+    suspended frames, contexts and interpreter in a cycle: 220,683 objects found here, and the
+    generators' finally blocks ran whenever a collection came, maybe in another invocation)."""
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(
+        [sys.executable, "-c", _SUSPENDING_PROCESS], cwd=root, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(done.stdout)["found"] < 100, done.stdout  # 0 here
