@@ -10,10 +10,11 @@ body running on a worker thread completes, or when the service reports a change 
 elapsed, a callback arrived...).
 
 When no frame can move and no step body is running, everything still queued is checkpointed and the
-invocation suspends: the handler returns PENDING and the service re-invokes the function later. While step
-bodies are running, a frame parked on a timer (a wait, a step's retry delay, a condition's poll delay) need
-not sit out the rest of the invocation: when the timer is due, an empty checkpoint asks the service what
-changed, and the frame resumes if the wait is over or the next attempt is READY.
+invocation suspends: the handler returns PENDING and the service re-invokes the function later (the handler
+first closes the frames still suspended, ``Interpreter.end``: nothing of the invocation outlives it). While
+step bodies are running, a frame parked on a timer (a wait, a step's retry delay, a condition's poll delay)
+need not sit out the rest of the invocation: when the timer is due, an empty checkpoint asks the service
+what changed, and the frame resumes if the wait is over or the next attempt is READY.
 
 Replay comes first: while any frame may still replay recorded operations (it is ready to run), no frame
 starts new work, neither an operation without a record nor another attempt of a body; it waits, and goes
