@@ -44,9 +44,10 @@ __all__ = ["GcPause", "holders"]
 _lock = threading.RLock()  # re-entered by a collection that a holder's own allocation sets off
 _holders = 0  # pauses held now; the collector is off while this is positive
 _active = 0  # invocations in progress (that manage the collector)
-_begun = False  # the collector came back on during invocations: thresholds raised, survivors frozen
 _freezing = False  # survivors are frozen (when it came back on, nothing was frozen)
-_thresholds: tuple[int, ...] = ()  # the collector's thresholds before the first active invocation raised them
+#: the collector's thresholds before it came back on during invocations and they were raised (empty: it has
+#: not come back on since the first active invocation began)
+_thresholds: tuple[int, ...] = ()
 #: while invocations run, a young collection waits for this many times more allocations than it did before
 YOUNG_FACTOR = 10
 #: a replay that leaves at least this many young objects (``gc.get_count()[0]``) has them frozen at new work
@@ -85,7 +86,7 @@ class GcPause:
             self.held = False
             _holders -= 1
             if _holders == 0:
-                if not _begun and (continuing or _active > 1):  # new work runs with the collector on
+                if not _thresholds and (continuing or _active > 1):  # new work runs with the collector on
                     _begin()
                 if _freezing and gc.get_count()[0] >= FREEZE_AT:
                     # A long replay's objects are scanned once here (what it left unreachable is collected;
@@ -114,8 +115,7 @@ class GcPause:
 
 def _begin() -> None:
     """The collector comes back on under invocations: survivors will be frozen, young collections rarer."""
-    global _begun, _freezing, _thresholds
-    _begun = True
+    global _freezing, _thresholds
     if gc.get_freeze_count() == 0:
         _freezing = True
         gc.callbacks.append(_freeze_survivors)
@@ -126,13 +126,11 @@ def _begin() -> None:
 
 def _finish() -> None:
     """The last invocation in progress ended: the collector is as it was before the first began."""
-    global _begun, _freezing, _thresholds
-    if not _begun:
+    global _freezing, _thresholds
+    if not _thresholds:  # it never came back on: nothing was raised or frozen
         return
-    _begun = False
-    if _thresholds:
-        gc.set_threshold(*_thresholds)
-        _thresholds = ()
+    gc.set_threshold(*_thresholds)
+    _thresholds = ()
     if _freezing:
         _freezing = False
         gc.callbacks.remove(_freeze_survivors)
