@@ -7,6 +7,8 @@ import dataclasses
 import datetime as dt
 import gc
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +28,7 @@ from replayflow._interpreter import Frame, Park
 from replayflow._wire import OperationUpdateDict
 from replayflow.testing._dry_run import RecordingTransport
 
-from .wire import ARN, Recorder, event, invoke, op, op_id, step
+from .wire import ARN, LambdaContext, Recorder, event, invoke, op, op_id, step
 
 
 def body_must_not_run(*args: Any) -> Any:
@@ -428,6 +430,15 @@ def test_an_invocation_leaves_the_collector_as_it_found_it():
     assert gc.callbacks == callbacks and gc.get_threshold() == threshold
 
 
+def _fresh_process(script: str) -> dict[str, int]:
+    """Run ``script`` in a fresh interpreter from the repository root; what it printed, as JSON."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120, check=True
+    )
+    return orjson.loads(done.stdout)  # type: ignore[no-any-return]
+
+
 _WARM_PROCESS = """
 import gc, json, replayflow
 from tests.core.wire import event, invoke, step
@@ -455,15 +466,7 @@ def test_a_warm_process_serving_many_invocations_keeps_its_cyclic_garbage_bounde
     took them past the collector's accounting: no full collection came, and the garbage piled up (about
     230,000 objects here; 1.15 million and 225 MB after 50,000 invocations). Now full collections come as
     usual, and what is left is bounded."""
-    import json
-    import subprocess
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    done = subprocess.run(
-        [sys.executable, "-c", _WARM_PROCESS], cwd=root, capture_output=True, text=True, timeout=120, check=True
-    )
-    counts = json.loads(done.stdout)
+    counts = _fresh_process(_WARM_PROCESS)
     assert counts["full"] >= 1, counts
     assert counts["left"] < 60_000, counts
 
@@ -694,15 +697,6 @@ def test_a_succeeded_plain_json_step_replays_without_step_run_and_anything_else_
     assert ran == ["s3", "failed", "typed", "new"]
 
 
-class _LambdaContext:
-    """What the Lambda runtime passes: its deadline arms the interpreter's shutdown alarm at new work."""
-
-    aws_request_id = "request-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
 def _item(c, x, index, items):
     if x == "nap":  # a branch that suspends
         yield c.wait(seconds=5, name="nap")
@@ -753,7 +747,7 @@ _WORKFLOWS = {
 }
 
 
-@pytest.mark.parametrize("context", [None, _LambdaContext()], ids=["no context", "Lambda context"])
+@pytest.mark.parametrize("context", [None, LambdaContext()], ids=["no context", "Lambda context"])
 @pytest.mark.parametrize("workflow", list(_WORKFLOWS))
 def test_an_invocation_frees_its_interpreter_without_the_cyclic_collector(monkeypatch, context, workflow):
     """When the handler returns, its interpreter, checkpointer, frames and contexts are freed by reference
@@ -806,7 +800,7 @@ def test_a_suspended_workflow_is_closed_when_the_invocation_ends_as_the_readme_s
 
 _SUSPENDING_PROCESS = """
 import gc, json, replayflow
-from tests.core.wire import event, step
+from tests.core.wire import LambdaContext, event, step
 
 class Service:  # a transport that makes no cycle of its own: what the collector finds is the SDK's
     def checkpoint_durable_execution(self, request):
@@ -814,12 +808,6 @@ class Service:  # a transport that makes no cycle of its own: what the collector
 
     def get_durable_execution_state(self, request):
         return {"Operations": []}
-
-class LambdaContext:
-    aws_request_id = "request"
-
-    def get_remaining_time_in_millis(self):
-        return 900_000
 
 def item(c, x, index, items):
     if x % 2:
@@ -849,12 +837,5 @@ def test_a_warm_process_serving_suspending_invocations_makes_no_cyclic_garbage()
     process serves them: the collector finds nothing of theirs (before Interpreter.end, each left its
     suspended frames, contexts and interpreter in a cycle: 220,683 objects found here, and the
     generators' finally blocks ran whenever a collection came, maybe in another invocation)."""
-    import json
-    import subprocess
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    done = subprocess.run(
-        [sys.executable, "-c", _SUSPENDING_PROCESS], cwd=root, capture_output=True, text=True, timeout=120, check=True
-    )
-    assert json.loads(done.stdout)["found"] < 100, done.stdout  # 0 here
+    counts = _fresh_process(_SUSPENDING_PROCESS)
+    assert counts["found"] < 100, counts  # 0 here

@@ -143,6 +143,16 @@ class Recorder:
         return [(u["Type"], u["Action"], u.get("Name")) for u in self.updates]
 
 
+class LambdaContext:
+    """What the Lambda runtime passes: a request id and a deadline far ahead (it arms the interpreter's
+    shutdown alarm at new work)."""
+
+    aws_request_id = "request-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
 def invoke(handler: Any, evt: dict[str, Any], recorder: Recorder | None = None, context: Any = None) -> dict[str, Any]:
     recorder = recorder or Recorder(evt["CheckpointToken"])
     with replayflow.use_transport(recorder.transport):
